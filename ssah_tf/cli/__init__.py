@@ -1,0 +1,1 @@
+"""absl-flag command-line entry points (flags live here only)."""

@@ -1,0 +1,115 @@
+"""Flags shared by the CLIs, their conversion to frozen configs, and error handling."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from typing import Callable
+
+from absl import app, flags, logging
+
+from ssah_tf.config import PRESETS, make_config, preset_fields
+from ssah_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+WORKSPACE = os.environ.get("SSAH_WORKSPACE", "workspace")
+
+
+def define_data_flags() -> None:
+    from ssah_tf.data.registry import DATASETS
+
+    flags.DEFINE_enum("dataset", "demo", DATASETS,
+                      "Dataset: the embedded demo, a protocol dataset, mfeat digits, or npz "
+                      "(your own feature file, data/README.md).")
+    flags.DEFINE_string("data_path", None, "Dataset file or folder (.mat, .npz, text-list folder).")
+    flags.DEFINE_string("image_root", None, "Folder the text lists' image paths are relative to.")
+    flags.DEFINE_string("vocab_file", None, "Tag vocabulary for text lists (default: found in folder).")
+    flags.DEFINE_integer("split_seed", 0, "Seed of the query/train/database permutation.")
+    flags.DEFINE_string("split_file", None, "Reuse a saved split (.npz with query_index, "
+                        "train_index, database_index), e.g. another run's split.npz.")
+    flags.DEFINE_integer("query_size", None, "Queries (default: the dataset's protocol).")
+    flags.DEFINE_integer("train_size", None, "Training items, drawn from the database.")
+    flags.DEFINE_integer("database_size", None, "Database items (default: all non-queries).")
+    flags.DEFINE_integer("demo_items", 2000, "Demo: number of items.")
+    flags.DEFINE_integer("demo_labels", 8, "Demo: number of labels.")
+    flags.DEFINE_integer("demo_image_size", 32, "Demo: image side in pixels.")
+    flags.DEFINE_integer("demo_vocab", 200, "Demo: tag vocabulary size (text dimension).")
+    flags.DEFINE_integer("demo_seed", 0, "Demo: generator seed.")
+
+
+def data_config():
+    from ssah_tf.data.registry import DataConfig
+
+    return DataConfig(**{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(DataConfig)})
+
+
+def define_model_flags() -> None:
+    """--preset plus one flag per configuration field (None = the preset's default)."""
+    flags.DEFINE_enum("preset", "paper", PRESETS,
+                      "paper: the method as published; release: the authors' TF1 code, bugs "
+                      "included. Chooses defaults only; every field below overrides it.")
+    for name, (section, field) in preset_fields().items():
+        help_text = f"[{section}] override of the preset's {name}"
+        kind = _field_kind(field)
+        if name == "bits":
+            flags.DEFINE_integer(name, 16, "Code length K in bits.")
+        elif kind == "int":
+            flags.DEFINE_integer(name, None, help_text)
+        elif kind == "float":
+            flags.DEFINE_float(name, None, help_text)
+        elif kind == "bool":
+            flags.DEFINE_bool(name, None, help_text)
+        elif kind == "str":
+            flags.DEFINE_string(name, None, help_text)
+        else:
+            flags.DEFINE_list(name, None, help_text + " (comma-separated integers)")
+
+
+def _field_kind(field: dataclasses.Field) -> str:
+    """'int', 'float', 'bool', 'str' or 'tuple' (annotations are strings here)."""
+    annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    return annotation if annotation in ("int", "float", "bool", "str") else "tuple"
+
+
+def ssah_config(*, num_labels: int | None = None, text_dim: int | None = None):
+    """The frozen SSAHConfig from --preset and per-field flags (data fills label/text dims)."""
+    overrides = {}
+    for name, (_, field) in preset_fields().items():
+        value = getattr(FLAGS, name)
+        if value is not None and _field_kind(field) == "tuple":
+            try:
+                value = tuple(int(v) for v in value)
+            except ValueError:
+                raise UserError(f"--{name} must be comma-separated integers") from None
+        overrides[name] = value
+    if overrides.get("num_labels") is None:
+        overrides["num_labels"] = num_labels
+    if overrides.get("text_dim") is None:
+        overrides["text_dim"] = text_dim
+    return make_config(FLAGS.preset, **overrides)
+
+
+def default_run_dir(name: str) -> str:
+    return os.path.join(WORKSPACE, "runs", f"{name}_{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def run_main(main: Callable[[list[str]], int | None]) -> None:
+    """absl ``app.run`` with user errors as one line on stderr and exit status 2."""
+
+    def wrapped(argv):
+        import tensorflow as tf
+
+        # TF's own INFO lines (checkpoint sharding timings) drown the progress lines.
+        tf.get_logger().setLevel("WARNING")
+        try:
+            return main(argv)
+        except UserError as error:
+            if FLAGS.verbosity >= 1:
+                raise
+            print(f"{os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    app.run(wrapped)
+    logging.flush()

@@ -1,0 +1,70 @@
+"""ssah-import-release: convert an original-release checkpoint to this project's format.
+
+The output checkpoint holds the networks under the same names a training run
+uses, so ``ssah-train --init_from=DIR`` (and evaluation/encoding) can start from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+from absl import flags, logging
+
+from ssah_tf.cli import common
+from ssah_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("checkpoint", None, "Release checkpoint prefix, e.g. .../Flickr_16/SSAH-12.")
+flags.DEFINE_string("cnnf", None, "The imagenet-vgg-f.mat the release model was built from.")
+flags.DEFINE_integer("bits", None, "Code length K of the release model.")
+flags.DEFINE_integer("num_labels", None, "Number of labels c.")
+flags.DEFINE_integer("text_dim", None, "Text dimension d_t.")
+flags.DEFINE_string("output_dir", None, "Where to write the converted checkpoint (must not exist).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments {argv[1:]}")
+    missing = [name for name in ("checkpoint", "cnnf", "bits", "num_labels", "text_dim",
+                                 "output_dir") if getattr(FLAGS, name) is None]
+    if missing:
+        raise UserError("missing required flags: " + ", ".join(f"--{m}" for m in missing))
+    if os.path.exists(FLAGS.output_dir) and os.listdir(FLAGS.output_dir):
+        raise UserError(f"--output_dir {FLAGS.output_dir} exists and is not empty")
+    from ssah_tf.config import to_dict
+    from ssah_tf.release import load_release_checkpoint
+
+    models = load_release_checkpoint(FLAGS.checkpoint, FLAGS.cnnf, bits=FLAGS.bits,
+                                     num_labels=FLAGS.num_labels, text_dim=FLAGS.text_dim)
+    parent = os.path.dirname(os.path.abspath(FLAGS.output_dir))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=".import-")
+    try:
+        path = models.networks.checkpoint().write(os.path.join(staging, "imported"))
+        with open(os.path.join(staging, "config.json"), "w") as f:
+            json.dump({"ssah": to_dict(models.config), "source": os.path.abspath(FLAGS.checkpoint),
+                       "cnnf": os.path.abspath(FLAGS.cnnf), "checkpoint": os.path.basename(path)},
+                      f, indent=1, default=list)
+        with open(os.path.join(staging, "checkpoint"), "w") as f:
+            f.write(f'model_checkpoint_path: "imported"\nall_model_checkpoint_paths: "imported"\n')
+        if os.path.exists(FLAGS.output_dir):
+            os.rmdir(FLAGS.output_dir)
+        os.replace(staging, FLAGS.output_dir)  # all or nothing
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logging.info("imported %s", FLAGS.checkpoint)
+    print(f"wrote {os.path.join(FLAGS.output_dir, 'imported')} "
+          f"(use ssah-train --preset=release --init_from={FLAGS.output_dir})")
+    return 0
+
+
+def run():
+    common.run_main(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,152 @@
+"""ssah-train: train SSAH (both presets) and evaluate it; the README's main job.
+
+With no flags it trains and evaluates the embedded demo dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from absl import flags, logging
+
+from ssah_tf.cli import common
+from ssah_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+common.define_data_flags()
+common.define_model_flags()
+flags.DEFINE_enum("modalities", "both", ["both", "text", "image"],
+                  "Which modalities to train besides labels (text: LabNet + TxtNet only).")
+flags.DEFINE_enum("backbone", "auto", ["auto", "cnnf", "vgg19", "mlp"],
+                  "ImgNet backbone; auto = cnnf with --cnnf_path, else mlp on image features "
+                  "(or on the demo's pixels).")
+flags.DEFINE_string("cnnf_path", None, "MatConvNet imagenet-vgg-f.mat for --backbone=cnnf.")
+flags.DEFINE_string("vgg19_weights", None, "Keras VGG-19 ImageNet weights (.h5) for vgg19.")
+flags.DEFINE_integer("image_size", 224, "Image side fed to cnnf/vgg19.")
+flags.DEFINE_enum("schedule", None, ["paper", "release"],
+                  "Training schedule (default: the preset's). release = SPEC 4 exactly.")
+flags.DEFINE_integer("epochs", None, "Epochs (default: 20 paper, 500 release as setting.py; "
+                     "the release's learning-rate lists stop it near epoch 189).")
+flags.DEFINE_integer("batch_size", 128, "Global batch size (split across replicas).")
+for _net, _lr, _passes in (("lab", 1e-3, 2), ("img", 1e-4, 2), ("txt", 1e-3, 2),
+                           ("dis", 1e-4, 1)):
+    flags.DEFINE_float(f"lr_{_net}", _lr, f"Paper schedule: Adam learning rate of {_net}.")
+    flags.DEFINE_integer(f"passes_{_net}", _passes, f"Paper schedule: passes of {_net} per epoch.")
+flags.DEFINE_float("lr_decay", 0.9, "Paper schedule: learning-rate factor per epoch.")
+flags.DEFINE_string("model_dir", None, "Run directory (default: workspace/runs/<dataset>_<time>).")
+flags.DEFINE_bool("resume", False, "Continue the latest checkpoint in --model_dir.")
+flags.DEFINE_string("init_from", None, "Initialise network weights from this checkpoint "
+                    "(a run's, or one made by ssah-import-release).")
+flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
+                  "Distribution: auto = mirrored with >1 GPU, else one device; multi_worker "
+                  "reads TF_CONFIG.")
+flags.DEFINE_integer("seed", 0, "Seed of weights, banks and batch sampling.")
+flags.DEFINE_bool("deterministic", False, "Enable TF op determinism (bit-reproducible runs).")
+flags.DEFINE_integer("eval_every", 1, "Evaluate every N epochs (0: only at the end).")
+flags.DEFINE_integer("save_every_passes", 1, "Checkpoint after every N passes of a stage.")
+flags.DEFINE_float("checkpoint_interval_seconds", 60.0,
+                   "Pass checkpoints are skipped until this long since the last save "
+                   "(0: every --save_every_passes passes); epoch ends always save.")
+flags.DEFINE_integer("keep_checkpoints", 3, "Recent checkpoints to keep (plus the best).")
+flags.DEFINE_integer("steps_per_loop", 100, "Steps per tf.function call (SIGTERM checks between).")
+flags.DEFINE_integer("val_size", 0, "Carve this many validation queries out of the database "
+                     "and select the best epoch on them (the release selects on test queries).")
+flags.DEFINE_integer("map_top_k", None, "Report mAP@k instead of mAP over the whole database.")
+
+
+def make_strategy(name: str):
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise UserError("--strategy=multi_worker needs the TF_CONFIG environment variable")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments {argv[1:]}; all options are --flags")
+    from ssah_tf.data import load_dataset, resolve_split, save_split
+    from ssah_tf.data.registry import split_path
+    from ssah_tf.training.schedules import ScheduleConfig
+    from ssah_tf.training.summaries import write_json_atomic
+    from ssah_tf.training.trainer import Preempted, RunConfig, TrainConfig, Trainer
+    from ssah_tf.config import to_dict
+    import tensorflow as tf
+
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    tf.keras.utils.set_random_seed(FLAGS.seed)
+    data = load_dataset(common.data_config())
+    logging.info("%s", data.summary())
+    modalities = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}[FLAGS.modalities]
+    missing = [m for m in modalities if m not in data.modalities]
+    if FLAGS.modalities == "both" and missing:
+        modalities = tuple(m for m in modalities if m in data.modalities)
+        logging.warning("%s has no %s: training %s only", data.name, missing[0], modalities[0])
+    elif missing:
+        raise UserError(f"--modalities={FLAGS.modalities} but {data.name} has no {missing[0]}")
+    backbone = FLAGS.backbone
+    if backbone == "auto":
+        backbone = "cnnf" if FLAGS.cnnf_path else "mlp"
+        if "image" in modalities and backbone == "mlp" and data.image_features is None \
+                and data.name != "demo":
+            raise UserError("images need --backbone=cnnf --cnnf_path=imagenet-vgg-f.mat "
+                            "(or --backbone=vgg19)")
+    ssah = common.ssah_config(num_labels=data.num_labels, text_dim=data.text_dim or 1)
+    if ssah.network.num_labels != data.num_labels or (
+            "text" in modalities and ssah.network.text_dim != data.text_dim):
+        raise UserError(f"--num_labels/--text_dim disagree with the data ({data.num_labels} "
+                        f"labels, text dim {data.text_dim})")
+    schedule_name = FLAGS.schedule or ("release" if FLAGS.preset == "release" else "paper")
+    schedule = ScheduleConfig(
+        name=schedule_name,
+        epochs=FLAGS.epochs or (500 if schedule_name == "release" else 20),
+        batch_size=FLAGS.batch_size, lr_decay=FLAGS.lr_decay,
+        **{f"{k}_{n}": getattr(FLAGS, f"{k}_{n}") for k in ("lr", "passes")
+           for n in ("lab", "img", "txt", "dis")})
+    split = resolve_split(data, common.data_config())
+    logging.info("split: %s", split.sizes())
+    model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_{FLAGS.preset}_{ssah.network.bits}b")
+    run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone,
+                    cnnf_path=FLAGS.cnnf_path, vgg19_weights=FLAGS.vgg19_weights,
+                    image_size=FLAGS.image_size, seed=FLAGS.seed, eval_every=FLAGS.eval_every,
+                    save_every_passes=FLAGS.save_every_passes,
+                    checkpoint_interval_seconds=FLAGS.checkpoint_interval_seconds,
+                    keep_checkpoints=FLAGS.keep_checkpoints, steps_per_loop=FLAGS.steps_per_loop,
+                    val_size=FLAGS.val_size, map_top_k=FLAGS.map_top_k)
+    config = TrainConfig(ssah=ssah, schedule=schedule, run=run)
+    strategy = make_strategy(FLAGS.strategy)
+    trainer = Trainer(config, data, split, strategy)
+    trainer.restore_or_initialize(resume=FLAGS.resume, init_from=FLAGS.init_from)
+    # Only now, with inputs validated, does the run directory get its files.
+    if not os.path.exists(split_path(model_dir)):
+        save_split(split, split_path(model_dir))
+    write_json_atomic(os.path.join(model_dir, "config.json"), {
+        "ssah": to_dict(ssah), "schedule": dataclasses.asdict(schedule),
+        "run": dataclasses.asdict(run), "data": dataclasses.asdict(common.data_config()),
+        "replicas": strategy.num_replicas_in_sync})
+    logging.info("run directory %s (%d replicas)", model_dir, strategy.num_replicas_in_sync)
+    try:
+        results = trainer.train()
+    except Preempted as stop:
+        logging.warning("preempted: checkpoint %s written; rerun with --resume", stop)
+        return 3
+    table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())
+                      if k.startswith("map_"))
+    print(f"final evaluation (epoch {results['epoch']}, best epoch {results['best_epoch']}):\n"
+          f"{table}\nresults: {os.path.join(model_dir, 'results.json')}")
+    return 0
+
+
+def run():
+    common.run_main(main)
+
+
+if __name__ == "__main__":
+    run()

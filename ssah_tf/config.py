@@ -1,0 +1,171 @@
+"""Frozen configuration objects and the two presets.
+
+``paper`` follows the CVPR 2018 paper; ``release`` reproduces the authors' TF1
+code, bugs included. Every difference between the two is one named field, so
+a preset only chooses defaults and any field can be overridden (``--preset``
+plus per-field flags in the CLIs). The table in README.md lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from ssah_tf.errors import UserError
+
+PRESETS = ("paper", "release")
+PAPER_WINDOWS = (1, 2, 3, 5, 10)
+RELEASE_WINDOWS = (5, 10, 15, 30, 50)
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """Shapes and architectural choices of the five SSAH networks."""
+
+    bits: int = 16
+    num_labels: int = 24
+    text_dim: int = 1386
+    semantic_dim: int = 512
+    hidden_dim: int = 4096
+    # Multi-scale fusion pooling windows (SPEC 2, TxtNet).
+    multiscale_windows: tuple[int, ...] = PAPER_WINDOWS
+    # Release: both TxtNet heads read LRN(F^t). The paper is silent on LRN
+    # placement, so the paper preset follows the release here.
+    text_head_lrn: bool = True
+    # Discriminator hidden widths: paper 4096-4096, release 512-256.
+    discriminator_hidden: tuple[int, ...] = (4096, 4096)
+    # Release bug: each discriminator is built twice without sharing weights
+    # (four nets D_IL, D_L1, D_TL, D_L2); the paper has two shared nets.
+    discriminator_shared: bool = True
+    init_stddev: float = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    """How the SSAH objectives are computed (SPEC 3)."""
+
+    # 'nll': -sum(S*T - softplus(T)) (paper eq. 3/4, stable);
+    # 'squared_residual': l2(S*T - log(1+exp(T))) (release, literal, may overflow).
+    pairwise_form: str = "nll"
+    # Value of S_ij for similar pairs: 1 (paper) or 0.999 (release).
+    similarity_value: float = 1.0
+    # 'joint': B = sign(H^v + H^t + H^l) from the banks (paper 3.5);
+    # 'own_batch': B = sign(H^x) of the same network's batch (release).
+    quantization_target: str = "joint"
+    # Factor in front of every sum of squares: 1 (paper's ||.||_F^2) or 0.5
+    # (release: tf.nn.l2_loss).
+    squares_factor: float = 1.0
+    # 'least_squares': paper eq. 5, sum (D(x) - y)^2, generators receive the
+    # adversarial gradient; 'release_cross_entropy': mean sigmoid CE, the
+    # generator term reads stored features so it moves the discriminator only.
+    adversarial_form: str = "least_squares"
+    weight_feature_pair: float = 1.0  # alpha
+    weight_hash_pair: float = 1.0  # gamma
+    weight_quantization: float = 1.0  # eta in the paper (beta in the release code)
+    weight_label: float = 1.0  # beta in the paper (eta in the release code)
+    weight_adversarial: float = 1.0  # delta
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam settings (TF1 defaults: epsilon 1e-8, not Keras' 1e-7)."""
+
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    # Release: one Adam object for LabNet, ImgNet and TxtNet, so one shared
+    # bias-correction counter; the paper preset gives each network its own.
+    shared_hash_optimizer: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SSAHConfig:
+    """Everything that defines the method (not the data or the run)."""
+
+    preset: str = "paper"
+    network: NetworkConfig = NetworkConfig()
+    loss: LossConfig = LossConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+
+
+_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {"network": {}, "loss": {}, "optimizer": {}},
+    "release": {
+        "network": {
+            "multiscale_windows": RELEASE_WINDOWS,
+            "text_head_lrn": True,
+            "discriminator_hidden": (512, 256),
+            "discriminator_shared": False,
+        },
+        "loss": {
+            "pairwise_form": "squared_residual",
+            "similarity_value": 0.999,
+            "quantization_target": "own_batch",
+            "squares_factor": 0.5,
+            "adversarial_form": "release_cross_entropy",
+        },
+        "optimizer": {"shared_hash_optimizer": True},
+    },
+}
+
+_CHOICES = {
+    "pairwise_form": ("nll", "squared_residual"),
+    "quantization_target": ("joint", "own_batch"),
+    "adversarial_form": ("least_squares", "release_cross_entropy"),
+}
+
+
+def preset_fields() -> dict[str, tuple[str, dataclasses.Field]]:
+    """Map every overridable field name to (section, dataclass field)."""
+    out = {}
+    for section, cls in (("network", NetworkConfig), ("loss", LossConfig),
+                         ("optimizer", OptimizerConfig)):
+        for field in dataclasses.fields(cls):
+            out[field.name] = (section, field)
+    return out
+
+
+def make_config(preset: str = "paper", **overrides: Any) -> SSAHConfig:
+    """Build a config from a preset plus per-field overrides (flat names)."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
+    sections: dict[str, dict[str, Any]] = {
+        k: dict(v) for k, v in _PRESET_OVERRIDES[preset].items()}
+    fields = preset_fields()
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name not in fields:
+            raise UserError(f"unknown configuration field {name!r}")
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise UserError(
+                f"--{name}={value!r} is not valid; use one of {', '.join(_CHOICES[name])}")
+        sections[fields[name][0]][name] = value
+    network = NetworkConfig(**sections["network"])
+    if network.bits <= 0 or network.num_labels <= 0 or network.text_dim <= 0:
+        raise UserError("bits, num_labels and text_dim must be positive")
+    if network.multiscale_windows and max(network.multiscale_windows) > network.text_dim:
+        raise UserError(
+            f"text dimension {network.text_dim} is smaller than the largest multi-scale "
+            f"pooling window {max(network.multiscale_windows)}; use smaller "
+            "--multiscale_windows or a larger vocabulary")
+    return SSAHConfig(preset=preset, network=network,
+                      loss=LossConfig(**sections["loss"]),
+                      optimizer=OptimizerConfig(**sections["optimizer"]))
+
+
+def preset_differences() -> list[tuple[str, Any, Any]]:
+    """(field, paper default, release default) for every field that differs."""
+    paper, release = make_config("paper"), make_config("release")
+    rows = []
+    for name, (section, _) in preset_fields().items():
+        a = getattr(getattr(paper, section), name)
+        b = getattr(getattr(release, section), name)
+        if a != b:
+            rows.append((name, a, b))
+    return rows
+
+
+def to_dict(config: Any) -> Mapping[str, Any]:
+    """A JSON-friendly dict of a (nested) config dataclass."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,200 @@
+"""The in-memory description of a cross-modal dataset, and lazy image sources.
+
+Texts and labels live in memory (NUS-WIDE: 195,834 x 1,000 floats); images
+never do unless the dataset is small: they are read by index from an array,
+an HDF5 (MATLAB v7.3) variable, or image files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Sequence
+
+import numpy as np
+from absl import logging
+
+from ssah_tf.errors import UserError
+
+
+class ImageSource:
+    """Random access to N images as uint8 [k, size, size, 3]."""
+
+    num_items: int
+
+    def read(self, indices: np.ndarray, size: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of uint8 [k, H, W, 3] to [k, size, size, 3] (no-op if already)."""
+    if images.shape[1] == size and images.shape[2] == size:
+        return images
+    import tensorflow as tf  # local: the data layer is usable without building TF graphs
+
+    resized = tf.image.resize(tf.cast(images, tf.float32), [size, size], antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+
+
+class ArrayImages(ImageSource):
+    """Images held in an array-like (NumPy array or h5py dataset).
+
+    ``matlab_h5``: the array is MATLAB's H x W x 3 x N read row-major by h5py,
+    i.e. N x 3 x W x H; rows are transposed (0, 3, 2, 1) on read (SPEC 5).
+    """
+
+    def __init__(self, array, *, matlab_h5: bool = False, name: str = "images"):
+        self.array = array
+        self.matlab_h5 = matlab_h5
+        self.name = name
+        self.num_items = int(array.shape[0])
+
+    def read(self, indices: np.ndarray, size: int) -> np.ndarray:
+        indices = np.asarray(indices, np.int64)
+        if self.matlab_h5:
+            order = np.argsort(indices)
+            unique, inverse = np.unique(indices[order], return_inverse=True)
+            rows = np.asarray(self.array[unique.tolist()])[inverse]  # h5py wants increasing indices
+            rows = rows[np.argsort(order)]
+            rows = np.transpose(rows, (0, 3, 2, 1))
+        else:
+            rows = np.asarray(self.array[indices])
+        return resize_uint8(np.ascontiguousarray(rows, dtype=np.uint8), size)
+
+    def describe(self) -> str:
+        return f"{self.name} array {tuple(self.array.shape)}"
+
+
+class FileImages(ImageSource):
+    """Images in files under a root folder (JPEG/PNG/GIF/BMP, decoded with TF)."""
+
+    def __init__(self, root: str, relative_paths: Sequence[str]):
+        self.root = root
+        self.paths = list(relative_paths)
+        self.num_items = len(self.paths)
+
+    def path(self, index: int) -> str:
+        return os.path.join(self.root, self.paths[index])
+
+    def read(self, indices: np.ndarray, size: int) -> np.ndarray:
+        import tensorflow as tf
+
+        out = np.empty((len(indices), size, size, 3), np.uint8)
+        for row, index in enumerate(np.asarray(indices)):
+            path = self.path(int(index))
+            try:
+                data = tf.io.read_file(path)
+                image = tf.io.decode_image(data, channels=3, expand_animations=False)
+            except (tf.errors.OpError, ValueError) as error:
+                raise UserError(f"image {path} could not be read or decoded "
+                                f"({type(error).__name__}); fix or remove it") from None
+            out[row] = resize_uint8(image.numpy()[None], size)[0]
+        return out
+
+    def describe(self) -> str:
+        return f"{self.num_items} image files under {self.root}"
+
+
+@dataclasses.dataclass
+class CrossModalDataset:
+    """Per-instance labels plus texts and images (or image features), and metadata.
+
+    ``predefined_split`` holds (query, train, database) index arrays when the
+    files carry them (npz ``query_index`` ...), else None.
+    """
+
+    name: str
+    labels: np.ndarray  # [N, c] float32 in {0, 1}
+    texts: np.ndarray | None = None  # [N, d_t] float32
+    images: ImageSource | None = None
+    image_features: np.ndarray | None = None  # [N, d] float32
+    label_names: tuple[str, ...] | None = None
+    tag_names: tuple[str, ...] | None = None
+    predefined_split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    source: str = ""
+
+    @property
+    def num_items(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.labels.shape[1])
+
+    @property
+    def text_dim(self) -> int | None:
+        return None if self.texts is None else int(self.texts.shape[1])
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        out = []
+        if self.images is not None or self.image_features is not None:
+            out.append("image")
+        if self.texts is not None:
+            out.append("text")
+        return tuple(out)
+
+    def summary(self) -> str:
+        parts = [f"{self.name}: {self.num_items} items, {self.num_labels} labels"]
+        if self.texts is not None:
+            parts.append(f"text dim {self.text_dim}")
+        if self.images is not None:
+            parts.append(self.images.describe())
+        if self.image_features is not None:
+            parts.append(f"image features dim {self.image_features.shape[1]}")
+        per_item = self.labels.sum(1)
+        parts.append(f"labels per item {per_item.mean():.2f}")
+        if self.texts is not None:
+            parts.append(f"nonzero text entries per item {(self.texts != 0).sum(1).mean():.2f}")
+        return ", ".join(parts)
+
+
+def validate(dataset: CrossModalDataset, where: str) -> CrossModalDataset:
+    """Check shapes, dtypes, counts and values; raise UserError naming ``where``."""
+    labels = dataset.labels
+    if labels.ndim != 2:
+        raise UserError(f"{where}: labels must be 2-D [items, classes], got shape {labels.shape}")
+    if labels.shape[0] == 0 or labels.shape[1] == 0:
+        raise UserError(f"{where}: labels are empty (shape {labels.shape})")
+    if not np.all(np.isfinite(labels)) or not np.all((labels == 0) | (labels == 1)):
+        raise UserError(f"{where}: labels must be 0/1 multi-hot vectors")
+    n = labels.shape[0]
+    counts = {"labels": n}
+    if dataset.texts is not None:
+        if dataset.texts.ndim != 2:
+            raise UserError(f"{where}: texts must be 2-D [items, dims], got shape {dataset.texts.shape}")
+        counts["texts"] = dataset.texts.shape[0]
+        if not np.all(np.isfinite(dataset.texts)):
+            raise UserError(f"{where}: texts contain NaN or inf values")
+    if dataset.image_features is not None:
+        if dataset.image_features.ndim != 2:
+            raise UserError(f"{where}: image_features must be 2-D [items, dims], "
+                            f"got shape {dataset.image_features.shape}")
+        counts["image_features"] = dataset.image_features.shape[0]
+        if not np.all(np.isfinite(dataset.image_features)):
+            bad = int((~np.isfinite(dataset.image_features)).any(1).sum())
+            raise UserError(f"{where}: image_features contain NaN or inf values in {bad} rows")
+    if dataset.images is not None:
+        counts["images"] = dataset.images.num_items
+    if len(set(counts.values())) != 1:
+        raise UserError(f"{where}: item counts disagree: "
+                        + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if not dataset.modalities:
+        raise UserError(f"{where}: no image, image feature or text data found")
+    empty_labels = int((labels.sum(1) == 0).sum())
+    if empty_labels:
+        logging.warning("%s: %d items have no label; they can never be relevant to a query",
+                        where, empty_labels)
+    if dataset.texts is not None:
+        empty_texts = int((~dataset.texts.any(1)).sum())
+        if empty_texts:
+            logging.warning("%s: %d items have an empty text (no tag)", where, empty_texts)
+    if dataset.predefined_split is not None:
+        for name, index in zip(("query_index", "train_index", "database_index"),
+                               dataset.predefined_split):
+            if index.ndim != 1 or (index.size and (index.min() < 0 or index.max() >= n)):
+                raise UserError(f"{where}: {name} must be 1-D indices in [0, {n})")
+    return dataset

@@ -1,0 +1,134 @@
+"""TFDS builders for MIRFLICKR-25K, NUS-WIDE (21 concepts) and MS-COCO.
+
+These data cannot be downloaded automatically: the builders read the user's
+files from ``manual_dir`` (any format :func:`detect_and_read` understands) and
+write TFRecords with images resized to 224 x 224, so training streams images
+from disk. One builder config per protocol split seed; splits 'query',
+'train' and 'database' follow :func:`ssah_tf.data.protocols.make_split`, and
+every example keeps its row ``index`` in the source files.
+
+Build:  ``ssah-prepare --dataset=mirflickr25k --manual_dir=DIR --data_dir=WORKSPACE/tfds``
+(or ``tfds build`` pointing at this module).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from ssah_tf.data.protocols import PROTOCOLS, make_split
+from ssah_tf.data.readers import detect_and_read
+from ssah_tf.errors import UserError
+
+IMAGE_SIZE = 224
+
+
+class SplitConfig(tfds.core.BuilderConfig):
+    """A protocol split seed (the sizes are the dataset's protocol)."""
+
+    def __init__(self, *, split_seed: int = 0, **kwargs):
+        super().__init__(name=f"seed{split_seed}", version=tfds.core.Version("1.0.0"),
+                         description=f"protocol split with seed {split_seed}", **kwargs)
+        self.split_seed = split_seed
+
+
+class _SSAHBuilder(tfds.core.GeneratorBasedBuilder):
+    """Shared logic; subclasses set the protocol key, dims and instructions."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    BUILDER_CONFIGS = [SplitConfig(split_seed=0)]
+    PROTOCOL = ""
+    TEXT_DIM = 0
+    NUM_LABELS = 0
+    HOMEPAGE = ""
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.__doc__,
+            features=tfds.features.FeaturesDict({
+                "index": tf.int64,
+                "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
+                "text": tfds.features.Tensor(shape=(self.TEXT_DIM,), dtype=tf.float32),
+                "labels": tfds.features.Tensor(shape=(self.NUM_LABELS,), dtype=tf.float32),
+            }),
+            homepage=self.HOMEPAGE,
+        )
+
+    def _read(self, dl_manager):
+        data = detect_and_read(str(dl_manager.manual_dir), name=self.PROTOCOL,
+                               image_root=str(dl_manager.manual_dir))
+        if data.images is None:
+            raise UserError(f"{dl_manager.manual_dir}: no images found; see the instructions")
+        if data.text_dim != self.TEXT_DIM or data.num_labels != self.NUM_LABELS:
+            raise UserError(f"{dl_manager.manual_dir}: expected {self.TEXT_DIM}-d texts and "
+                            f"{self.NUM_LABELS} labels, found {data.text_dim} and {data.num_labels}")
+        return data
+
+    def _split_generators(self, dl_manager):
+        data = self._read(dl_manager)
+        protocol = PROTOCOLS[self.PROTOCOL]
+        split = make_split(data.num_items, query_size=protocol.query, train_size=protocol.train,
+                           database_size=protocol.database, seed=self.builder_config.split_seed)
+        return {"query": self._generate_examples(data, split.query),
+                "train": self._generate_examples(data, split.train),
+                "database": self._generate_examples(data, split.database)}
+
+    def _generate_examples(self, data, indices):
+        # Read images a few hundred at a time: never the whole set in memory.
+        for start in range(0, len(indices), 256):
+            chunk = np.asarray(indices[start:start + 256])
+            images = data.images.read(chunk, IMAGE_SIZE)
+            for row, index in enumerate(chunk):
+                yield int(index), {"index": int(index), "image": images[row],
+                                   "text": data.texts[index], "labels": data.labels[index]}
+
+
+class SsahMirflickr25k(_SSAHBuilder):
+    """MIRFLICKR-25K, the 20,015 pairs of the DCMH selection (1,386 tags, 24 labels)."""
+
+    PROTOCOL = "mirflickr25k"
+    TEXT_DIM = 1386
+    NUM_LABELS = 24
+    HOMEPAGE = "https://press.liacs.nl/mirflickr/"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Place in manual_dir either the DCMH file FLICKR-25K.mat (variables images,
+    YAll, LAll; MATLAB v7.3), or the per-variable .mat files (IAll, YAll, LAll),
+    or the text lists all_imgs.txt, all_tags.txt, all_labels.txt and TagList.txt
+    together with the mirflickr/ image folder they reference.
+    """
+
+
+class SsahNusWide(_SSAHBuilder):
+    """NUS-WIDE, 195,834 pairs of the 21 most frequent concepts (1,000 tags)."""
+
+    PROTOCOL = "nus_wide"
+    TEXT_DIM = 1000
+    NUM_LABELS = 21
+    HOMEPAGE = "https://lms.comp.nus.edu.sg/wp-content/uploads/2019/research/nuswide/NUS-WIDE.html"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Place in manual_dir the DCMH-style files for the 21-concept subset
+    (one combined .mat with IAll/YAll/LAll, or one .mat per variable), or the
+    text lists (all_imgs.txt, all_tags.txt, all_labels.txt, a 1,000-tag
+    vocabulary file) with the image folder they reference. Images are read in
+    chunks: the ~29 GB of pixels never sit in memory at once.
+    """
+
+
+class SsahMsCoco(_SSAHBuilder):
+    """MS-COCO 2014 train+val images with a category (2,000-d caption words, 80 labels)."""
+
+    PROTOCOL = "ms_coco"
+    TEXT_DIM = 2000
+    NUM_LABELS = 80
+    HOMEPAGE = "https://cocodataset.org/"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Place in manual_dir the prepared pairs: one .mat (IAll/YAll/LAll, v7.3) or
+    the text lists (all_imgs.txt, all_tags.txt with caption words, all_labels.txt
+    with 80 0/1 values, a 2,000-word vocabulary) and the train2014/val2014 image
+    folders they reference.
+    """
+
+
+BUILDERS = {"mirflickr25k": SsahMirflickr25k, "nus_wide": SsahNusWide, "ms_coco": SsahMsCoco}

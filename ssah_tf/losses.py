@@ -1,0 +1,165 @@
+"""SSAH objectives as pure functions (SPEC 3), both the paper and the release form.
+
+Every function takes tensors and keyword-only options and returns tensors; no
+variables, no flags. Sums are over the global batch when called per replica
+(Keras sums replica gradients); means go through ``tf.nn.compute_average_loss``
+so that they too add up to the single-device value across replicas.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import tensorflow as tf
+from absl import logging
+
+from ssah_tf.config import LossConfig
+from ssah_tf.models.layers import NetworkOutput
+
+
+def similarity(labels_a: tf.Tensor, labels_b: tf.Tensor, *, value: float = 1.0) -> tf.Tensor:
+    """S_ij = value if rows i of ``labels_a`` and j of ``labels_b`` share a label, else 0."""
+    shared = tf.matmul(tf.cast(labels_a, tf.float32), tf.cast(labels_b, tf.float32),
+                       transpose_b=True)
+    return tf.cast(shared > 0, tf.float32) * value
+
+
+def release_log1p_exp(theta: tf.Tensor) -> tf.Tensor:
+    """The release's literal log(1 + exp(theta)); +inf once theta > ~88 in float32."""
+    return tf.math.log(1.0 + tf.exp(theta))
+
+
+def pairwise_term(theta: tf.Tensor, sim: tf.Tensor, *, form: str,
+                  squares_factor: float = 1.0) -> tf.Tensor:
+    """Pairwise likelihood term for inner products ``theta`` (Delta or Gamma).
+
+    'nll' (paper eq. 3): -sum(S * theta - softplus(theta)), stable for any theta.
+    'squared_residual' (release): squares_factor * sum((S * theta - log(1 + exp(theta)))^2),
+    a squared residual rather than a likelihood, with the literal log(1 + exp).
+    """
+    sim = tf.cast(sim, theta.dtype)
+    if form == "nll":
+        return -tf.reduce_sum(sim * theta - tf.nn.softplus(theta))
+    if form == "squared_residual":
+        return squares_factor * tf.reduce_sum(tf.square(sim * theta - release_log1p_exp(theta)))
+    raise ValueError(f"unknown pairwise form {form!r}")
+
+
+def quantization_target(*, own_hash: tf.Tensor, joint_hash_sum: tf.Tensor | None,
+                        target: str) -> tf.Tensor:
+    """B used by the quantisation term, as a constant.
+
+    'own_batch' (release): sign(H^x) of the same network's batch output.
+    'joint' (paper 3.5): sign(H^v + H^t + H^l) of the batch's stored codes.
+    """
+    if target == "own_batch":
+        return tf.stop_gradient(tf.sign(own_hash))
+    if target == "joint":
+        if joint_hash_sum is None:
+            raise ValueError("the 'joint' quantisation target needs joint_hash_sum")
+        return tf.stop_gradient(tf.sign(joint_hash_sum))
+    raise ValueError(f"unknown quantisation target {target!r}")
+
+
+def adversarial_generator_term(logits: tf.Tensor, *, form: str,
+                               global_size: int | None = None) -> tf.Tensor:
+    """A generator's adversarial term: make D classify its features as labels' (1).
+
+    'least_squares' (paper eq. 5): sum (D(F^x) - 1)^2 on raw discriminator outputs.
+    'release_cross_entropy': mean sigmoid cross-entropy against target 1.
+    """
+    if form == "least_squares":
+        return tf.reduce_sum(tf.square(logits - tf.ones_like(logits)))
+    if form == "release_cross_entropy":
+        per_example = tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.ones_like(logits), logits=logits)
+        return tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+    raise ValueError(f"unknown adversarial form {form!r}")
+
+
+def generator_loss(output: NetworkOutput, *, labels: tf.Tensor, sim: tf.Tensor,
+                   lab_feature_bank: tf.Tensor, lab_hash_bank: tf.Tensor,
+                   quant_target: tf.Tensor, config: LossConfig,
+                   adversarial: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+    """L^x for one generator on a batch (paper eq. 3/4, release SPEC 3).
+
+    ``sim`` is S between all n stored instances (rows) and the batch (columns);
+    the LabNet banks are constants. ``adversarial`` is the already computed
+    adversarial term (ImgNet/TxtNet) or None (LabNet). Returns the un-weighted
+    terms and their weighted ``total``.
+    """
+    lab_feature_bank = tf.stop_gradient(tf.cast(lab_feature_bank, output.feature.dtype))
+    lab_hash_bank = tf.stop_gradient(tf.cast(lab_hash_bank, output.hash.dtype))
+    delta = tf.matmul(lab_feature_bank, output.feature, transpose_b=True) / 2.0
+    gamma = tf.matmul(lab_hash_bank, output.hash, transpose_b=True) / 2.0
+    terms = {
+        "feature_pair": pairwise_term(delta, sim, form=config.pairwise_form,
+                                      squares_factor=config.squares_factor),
+        "hash_pair": pairwise_term(gamma, sim, form=config.pairwise_form,
+                                   squares_factor=config.squares_factor),
+        "quantization": config.squares_factor * tf.reduce_sum(
+            tf.square(tf.stop_gradient(tf.cast(quant_target, output.hash.dtype)) - output.hash)),
+        "label": config.squares_factor * tf.reduce_sum(
+            tf.square(tf.cast(labels, output.label.dtype) - output.label)),
+    }
+    total = (config.weight_feature_pair * terms["feature_pair"]
+             + config.weight_hash_pair * terms["hash_pair"]
+             + config.weight_quantization * terms["quantization"]
+             + config.weight_label * terms["label"])
+    if adversarial is not None:
+        terms["adversarial"] = adversarial
+        total = total + config.weight_adversarial * adversarial
+    terms["total"] = total
+    return terms
+
+
+def discriminator_loss(*, image_logits: tf.Tensor | None, text_logits: tf.Tensor | None,
+                       label_logits_image: tf.Tensor | None,
+                       label_logits_text: tf.Tensor | None, form: str,
+                       global_size: int | None = None) -> dict[str, tf.Tensor]:
+    """Discriminator objective; terms named after the release's four nets.
+
+    ``image_logits`` = D^v(F^v) (target 0), ``label_logits_image`` = D^v(F^l)
+    (target 1), likewise for text. A modality that is absent passes None.
+    'least_squares' (paper eq. 5): sum of squared errors over all 2n inputs.
+    'release_cross_entropy': mean of the per-net mean sigmoid cross-entropies.
+    """
+    pairs = {"IL": (image_logits, 0.0), "L1": (label_logits_image, 1.0),
+             "TL": (text_logits, 0.0), "L2": (label_logits_text, 1.0)}
+    terms: dict[str, tf.Tensor] = {}
+    for name, (logits, target) in pairs.items():
+        if logits is None:
+            continue
+        if form == "least_squares":
+            terms[name] = tf.reduce_sum(tf.square(logits - tf.cast(target, logits.dtype)))
+        elif form == "release_cross_entropy":
+            per_example = tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=tf.fill(tf.shape(logits), tf.cast(target, logits.dtype)), logits=logits)
+            terms[name] = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+        else:
+            raise ValueError(f"unknown adversarial form {form!r}")
+    if not terms:
+        raise ValueError("discriminator_loss needs at least one set of logits")
+    values = list(terms.values())
+    total = tf.add_n(values)
+    if form == "release_cross_entropy":
+        total = total / float(len(values))
+    terms["total"] = total
+    return terms
+
+
+_warned_overflow = False
+
+
+def warn_once_on_overflow(terms: Mapping[str, tf.Tensor]) -> None:
+    """Log once per process when a release-form loss became inf/NaN (eager callers)."""
+    global _warned_overflow
+    if _warned_overflow:
+        return
+    for name, value in terms.items():
+        if not bool(tf.reduce_all(tf.math.is_finite(value))):
+            _warned_overflow = True
+            logging.warning(
+                "loss term %r is not finite: the release's literal log(1+exp(x)) overflows for "
+                "x > 88; use --pairwise_form=nll (the stable paper form) to avoid it", name)
+            return

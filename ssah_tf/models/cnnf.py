@@ -1,0 +1,213 @@
+"""Reading MatConvNet CNN-F files (``imagenet-vgg-f.mat``) and the CNN-F trunk.
+
+Layer shapes, pads and strides come from the file (SPEC 2). Two layouts load:
+the old one (top-level ``layers`` and ``normalization``, read by the release)
+and the newer vlfeat download (``layers`` and ``meta.normalization``). Fields
+are read by name; the release's positional convention is the fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import keras
+import numpy as np
+import scipy.io
+import tensorflow as tf
+
+from ssah_tf.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSpec:
+    """One layer of the CNN-F trunk as stored in the file."""
+
+    index: int  # position in the file's layer list (names the release's w<i>)
+    name: str
+    kind: str  # 'conv', 'relu', 'lrn', 'pool'
+    kernel: np.ndarray | None = None  # HWIO
+    bias: np.ndarray | None = None
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right
+    pool_size: tuple[int, int] = (1, 1)
+    lrn: tuple[int, float, float, float] = (2, 2.0, 1e-4, 0.75)  # radius, bias, alpha, beta
+
+
+@dataclasses.dataclass(frozen=True)
+class CNNFSpec:
+    """The trunk (everything before the file's final classifier) and the mean image."""
+
+    layers: tuple[LayerSpec, ...]
+    mean_image: np.ndarray  # [H, W, 3] float32 (broadcastable, e.g. [1, 1, 3])
+    input_size: int
+
+    @property
+    def output_dim(self) -> int:
+        convs = [layer for layer in self.layers if layer.kind == "conv"]
+        return int(convs[-1].kernel.shape[-1])
+
+
+def _field(struct: Any, name: str, position: int | None, path: str, layer: int) -> Any:
+    names = struct.dtype.names or ()
+    if name in names:
+        return struct[name]
+    if position is not None and position < len(names):
+        return struct[position]
+    raise UserError(
+        f"{path}: layer {layer} has no field {name!r} (fields: {', '.join(names) or 'none'}); "
+        "is this a MatConvNet SimpleNN CNN-F file?")
+
+
+def _ints(value: Any, count: int) -> tuple[int, ...]:
+    flat = _unwrap(value).astype(np.int64).ravel()
+    if flat.size == 1:
+        flat = np.repeat(flat, count)
+    if flat.size != count:
+        raise ValueError(f"expected {count} integers, got {flat.size}")
+    return tuple(int(v) for v in flat)
+
+
+def _unwrap(value: Any) -> np.ndarray:
+    """scipy wraps MATLAB cells and struct fields in 1-element object arrays."""
+    value = np.asarray(value)
+    while value.dtype == object and value.size == 1:
+        value = np.asarray(value.ravel()[0])
+    return value
+
+
+def _text(value: Any) -> str:
+    flat = _unwrap(value).ravel()
+    return str(flat[0]) if flat.size else ""
+
+
+def read_cnnf_file(path: str) -> CNNFSpec:
+    """Parse a MatConvNet SimpleNN CNN-F file into a :class:`CNNFSpec`."""
+    if not os.path.isfile(path):
+        raise UserError(f"CNN-F file {path} does not exist; pass --cnnf_path=imagenet-vgg-f.mat")
+    try:
+        mat = scipy.io.loadmat(path)
+    except NotImplementedError:
+        raise UserError(f"{path} is a MATLAB v7.3 file; MatConvNet model files are v5, "
+                        "re-save it with save(..., '-v7')") from None
+    except Exception as error:  # scipy raises several types for non-MAT files
+        raise UserError(f"{path} is not a readable MATLAB file ({error})") from None
+    if "layers" not in mat:
+        keys = ", ".join(k for k in mat if not k.startswith("__"))
+        raise UserError(f"{path} has no 'layers' variable (variables: {keys}); not a CNN-F file")
+    if "normalization" in mat:
+        normalization = mat["normalization"][0][0]
+    elif "meta" in mat and "normalization" in (mat["meta"].dtype.names or ()):
+        normalization = _unwrap(mat["meta"][0][0]["normalization"]).ravel()[0]
+    else:
+        raise UserError(f"{path} has neither 'normalization' nor 'meta.normalization'; "
+                        "the mean image cannot be found")
+    if "averageImage" not in (normalization.dtype.names or ()):
+        raise UserError(f"{path}: normalization has no 'averageImage' field")
+    mean_image = _unwrap(normalization["averageImage"]).astype(np.float32)
+    if mean_image.ndim == 1:
+        mean_image = mean_image.reshape(1, 1, -1)
+    elif mean_image.ndim == 2:
+        mean_image = mean_image.reshape(1, 1, -1)
+    input_size = 224
+    if "imageSize" in (normalization.dtype.names or ()):
+        input_size = int(_unwrap(normalization["imageSize"]).ravel()[0])
+
+    raw_layers = mat["layers"].ravel()
+    specs = []
+    for index, cell in enumerate(raw_layers):
+        struct = cell[0][0] if cell.dtype == object else cell
+        kind = _text(_field(struct, "type", None, path, index))
+        name = _text(struct["name"]) if "name" in (struct.dtype.names or ()) else f"layer{index}"
+        try:
+            if kind == "conv":
+                names = struct.dtype.names or ()
+                if "weights" in names or "filters" not in names:
+                    weights = _unwrap(_field(struct, "weights", 0, path, index)).ravel()
+                    kernel, bias = weights[0], weights[1]
+                else:
+                    kernel, bias = struct["filters"], struct["biases"]
+                kernel = _unwrap(kernel).astype(np.float32)
+                if kernel.ndim == 3:  # MATLAB drops a trailing singleton dimension
+                    kernel = kernel[..., None]
+                specs.append(LayerSpec(
+                    index, name, "conv", kernel=kernel,
+                    bias=_unwrap(bias).astype(np.float32).ravel(),
+                    pad=_ints(_field(struct, "pad", 1, path, index), 4),
+                    stride=_ints(_field(struct, "stride", 4, path, index), 2)))
+            elif kind == "relu":
+                specs.append(LayerSpec(index, name, "relu"))
+            elif kind in ("normalize", "lrn"):
+                param = _unwrap(_field(struct, "param", None, path, index)).astype(np.float64).ravel()
+                specs.append(LayerSpec(index, name, "lrn", lrn=(
+                    int(param[0] - 1) // 2, float(param[1]), float(param[2]), float(param[3]))))
+            elif kind == "pool":
+                method = _text(struct["method"]) if "method" in (struct.dtype.names or ()) else "max"
+                if method != "max":
+                    raise UserError(f"{path}: layer {index} uses {method} pooling; only max is supported")
+                specs.append(LayerSpec(
+                    index, name, "pool",
+                    stride=_ints(_field(struct, "stride", 1, path, index), 2),
+                    pad=_ints(_field(struct, "pad", 2, path, index), 4),
+                    pool_size=_ints(_field(struct, "pool", 5, path, index), 2)))
+            elif kind in ("softmax", "softmaxloss", "dropout"):
+                continue
+            else:
+                raise UserError(f"{path}: layer {index} has unsupported type {kind!r}")
+        except (ValueError, IndexError, TypeError) as error:
+            raise UserError(f"{path}: layer {index} ({name}) is malformed: {error}") from None
+    conv_positions = [i for i, s in enumerate(specs) if s.kind == "conv"]
+    if len(conv_positions) < 2:
+        raise UserError(f"{path}: fewer than two conv layers; not a CNN-F file")
+    # The last conv layer is ImageNet's classifier (fc8); SSAH replaces it.
+    trunk = tuple(specs[:conv_positions[-1]])
+    while trunk and trunk[-1].kind not in ("relu",):
+        trunk = trunk[:-1]
+    return CNNFSpec(layers=trunk, mean_image=mean_image, input_size=input_size)
+
+
+class CNNFBackbone(keras.layers.Layer):
+    """The CNN-F trunk (conv1 ... relu7) with weights from the file; output [batch, fc7 width].
+
+    Explicit zero padding then VALID conv/pool, as the release does.
+    Weights are named ``w<i>``/``bias<i>`` after the file's layer index.
+    """
+
+    def __init__(self, spec: CNNFSpec, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.mean_image = spec.mean_image
+        self.input_size = spec.input_size
+        self.output_dim = spec.output_dim
+        self.kernels: dict[int, Any] = {}
+        self.biases: dict[int, Any] = {}
+        for layer in spec.layers:
+            if layer.kind == "conv":
+                self.kernels[layer.index] = self.add_weight(
+                    shape=layer.kernel.shape, initializer="zeros", name=f"w{layer.index}")
+                self.kernels[layer.index].assign(layer.kernel)
+                self.biases[layer.index] = self.add_weight(
+                    shape=layer.bias.shape, initializer="zeros", name=f"bias{layer.index}")
+                self.biases[layer.index].assign(layer.bias)
+        self.built = True
+
+    def preprocess(self, images: tf.Tensor) -> tf.Tensor:
+        """RGB in [0, 255] (uint8 or float) -> minus the file's mean image."""
+        return tf.cast(images, tf.float32) - tf.constant(self.mean_image, tf.float32)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        for layer in self.spec.layers:
+            if layer.kind in ("conv", "pool") and any(layer.pad):
+                top, bottom, left, right = layer.pad
+                x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+            if layer.kind == "conv":
+                x = tf.nn.conv2d(x, self.kernels[layer.index], [1, *layer.stride, 1], "VALID")
+                x = tf.nn.bias_add(x, self.biases[layer.index])
+            elif layer.kind == "relu":
+                x = tf.nn.relu(x)
+            elif layer.kind == "lrn":
+                x = tf.nn.local_response_normalization(x, *layer.lrn)
+            elif layer.kind == "pool":
+                x = tf.nn.max_pool2d(x, [1, *layer.pool_size, 1], [1, *layer.stride, 1], "VALID")
+        return tf.reshape(x, [-1, self.output_dim])

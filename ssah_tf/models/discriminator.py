@@ -1,0 +1,36 @@
+"""Modality discriminators: semantic feature -> logit (SPEC 2)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from ssah_tf.models.layers import dense
+
+
+class Discriminator(keras.Model):
+    """F (semantic_dim) -> hidden... (ReLU) -> 1 logit, returned as shape [batch].
+
+    Paper: hidden (4096, 4096); release: (512, 256). The release also applies
+    dropout with keep_prob 1.0, i.e. nothing, so there is no dropout here.
+    """
+
+    def __init__(self, *, semantic_dim: int = 512, hidden: Sequence[int] = (4096, 4096),
+                 init_stddev: float = 0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_layers = [dense(units, init_stddev, f"fc{i + 1}") for i, units in enumerate(hidden)]
+        self.out = dense(1, init_stddev, "out")
+        width = semantic_dim
+        for layer in self.hidden_layers:
+            layer.build((None, width))
+            width = layer.units
+        self.out.build((None, width))
+        self.built = True
+
+    def call(self, features: tf.Tensor) -> tf.Tensor:
+        x = features
+        for layer in self.hidden_layers:
+            x = tf.nn.relu(layer(x))
+        return self.out(x)[:, 0]

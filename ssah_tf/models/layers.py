@@ -1,0 +1,93 @@
+"""Building blocks shared by the SSAH networks."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class NetworkOutput(NamedTuple):
+    """What every generator network returns for a batch."""
+
+    feature: tf.Tensor  # F: [batch, semantic_dim], ReLU output
+    hash: tf.Tensor  # H: [batch, bits], tanh output
+    label: tf.Tensor  # L_hat: [batch, num_labels], sigmoid output
+
+
+def normal_init(stddev: float) -> keras.initializers.Initializer:
+    """SSAH initialises every new weight and bias as N(0, 1) * stddev."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=stddev)
+
+
+def dense(units: int, stddev: float, name: str, activation=None) -> keras.layers.Dense:
+    """A dense layer with SSAH's N(0, 0.01) initialisation of kernel and bias."""
+    return keras.layers.Dense(units, activation=activation, name=name,
+                              kernel_initializer=normal_init(stddev),
+                              bias_initializer=normal_init(stddev))
+
+
+def local_response_norm(x: tf.Tensor, depth_radius: int = 2, bias: float = 2.0,
+                        alpha: float = 1e-4, beta: float = 0.75) -> tf.Tensor:
+    """LRN over the last axis of a 2-D or 4-D tensor (TF semantics, SPEC 2)."""
+    if x.shape.rank == 4:
+        return tf.nn.local_response_normalization(x, depth_radius, bias, alpha, beta)
+    y = tf.nn.local_response_normalization(x[:, None, None, :], depth_radius, bias, alpha, beta)
+    return y[:, 0, 0, :]
+
+
+def tf1_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """[out_size, in_size] matrix of TF1 ``resize_bilinear`` along one axis.
+
+    TF1 semantics (align_corners=False, half_pixel_centers=False): output
+    position x samples input coordinate x * in/out, interpolating between
+    floor and floor + 1 (clamped to the last input).
+    """
+    scale = in_size / out_size
+    matrix = np.zeros((out_size, in_size), np.float64)
+    for x in range(out_size):
+        source = x * scale
+        lower = int(np.floor(source))
+        upper = min(lower + 1, in_size - 1)
+        lerp = source - lower
+        matrix[x, lower] += 1.0 - lerp
+        matrix[x, upper] += lerp
+    return matrix.astype(np.float32)
+
+
+class MultiScaleFusion(keras.layers.Layer):
+    """SSAH's multi-scale text fusion (SPEC 2, TxtNet).
+
+    For each window s: average-pool the text vector with window and stride s
+    (VALID, remainder dropped), multiply by one learned scalar, ReLU, resize
+    bilinearly (TF1 semantics) back to the text length. Output [batch, d_t,
+    1 + len(windows)]: channel 0 the raw text, then one channel per window in
+    the given order.
+    """
+
+    def __init__(self, text_dim: int, windows: Sequence[int], init_stddev: float = 0.01,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if windows and max(windows) > text_dim:
+            raise ValueError(f"text_dim {text_dim} < largest pooling window {max(windows)}")
+        self.text_dim = int(text_dim)
+        self.windows = tuple(int(w) for w in windows)
+        self.scales = [
+            self.add_weight(shape=(), initializer=normal_init(init_stddev), name=f"scale_w{w}")
+            for w in self.windows]
+        self._resize = [tf1_bilinear_matrix(text_dim // w, text_dim).T for w in self.windows]
+
+    def branch(self, text: tf.Tensor, index: int) -> tf.Tensor:
+        """One multi-scale branch, [batch, d_t]."""
+        window = self.windows[index]
+        pooled_len = self.text_dim // window
+        pooled = tf.reduce_mean(
+            tf.reshape(text[:, :pooled_len * window], [-1, pooled_len, window]), axis=-1)
+        activated = tf.nn.relu(pooled * self.scales[index])
+        return tf.matmul(activated, tf.constant(self._resize[index], dtype=activated.dtype))
+
+    def call(self, text: tf.Tensor) -> tf.Tensor:
+        channels = [text] + [self.branch(text, i) for i in range(len(self.windows))]
+        return tf.stack(channels, axis=-1)

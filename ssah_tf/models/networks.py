@@ -1,0 +1,76 @@
+"""All five SSAH networks built from one configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from ssah_tf.config import NetworkConfig
+from ssah_tf.models.discriminator import Discriminator
+from ssah_tf.models.imgnet import ImgNet
+from ssah_tf.models.labnet import LabNet
+from ssah_tf.models.txtnet import TxtNet
+
+DISCRIMINATOR_KEYS = ("IL", "L1", "TL", "L2")
+
+
+@dataclasses.dataclass
+class SSAHNetworks:
+    """LabNet, ImgNet, TxtNet and the discriminators.
+
+    ``discriminators`` always has the release's four keys: IL (sees F^v), L1
+    (sees F^l for the image game), TL (sees F^t), L2 (sees F^l for the text
+    game). With shared discriminators (paper) IL is L1 and TL is L2.
+    """
+
+    labnet: LabNet
+    imgnet: ImgNet | None
+    txtnet: TxtNet | None
+    discriminators: dict[str, Discriminator]
+
+    def checkpoint_items(self) -> dict[str, object]:
+        """Trackables for ``tf.train.Checkpoint`` (each distinct net once)."""
+        items: dict[str, object] = {"labnet": self.labnet}
+        if self.imgnet is not None:
+            items["imgnet"] = self.imgnet
+        if self.txtnet is not None:
+            items["txtnet"] = self.txtnet
+        seen = set()
+        for key in DISCRIMINATOR_KEYS:
+            net = self.discriminators.get(key)
+            if net is not None and id(net) not in seen:
+                seen.add(id(net))
+                items[f"discriminator_{key}"] = net
+        return items
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        """A checkpoint of the network weights alone (what import/export write)."""
+        return tf.train.Checkpoint(**self.checkpoint_items())
+
+
+def build_networks(config: NetworkConfig, *, imgnet_backbone: keras.layers.Layer | None,
+                   with_text: bool = True) -> SSAHNetworks:
+    """Construct every network a configuration needs (call under ``strategy.scope()``)."""
+    common = dict(bits=config.bits, num_labels=config.num_labels,
+                  semantic_dim=config.semantic_dim, init_stddev=config.init_stddev)
+    labnet = LabNet(hidden_dim=config.hidden_dim, name="labnet", **common)
+    imgnet = (ImgNet(backbone=imgnet_backbone, name="imgnet", **common)
+              if imgnet_backbone is not None else None)
+    txtnet = (TxtNet(text_dim=config.text_dim, windows=config.multiscale_windows,
+                     hidden_dim=config.hidden_dim, text_head_lrn=config.text_head_lrn,
+                     name="txtnet", **common) if with_text else None)
+
+    def make(name: str) -> Discriminator:
+        return Discriminator(semantic_dim=config.semantic_dim, hidden=config.discriminator_hidden,
+                             init_stddev=config.init_stddev, name=f"discriminator_{name}")
+
+    discriminators: dict[str, Discriminator] = {}
+    if imgnet is not None:
+        discriminators["IL"] = make("IL")
+        discriminators["L1"] = discriminators["IL"] if config.discriminator_shared else make("L1")
+    if txtnet is not None:
+        discriminators["TL"] = make("TL")
+        discriminators["L2"] = discriminators["TL"] if config.discriminator_shared else make("L2")
+    return SSAHNetworks(labnet, imgnet, txtnet, discriminators)

@@ -1,0 +1,1 @@
+"""Training: optimizers and per-stage steps (the full trainer builds on these)."""

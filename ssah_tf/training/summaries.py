@@ -1,0 +1,77 @@
+"""TensorBoard summaries and the run's JSON files (written atomically)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+
+def write_json_atomic(path: str, payload: Any) -> None:
+    """Write JSON via a temporary file and rename: never a half-written file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=1, sort_keys=True, default=_jsonable)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value)
+
+
+def code_statistics(hashes: np.ndarray) -> dict[str, float]:
+    """Bit balance (mean |mean bit|, 0 = balanced) and saturation (fraction |H| > 0.9)."""
+    codes = np.where(hashes >= 0, 1.0, -1.0)
+    return {"bit_imbalance": float(np.abs(codes.mean(0)).mean()),
+            "saturation": float((np.abs(hashes) > 0.9).mean())}
+
+
+class SummaryWriter:
+    """Scalars, histograms, config text and hparams under ``<run>/tensorboard``."""
+
+    def __init__(self, log_dir: str):
+        self.writer = tf.summary.create_file_writer(log_dir)
+
+    def scalars(self, values: Mapping[str, float], step: int) -> None:
+        with self.writer.as_default(step=step):
+            for name, value in values.items():
+                tf.summary.scalar(name, float(value))
+
+    def histogram(self, name: str, values: np.ndarray, step: int) -> None:
+        with self.writer.as_default(step=step):
+            tf.summary.histogram(name, values)
+
+    def config(self, config: Mapping[str, Any], hparams: Mapping[str, Any]) -> None:
+        with self.writer.as_default(step=0):
+            text = "```\n" + json.dumps(config, indent=1, default=_jsonable) + "\n```"
+            tf.summary.text("config", text)
+            try:
+                from tensorboard.plugins.hparams import api as hp
+
+                hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                            for k, v in hparams.items()})
+            except ImportError:  # tensorboard is a TF dependency; be tolerant anyway
+                pass
+        self.writer.flush()
+
+    def flush(self) -> None:
+        self.writer.flush()

@@ -1,0 +1,650 @@
+"""The SSAH trainer: Algorithm 1 (SPEC 4) as an eager outer loop around one
+``tf.function`` per stage that runs many steps with ``tf.range`` around
+``strategy.run``, each step with its own GradientTape.
+
+The trainer owns the strategy, networks, optimizers, memory banks, counters,
+schedule state, RNG and one ``tf.train.Checkpoint``. Resuming from any
+checkpoint continues exactly: a pass's batch table is drawn from the
+checkpointed ``tf.random.Generator`` and stored, so even a mid-pass
+checkpoint (written on SIGTERM) replays the same batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import time
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from ssah_tf import losses
+from ssah_tf.config import SSAHConfig, to_dict
+from ssah_tf.data.dataset import CrossModalDataset
+from ssah_tf.data.pipeline import image_feature_matrix, make_dataset
+from ssah_tf.data.protocols import Split
+from ssah_tf.errors import UserError
+from ssah_tf.evaluation.metrics import mean_average_precision
+from ssah_tf.models.imgnet import make_backbone
+from ssah_tf.models.layers import NetworkOutput
+from ssah_tf.models.networks import DISCRIMINATOR_KEYS, build_networks
+from ssah_tf.training.banks import MemoryBanks
+from ssah_tf.training.optimizers import make_stage_optimizers
+from ssah_tf.training.schedules import (ScheduleConfig, ScheduleExhausted, StagePlan, early_break,
+                                        epoch_plan, monitors_this_pass)
+from ssah_tf.training.summaries import SummaryWriter, code_statistics, write_json_atomic
+
+DIRECTIONS = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"),
+              "t2t": ("text", "text"), "l2i": ("label", "image"), "l2t": ("label", "text")}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Where and how a run executes (not the method)."""
+
+    model_dir: str
+    modalities: tuple[str, ...] = ("image", "text")
+    backbone: str = "cnnf"
+    cnnf_path: str | None = None
+    vgg19_weights: str | None = None
+    image_size: int = 224
+    seed: int = 0
+    eval_every: int = 1
+    eval_batch_size: int = 256
+    save_every_passes: int = 1
+    # A pass-level checkpoint is also skipped until this many seconds passed since the
+    # last one (stage and epoch ends always save), bounding I/O for short passes.
+    checkpoint_interval_seconds: float = 60.0
+    keep_checkpoints: int = 3
+    steps_per_loop: int = 100
+    val_size: int = 0
+    map_top_k: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    ssah: SSAHConfig
+    schedule: ScheduleConfig
+    run: RunConfig
+
+
+class Preempted(Exception):
+    """Training stopped on SIGTERM after writing a checkpoint."""
+
+
+def _term_names(network: str, loss_config, has_image: bool, has_text: bool) -> list[str]:
+    if network == "dis":
+        names = []
+        if has_image:
+            names += ["IL", "L1"]
+        if has_text:
+            names += ["TL", "L2"]
+        return names + ["total"]
+    names = ["feature_pair", "hash_pair", "quantization", "label"]
+    if network != "lab":
+        names.append("adversarial")
+    return names + ["total"]
+
+
+class Trainer:
+    """Trains SSAH on ``data`` restricted to ``split.train``; evaluates on query/database."""
+
+    def __init__(self, config: TrainConfig, data: CrossModalDataset, split: Split,
+                 strategy: tf.distribute.Strategy):
+        self.config = config
+        self.data = data
+        self.split = split
+        self.strategy = strategy
+        run, ssah = config.run, config.ssah
+        self.has_image = "image" in run.modalities
+        self.has_text = "text" in run.modalities
+        if self.has_image and "image" not in data.modalities:
+            raise UserError(f"--modalities asks for images but {data.name} has none; "
+                            "use --modalities=text")
+        if self.has_text and data.texts is None:
+            raise UserError(f"--modalities asks for text but {data.name} has none; "
+                            "use --modalities=image")
+        self.train_index = np.asarray(split.train, np.int64)
+        self.num_train = len(self.train_index)
+        replicas = strategy.num_replicas_in_sync
+        self.batch_size = min(config.schedule.batch_size, self.num_train)
+        if self.batch_size % replicas:
+            raise UserError(f"batch size {self.batch_size} is not divisible by the "
+                            f"{replicas} replicas; choose --batch_size as a multiple of {replicas}")
+        self.steps_per_pass = max(1, self.num_train // self.batch_size)
+        self.pixel_images = self.has_image and run.backbone != "mlp"
+        self.networks_present = tuple(
+            n for n, present in (("lab", True), ("img", self.has_image), ("txt", self.has_text),
+                                 ("dis", self.has_image or self.has_text)) if present)
+
+        self.train_labels = tf.constant(data.labels[self.train_index])
+        self.train_texts = (tf.constant(data.texts[self.train_index]) if self.has_text else None)
+        self.feature_matrix = None
+        if self.has_image and not self.pixel_images:
+            self.feature_matrix = image_feature_matrix(data)
+        self.train_features = (tf.constant(self.feature_matrix[self.train_index])
+                               if self.feature_matrix is not None else None)
+
+        # The RNG lives outside the strategy scope: it is only used by the eager outer loop.
+        self.rng = tf.random.Generator.from_seed(run.seed)
+        with strategy.scope():
+            backbone = None
+            if self.has_image:
+                backbone = make_backbone(
+                    run.backbone, cnnf_path=run.cnnf_path, vgg19_weights=run.vgg19_weights,
+                    image_feature_dim=(self.feature_matrix.shape[1]
+                                       if self.feature_matrix is not None else None),
+                    hidden_dim=ssah.network.hidden_dim, init_stddev=ssah.network.init_stddev)
+            self.networks = build_networks(ssah.network, imgnet_backbone=backbone,
+                                           with_text=self.has_text)
+            self.banks = {}
+            for network in ("lab", "img", "txt"):
+                if network in self.networks_present:
+                    self.banks[network] = MemoryBanks(
+                        network, num_items=self.num_train, semantic_dim=ssah.network.semantic_dim,
+                        bits=ssah.network.bits, num_labels=ssah.network.num_labels,
+                        generator=self.rng)
+            self.stage_variables = self._stage_variables()
+            self.optimizers = make_stage_optimizers(ssah.optimizer, self.stage_variables)
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+            self.stage_cursor = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage")
+            self.pass_cursor = tf.Variable(0, dtype=tf.int64, trainable=False, name="pass")
+            self.step_in_pass = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_pass")
+            self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+            self.monitor_log = tf.Variable([math.inf, math.inf], dtype=tf.float64, trainable=False)
+            self.best_metric = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+            self.pass_table = tf.Variable(
+                tf.zeros([self.steps_per_pass, self.batch_size], tf.int64), trainable=False)
+        optimizer_items = {}
+        for stage, optimizer in self.optimizers.items():
+            optimizer_items.setdefault(id(optimizer), (f"optimizer_{stage}", optimizer))
+        self.checkpoint = tf.train.Checkpoint(
+            **self.networks.checkpoint_items(), **dict(optimizer_items.values()),
+            **{f"banks_{k}": v for k, v in self.banks.items()},
+            epoch=self.epoch, stage_cursor=self.stage_cursor, pass_cursor=self.pass_cursor,
+            step_in_pass=self.step_in_pass, global_step=self.global_step,
+            monitor_log=self.monitor_log, best_metric=self.best_metric,
+            pass_table=self.pass_table, rng=self.rng,
+            split_train=tf.Variable(self.train_index, trainable=False),
+            split_query=tf.Variable(np.asarray(split.query, np.int64), trainable=False),
+            split_database=tf.Variable(np.asarray(split.database, np.int64), trainable=False))
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(run.model_dir, "checkpoints"),
+            max_to_keep=run.keep_checkpoints, checkpoint_name="ckpt")
+        self.best_manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(run.model_dir, "best"), max_to_keep=1,
+            checkpoint_name="best")
+        self.summaries = SummaryWriter(os.path.join(run.model_dir, "tensorboard"))
+        self._loops: dict[str, Any] = {}
+        self._encoders: dict[str, Any] = {}
+        self._pass_seconds: dict[str, float] = {}
+        self._preempt_requested = False
+        self._last_save = time.time()
+        self.history: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ set-up
+    def _stage_variables(self) -> dict[str, list[tf.Variable]]:
+        nets, d = self.networks, self.networks.discriminators
+        release_adversarial = self.config.ssah.loss.adversarial_form == "release_cross_entropy"
+        out = {"lab": list(nets.labnet.trainable_variables)}
+        if nets.imgnet is not None:
+            # Release: the image step's optimizer also moves D_IL (SPEC 3).
+            out["img"] = list(nets.imgnet.trainable_variables) + (
+                list(d["IL"].trainable_variables) if release_adversarial else [])
+        if nets.txtnet is not None:
+            out["txt"] = list(nets.txtnet.trainable_variables) + (
+                list(d["TL"].trainable_variables) if release_adversarial else [])
+        seen, dis_vars = set(), []
+        for key in DISCRIMINATOR_KEYS:
+            if key in d and id(d[key]) not in seen:
+                seen.add(id(d[key]))
+                dis_vars += list(d[key].trainable_variables)
+        if dis_vars:
+            out["dis"] = dis_vars
+        return out
+
+    def restore_or_initialize(self, *, resume: bool, init_from: str | None) -> None:
+        """``resume``: continue the latest checkpoint of the run; ``init_from``: take network
+        weights from another checkpoint (a run's, or one imported from the release)."""
+        latest = self.manager.latest_checkpoint
+        if resume and latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self._load_history()
+            logging.info("resumed from %s (epoch %d, stage %d, pass %d, step %d)", latest,
+                         int(self.epoch.numpy()), int(self.stage_cursor.numpy()),
+                         int(self.pass_cursor.numpy()), int(self.step_in_pass.numpy()))
+            return
+        if latest and not resume:
+            raise UserError(f"{self.config.run.model_dir} already has checkpoints; pass --resume "
+                            "to continue it or choose a new --model_dir")
+        if resume:
+            logging.info("--resume: no checkpoint in %s yet, starting fresh",
+                         self.config.run.model_dir)
+        if init_from:
+            path = tf.train.latest_checkpoint(init_from) if os.path.isdir(init_from) else init_from
+            if not path or not tf.io.gfile.exists(path + ".index"):
+                raise UserError(f"--init_from={init_from}: no checkpoint found there")
+            tf.train.Checkpoint(**self.networks.checkpoint_items()).read(path).expect_partial()
+            logging.info("network weights initialised from %s", path)
+
+    def _load_history(self) -> None:
+        """Evaluation records of earlier epochs (for best-epoch selection after a resume)."""
+        import json
+
+        folder = os.path.join(self.config.run.model_dir, "eval")
+        if os.path.isdir(folder):
+            for name in sorted(os.listdir(folder)):
+                if name.startswith("epoch_") and name.endswith(".json"):
+                    with open(os.path.join(folder, name)) as f:
+                        record = json.load(f)
+                    if record["epoch"] < int(self.epoch.numpy()):
+                        self.history.append(record)
+
+    # ------------------------------------------------------------------ steps
+    def _local(self, row: tf.Tensor) -> tf.Tensor:
+        ctx = tf.distribute.get_replica_context()
+        per_replica = self.batch_size // ctx.num_replicas_in_sync
+        start = tf.cast(ctx.replica_id_in_sync_group, tf.int64) * per_replica
+        return row[start:start + per_replica]
+
+    def _network_input(self, network: str, local: tf.Tensor, batch: dict | None) -> tf.Tensor:
+        if network == "lab":
+            return tf.gather(self.train_labels, local)
+        if network == "txt":
+            return tf.gather(self.train_texts, local)
+        if batch is not None:
+            return batch["image"]
+        return tf.gather(self.train_features, local)
+
+    def _adversarial(self, network: str, output: NetworkOutput) -> tf.Tensor | None:
+        if network == "lab":
+            return None
+        form = self.config.ssah.loss.adversarial_form
+        disc = self.networks.discriminators["IL" if network == "img" else "TL"]
+        if form == "release_cross_entropy":
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            if network == "img":
+                # The release feeds the whole (just updated) image feature bank to D_IL.
+                # Every replica computes the same full-bank mean: scale by 1/replicas so
+                # the gradients Keras sums across replicas equal the single-device one.
+                logits = disc(self.banks["img"].feature)
+                return losses.adversarial_generator_term(
+                    logits, form=form, global_size=self.num_train * replicas)
+            # Text stage: the stored batch features, i.e. constants (no generator gradient).
+            return losses.adversarial_generator_term(disc(tf.stop_gradient(output.feature)),
+                                                     form=form)
+        return losses.adversarial_generator_term(disc(output.feature), form=form)
+
+    def _generator_step(self, network: str, row: tf.Tensor, batch: dict | None) -> tf.Tensor:
+        cfg = self.config.ssah.loss
+        ctx = tf.distribute.get_replica_context()
+        local = batch["index"] if batch is not None else self._local(row)
+        net = {"lab": self.networks.labnet, "img": self.networks.imgnet,
+               "txt": self.networks.txtnet}[network]
+        labels = tf.gather(self.train_labels, local)
+        variables = self.stage_variables[network]
+        with tf.GradientTape() as tape:
+            output = net(self._network_input(network, local, batch))
+            # Write the whole global batch's outputs into the banks first (Algorithm 1).
+            gathered = NetworkOutput(*[ctx.all_gather(tf.stop_gradient(t), 0) for t in output])
+            self.banks[network].write(ctx.all_gather(local, 0), gathered)
+            joint = None
+            if cfg.quantization_target == "joint":
+                joint = tf.add_n([tf.gather(bank.hash, local) for bank in self.banks.values()])
+            target = losses.quantization_target(own_hash=output.hash, joint_hash_sum=joint,
+                                                target=cfg.quantization_target)
+            sim = losses.similarity(self.train_labels, labels, value=cfg.similarity_value)
+            terms = losses.generator_loss(
+                output, labels=labels, sim=sim, lab_feature_bank=self.banks["lab"].feature,
+                lab_hash_bank=self.banks["lab"].hash, quant_target=target, config=cfg,
+                adversarial=self._adversarial(network, output))
+        grads = tape.gradient(terms["total"], variables)
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        self.optimizers[network].apply([g for g, _ in pairs], [v for _, v in pairs])
+        return tf.stack([terms[n] for n in _term_names(network, cfg, self.has_image,
+                                                       self.has_text)])
+
+    def _discriminator_step(self, row: tf.Tensor) -> tf.Tensor:
+        local = self._local(row)
+        d = self.networks.discriminators
+        label_features = tf.gather(self.banks["lab"].feature, local)
+        variables = self.stage_variables["dis"]
+        with tf.GradientTape() as tape:
+            terms = losses.discriminator_loss(
+                image_logits=(d["IL"](tf.gather(self.banks["img"].feature, local))
+                              if self.has_image else None),
+                label_logits_image=d["L1"](label_features) if self.has_image else None,
+                text_logits=(d["TL"](tf.gather(self.banks["txt"].feature, local))
+                             if self.has_text else None),
+                label_logits_text=d["L2"](label_features) if self.has_text else None,
+                form=self.config.ssah.loss.adversarial_form)
+        grads = tape.gradient(terms["total"], variables)
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        self.optimizers["dis"].apply([g for g, _ in pairs], [v for _, v in pairs])
+        return tf.stack([terms[n] for n in _term_names("dis", None, self.has_image,
+                                                       self.has_text)])
+
+    def _loop(self, network: str):
+        """The stage's inner loop: ``count`` steps from ``start`` of the pass table."""
+        if network in self._loops:
+            return self._loops[network]
+        strategy = self.strategy
+        width = len(_term_names(network, self.config.ssah.loss, self.has_image, self.has_text))
+
+        def replica_step(row, batch):
+            if network == "dis":
+                return self._discriminator_step(row)
+            return self._generator_step(network, row, batch)
+
+        @tf.function
+        def loop(start, count, iterator=None):
+            totals = tf.zeros([width], tf.float32)
+            for i in tf.range(start, start + count):
+                batch = next(iterator) if iterator is not None else None
+                per_replica = strategy.run(replica_step, args=(self.pass_table[i], batch))
+                totals += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+            return totals
+
+        self._loops[network] = loop
+        return loop
+
+    def _image_iterator(self, start: int):
+        """Distributed image batches for steps ``start..`` of the current pass table."""
+        table = self.pass_table.numpy()[start:]
+        replicas = self.strategy.num_replicas_in_sync
+        per_replica = self.batch_size // replicas
+        rows = table.reshape(-1, per_replica)  # element e: step e // R, replica e % R
+        source, size = self.data.images, self.config.run.image_size
+        preprocess = self.networks.imgnet.preprocess
+        train_index = self.train_index
+
+        def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+            local_replicas = replicas // ctx.num_input_pipelines
+            keep = [e for e in range(len(rows))
+                    if (e % replicas) // local_replicas == ctx.input_pipeline_id]
+
+            def read(positions):
+                return source.read(train_index[positions], size)
+
+            def load(positions):
+                images = tf.numpy_function(read, [positions], tf.uint8, stateful=False)
+                images.set_shape([per_replica, size, size, 3])
+                return {"index": positions, "image": preprocess(images)}
+
+            ds = tf.data.Dataset.from_tensor_slices(rows[keep])
+            return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    # ------------------------------------------------------------------ monitors (release)
+    @tf.function
+    def _lab_monitor(self) -> tf.Tensor:
+        bank, labels = self.banks["lab"], self.train_labels
+        total = tf.reduce_sum(tf.cast(tf.square(bank.label - labels), tf.float64))
+        return total + self._blockwise_nll(bank.hash, bank.hash) + self._blockwise_nll(
+            bank.feature, bank.feature)
+
+    @tf.function
+    def _hash_monitor(self, network: str) -> tf.Tensor:
+        x, y = self.banks[network].hash, self.banks["lab"].hash
+        b = tf.sign(x)
+        total = self._blockwise_nll(x, y)
+        # The release also adds sum((Y - Y)^2), identically zero.
+        for term in (tf.square(b - x) + tf.square(b - y), tf.square(y - x),
+                     tf.square(self.banks[network].label - self.train_labels)):
+            total += tf.reduce_sum(tf.cast(term, tf.float64))
+        return total
+
+    def _blockwise_nll(self, x: tf.Tensor, y: tf.Tensor, block: int = 1024) -> tf.Tensor:
+        """sum(log(1 + e^T) - S * T), T = x y^T / 2, in row blocks (never n x n at once).
+
+        Stable softplus where the release's NumPy log(1 + exp) would overflow to inf.
+        """
+        value = self.config.ssah.loss.similarity_value
+        total = tf.constant(0.0, tf.float64)
+        n = tf.shape(x, out_type=tf.int64)[0]
+        for start in tf.range(0, n, block, dtype=tf.int64):
+            rows = x[start:start + block]
+            theta = tf.matmul(rows, y, transpose_b=True) / 2.0
+            sim = losses.similarity(self.train_labels[start:start + block], self.train_labels,
+                                    value=value)
+            total += tf.reduce_sum(tf.cast(tf.nn.softplus(theta) - sim * theta, tf.float64))
+        return total
+
+    # ------------------------------------------------------------------ outer loop
+    def _draw_pass_table(self) -> None:
+        n, steps, batch = self.num_train, self.steps_per_pass, self.batch_size
+        if self.config.schedule.name == "release":
+            # Release: each iteration takes the first batch_size of a fresh permutation.
+            table = tf.argsort(self.rng.uniform([steps, n]), axis=1)[:, :batch]
+        else:
+            table = tf.reshape(tf.argsort(self.rng.uniform([n]))[:steps * batch], [steps, batch])
+        self.pass_table.assign(tf.cast(table, tf.int64))
+
+    def _save(self, reason: str) -> str:
+        path = self.manager.save(checkpoint_number=self.global_step)
+        self._last_save = time.time()
+        logging.debug("checkpoint %s (%s)", path, reason)
+        return path
+
+    def _on_sigterm(self, signum, frame):  # noqa: ARG002
+        logging.warning("SIGTERM: checkpointing at the next step boundary")
+        self._preempt_requested = True
+
+    def _run_pass(self, stage: StagePlan) -> np.ndarray:
+        loop = self._loop(stage.network)
+        start = int(self.step_in_pass.numpy())
+        if start == 0:
+            self._draw_pass_table()
+        iterator = self._image_iterator(start) if (stage.network == "img"
+                                                   and self.pixel_images) else None
+        chunk = self.config.run.steps_per_loop or self.steps_per_pass
+        totals = np.zeros(0)
+        step = start
+        while step < self.steps_per_pass:
+            count = min(chunk, self.steps_per_pass - step)
+            result = loop(tf.constant(step, tf.int64), tf.constant(count, tf.int64), iterator)
+            totals = result.numpy() if totals.size == 0 else totals + result.numpy()
+            step += count
+            self.step_in_pass.assign(step)
+            self.global_step.assign_add(count)
+            if self._preempt_requested and step < self.steps_per_pass:
+                path = self._save("preempted")
+                raise Preempted(path)
+        self.step_in_pass.assign(0)
+        return totals / max(1, self.steps_per_pass - start)
+
+    def _early_break(self, stage: StagePlan, pass_index: int) -> tuple[bool, float | None]:
+        """Apply the release's early-break rule after a pass; returns (break?, monitored)."""
+        if not monitors_this_pass(stage.early_break, pass_index):
+            return False, None
+        monitored = float((self._lab_monitor() if stage.network == "lab"
+                           else self._hash_monitor(stage.network)).numpy())
+        stop, log = early_break(stage.early_break, pass_index,
+                                tuple(self.monitor_log.numpy()), monitored)
+        self.monitor_log.assign(log)
+        return stop, monitored
+
+    def train(self) -> dict[str, Any]:
+        """Run (or continue) training to ``schedule.epochs``; returns the final results."""
+        run, schedule = self.config.run, self.config.schedule
+        previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.summaries.config(
+            {"ssah": to_dict(self.config.ssah), "schedule": dataclasses.asdict(schedule),
+             "run": dataclasses.asdict(run), "split": self.split.sizes(),
+             "replicas": self.strategy.num_replicas_in_sync},
+            {"preset": self.config.ssah.preset, "schedule": schedule.name,
+             "bits": self.config.ssah.network.bits, "batch_size": schedule.batch_size,
+             "backbone": run.backbone, "modalities": ",".join(run.modalities)})
+        results: dict[str, Any] = {}
+        try:
+            while int(self.epoch.numpy()) < schedule.epochs:
+                epoch = int(self.epoch.numpy())
+                try:
+                    plan = epoch_plan(schedule, epoch, self.networks_present)
+                except ScheduleExhausted as stop:
+                    logging.warning("stopping before epoch %d: %s", epoch, stop)
+                    break
+                epoch_start = time.time()
+                while int(self.stage_cursor.numpy()) < len(plan):
+                    stage = plan[int(self.stage_cursor.numpy())]
+                    self.optimizers[stage.network].learning_rate.assign(stage.learning_rate)
+                    while int(self.pass_cursor.numpy()) < stage.passes:
+                        pass_index = int(self.pass_cursor.numpy())
+                        began = time.time()
+                        means = self._run_pass(stage)
+                        seconds = time.time() - began
+                        self._pass_seconds[stage.network] = seconds
+                        stop, monitored = self._early_break(stage, pass_index)
+                        self.pass_cursor.assign(stage.passes if stop else pass_index + 1)
+                        self._log_pass(epoch, stage, pass_index, means, seconds, monitored,
+                                       plan, stop)
+                        stage_done = int(self.pass_cursor.numpy()) >= stage.passes
+                        if stage_done:
+                            self.stage_cursor.assign_add(1)
+                            self.pass_cursor.assign(0)
+                            self.monitor_log.assign([math.inf, math.inf])
+                        due = (run.save_every_passes > 0
+                               and (pass_index + 1) % run.save_every_passes == 0
+                               and time.time() - self._last_save
+                               >= run.checkpoint_interval_seconds)
+                        if due:
+                            self._save("pass")
+                        if stage_done:
+                            break
+                self.epoch.assign_add(1)
+                self.stage_cursor.assign(0)
+                last = int(self.epoch.numpy()) >= schedule.epochs
+                if run.eval_every and (int(self.epoch.numpy()) % run.eval_every == 0 or last):
+                    results = self.evaluate_and_select(epoch, time.time() - epoch_start)
+                self._save("epoch")
+        finally:
+            signal.signal(signal.SIGTERM, previous_handler)
+            self.summaries.flush()
+        if not results:
+            results = self.evaluate_and_select(int(self.epoch.numpy()) - 1, 0.0)
+        return results
+
+    def _log_pass(self, epoch, stage, pass_index, means, seconds, monitored, plan, stopped):
+        names = _term_names(stage.network, self.config.ssah.loss, self.has_image, self.has_text)
+        step = int(self.global_step.numpy())
+        scalars = {f"{stage.network}/{n}": v for n, v in zip(names, means)}
+        scalars[f"{stage.network}/learning_rate"] = stage.learning_rate
+        scalars[f"{stage.network}/steps_per_second"] = self.steps_per_pass / max(seconds, 1e-9)
+        if monitored is not None:
+            scalars[f"{stage.network}/monitor_loss"] = monitored
+        if stage.network == "dis" and self.config.ssah.loss.adversarial_form == "release_cross_entropy":
+            pass
+        self.summaries.scalars(scalars, step)
+        cursor = int(self.stage_cursor.numpy())
+        remaining = sum(self._pass_seconds.get(p.network, seconds) * p.passes
+                        for p in plan[cursor + 1:])
+        remaining += seconds * (stage.passes - pass_index - 1)
+        logging.info(
+            "epoch %d %s[%d] pass %d/%d: %.1f steps/s, loss %.4g (%s)%s%s, epoch ETA %s",
+            epoch, stage.network, stage.index, pass_index + 1, stage.passes,
+            self.steps_per_pass / max(seconds, 1e-9), means[-1],
+            ", ".join(f"{n} {v:.4g}" for n, v in zip(names[:-1], means[:-1])),
+            f", monitor {monitored:.6g}" if monitored is not None else "",
+            " -> early break" if stopped else "", time.strftime("%H:%M:%S", time.gmtime(remaining)))
+
+    # ------------------------------------------------------------------ evaluation
+    def encode(self, indices: np.ndarray, modality: str) -> np.ndarray:
+        """Real-valued hash outputs H for dataset rows ``indices`` of one modality."""
+        batch = self.config.run.eval_batch_size
+        nets = self.networks
+        if modality == "label":
+            fn, source = nets.labnet, self.data.labels
+        elif modality == "text":
+            fn, source = nets.txtnet, self.data.texts
+        elif not self.pixel_images:
+            fn, source = nets.imgnet, self.feature_matrix
+        else:
+            fn, source = nets.imgnet, None
+        if modality not in self._encoders:
+            self._encoders[modality] = tf.function(lambda x: fn(x).hash, reduce_retracing=True)
+        call = self._encoders[modality]
+        outputs = []
+        if source is not None:
+            for start in range(0, len(indices), batch):
+                outputs.append(call(tf.constant(source[indices[start:start + batch]])).numpy())
+        else:
+            ds = make_dataset(self.data, indices, batch_size=batch, fields=("image",),
+                              image_size=self.config.run.image_size,
+                              preprocess=nets.imgnet.preprocess)
+            for element in ds:
+                outputs.append(call(element["image"]).numpy())
+        if not outputs:
+            return np.zeros((0, self.config.ssah.network.bits), np.float32)
+        return np.concatenate(outputs)
+
+    def evaluate(self, query: np.ndarray, database: np.ndarray) -> tuple[dict, dict]:
+        """mAP for every direction available; also the query hash outputs for statistics."""
+        modalities = ["label"] + (["image"] if self.has_image else []) + (
+            ["text"] if self.has_text else [])
+        q = {m: self.encode(query, m) for m in modalities}
+        db = {m: self.encode(database, m) for m in modalities if m != "label"}
+        out = {}
+        for name, (source, target) in DIRECTIONS.items():
+            if source in q and target in db:
+                out[f"map_{name}"] = mean_average_precision(
+                    query_codes=np.sign(q[source]), database_codes=np.sign(db[target]),
+                    query_labels=self.data.labels[query],
+                    database_labels=self.data.labels[database], top_k=self.config.run.map_top_k)
+        return out, q
+
+    def selection_metric(self, maps: dict[str, float]) -> float:
+        """Cross-modal mean (i2t, t2i) when both modalities exist, else label/self retrieval."""
+        keys = [k for k in ("map_i2t", "map_t2i") if k in maps] or [
+            k for k in ("map_l2t", "map_t2t", "map_l2i", "map_i2i") if k in maps]
+        return float(np.mean([maps[k] for k in keys]))
+
+    def evaluate_and_select(self, epoch: int, epoch_seconds: float) -> dict[str, Any]:
+        run = self.config.run
+        started = time.time()
+        query, database = np.asarray(self.split.query), np.asarray(self.split.database)
+        maps, q_hash = self.evaluate(query, database)
+        record: dict[str, Any] = {"epoch": epoch, "test": maps,
+                                  "test_selection": self.selection_metric(maps)}
+        selection = record["test_selection"]
+        if run.val_size:
+            train_set = set(self.train_index.tolist())
+            pool = np.array([i for i in database if i not in train_set])
+            if len(pool) < run.val_size:
+                raise UserError(f"--val_size {run.val_size} exceeds the {len(pool)} database items "
+                                "outside the training set")
+            val_query, val_db = pool[-run.val_size:], np.setdiff1d(database, pool[-run.val_size:])
+            val_maps, _ = self.evaluate(val_query, val_db)
+            record["validation"] = val_maps
+            record["validation_selection"] = selection = self.selection_metric(val_maps)
+        step = int(self.global_step.numpy())
+        scalars = {f"eval/{k}": v for k, v in maps.items()}
+        scalars.update({f"eval_validation/{k}": v for k, v in record.get("validation", {}).items()})
+        for modality, hashes in q_hash.items():
+            for stat, value in code_statistics(hashes).items():
+                scalars[f"codes/{modality}_{stat}"] = value
+            self.summaries.histogram(f"hash/{modality}", hashes, step)
+        self.summaries.scalars(scalars, step)
+        improved = selection > float(self.best_metric.numpy())
+        if improved:
+            self.best_metric.assign(selection)
+            self.best_manager.save(checkpoint_number=self.global_step)
+        record["best_so_far"] = improved
+        record["eval_seconds"] = time.time() - started
+        record["epoch_seconds"] = epoch_seconds
+        self.history.append(record)
+        write_json_atomic(os.path.join(run.model_dir, "eval", f"epoch_{epoch:04d}.json"), record)
+        best = max(self.history, key=lambda r: r.get("validation_selection", r["test_selection"]))
+        summary = {**maps, "epoch": epoch, "best_epoch": best["epoch"],
+                   "best": best.get("test"), "selected_on": "validation" if run.val_size else "test",
+                   "validation": record.get("validation")}
+        write_json_atomic(os.path.join(run.model_dir, "results.json"), summary)
+        logging.info("epoch %d evaluation: %s (selection %.4f%s)", epoch,
+                     ", ".join(f"{k} {v:.4f}" for k, v in maps.items()), selection,
+                     ", new best" if improved else "")
+        return summary

@@ -1,0 +1,189 @@
+"""Parity with the original TF1 release on ../shared/golden (SPEC 7, golden README).
+
+Tolerance: relative error 1e-5 of each tensor's largest magnitude, except
+where noted. Worst errors measured (TF 2.21, CPU) are in README.md.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ssah_tf import losses
+from ssah_tf.release import load_release_checkpoint
+from ssah_tf.training.optimizers import make_stage_optimizers
+from ssah_tf.training.steps import gradient_step
+
+RTOL = 1e-5
+TERM_NAMES = {"feature_pair": "pair_fea", "hash_pair": "pair_hsh", "quantization": "quant",
+              "label": "label", "adversarial": "adver"}
+DISCRIMINATOR_INPUTS = {"IL": "I_fea_batch", "L1": "L_fea_batch", "TL": "T_fea_batch",
+                        "L2": "L_fea_batch"}
+
+
+def rel_err(actual, expected):
+    actual = np.asarray(actual, np.float64)
+    expected = np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-30))
+
+
+class Golden:
+    """The golden inputs fed to freshly loaded release models."""
+
+    def __init__(self, golden_dir):
+        self.g = np.load(golden_dir / "golden.npz")
+        self.cfg = json.loads((golden_dir / "config.json").read_text())
+        g = self.g
+        self.models = load_release_checkpoint(
+            str(golden_dir / "checkpoint/Flickr_16/SSAH-0"), str(golden_dir / "fake_vgg_f_small.mat"),
+            bits=self.cfg["bit"], num_labels=self.cfg["numClass"], text_dim=self.cfg["dimTxt"])
+        batch = self.cfg["batch_size"]
+        self.labels_in = g["in__label_input"].reshape(batch, -1)
+        self.text_in = g["in__text_input"].reshape(batch, -1)
+        self.image_in = g["in__image_input"]
+        self.features = {k: g["in__" + k].reshape(batch, -1)
+                         for k in ("I_fea_batch", "T_fea_batch", "L_fea_batch")}
+
+    def generator_terms(self, which):
+        m, g, cfg = self.models, self.g, self.models.config.loss
+        net, x, disc, feat = {"l": (m.labnet, self.labels_in, None, None),
+                              "i": (m.imgnet, self.image_in, "IL", "I_fea_batch"),
+                              "t": (m.txtnet, self.text_in, "TL", "T_fea_batch")}[which]
+        adversarial = None
+        if disc:
+            # The release's adversarial term reads stored features, not the batch output.
+            adversarial = losses.adversarial_generator_term(
+                m.discriminators[disc](self.features[feat]), form=cfg.adversarial_form)
+        return losses.generator_loss(
+            net(x), labels=g["in__L_batch"], sim=g["in__Sim"], lab_feature_bank=g["in__L_fea"],
+            lab_hash_bank=g["in__H"], quant_target=g["in__B_batch"], config=cfg,
+            adversarial=adversarial)
+
+    def discriminator_terms(self):
+        d = self.models.discriminators
+        return losses.discriminator_loss(
+            image_logits=d["IL"](self.features["I_fea_batch"]),
+            label_logits_image=d["L1"](self.features["L_fea_batch"]),
+            text_logits=d["TL"](self.features["T_fea_batch"]),
+            label_logits_text=d["L2"](self.features["L_fea_batch"]),
+            form=self.models.config.loss.adversarial_form)
+
+    def errors(self, prefix):
+        """Relative error of every output and loss term recorded under ``prefix``."""
+        g, m = self.g, self.models
+        errs = {}
+        for net, x, s in ((m.labnet, self.labels_in, "L"), (m.imgnet, self.image_in, "I"),
+                          (m.txtnet, self.text_in, "T")):
+            out = net(x)
+            errs[f"Fea_{s}"] = rel_err(out.feature, g[f"{prefix}__Fea_{s}"])
+            errs[f"Hsh_{s}"] = rel_err(out.hash, g[f"{prefix}__Hsh_{s}"])
+            errs[f"Lab_{s}"] = rel_err(out.label, g[f"{prefix}__Lab_{s}"])
+        fused = m.txtnet.multiscale(self.text_in).numpy()
+        errs["MultiScaleTxt"] = rel_err(fused, g[f"{prefix}__MultiScaleTxt"][:, 0])
+        # interp_level<L> pools with window 5L: channel of that window.
+        for level in (1, 2, 3, 6, 10):
+            channel = 1 + m.txtnet.fusion.windows.index(5 * level)
+            errs[f"interp_level{level}"] = rel_err(
+                fused[:, :, channel], g[f"{prefix}__interp_level{level}"][:, 0, :, 0])
+        for key, feat in DISCRIMINATOR_INPUTS.items():
+            errs[f"isfrom_{key}"] = rel_err(m.discriminators[key](self.features[feat]),
+                                            g[f"{prefix}__isfrom_{key}"])
+        for which in "lit":
+            terms = self.generator_terms(which)
+            errs[f"loss_{which}"] = rel_err(terms["total"], g[f"{prefix}__loss_{which}"])
+            for ours, theirs in TERM_NAMES.items():
+                key = f"{prefix}__loss_{which}__{theirs}"
+                if key in g.files:
+                    errs[f"loss_{which}__{theirs}"] = rel_err(terms[ours], g[key])
+        terms = self.discriminator_terms()
+        errs["Loss_D"] = rel_err(terms["total"], g[f"{prefix}__Loss_D"])
+        for key in DISCRIMINATOR_INPUTS:
+            errs[f"Loss_D__{key}"] = rel_err(terms[key], g[f"{prefix}__Loss_D__{key}"])
+        return errs
+
+
+@pytest.fixture(scope="module")
+def golden(golden_dir):
+    return Golden(golden_dir)
+
+
+def test_similarity_from_labels(golden):
+    g = golden.g
+    sim = losses.similarity(g["aux__train_L"], g["aux__train_L"][g["aux__batch_index"]], value=0.999)
+    np.testing.assert_array_equal(sim.numpy(), g["in__Sim"])
+
+
+def test_outputs_and_losses_at_init(golden):
+    errs = golden.errors("init")
+    bad = {k: v for k, v in errs.items() if v > RTOL}
+    assert not bad, bad
+    assert errs["interp_level10"] == 0.0  # the dead window-50 branch is exactly zero
+
+
+def test_one_step_of_each_stage_in_release_order(golden):
+    m, g = golden.models, golden.g
+    d = m.discriminators
+    stage_vars = {
+        "lab": m.labnet.trainable_variables,
+        "dis": [v for k in ("IL", "L1", "TL", "L2") for v in d[k].trainable_variables],
+        # The release's image/text steps also move D_IL / D_TL (SPEC 3).
+        "img": m.imgnet.trainable_variables + d["IL"].trainable_variables,
+        "txt": m.txtnet.trainable_variables + d["TL"].trainable_variables,
+    }
+    optimizers = make_stage_optimizers(m.config.optimizer, stage_vars)
+    assert optimizers["lab"] is optimizers["img"] is optimizers["txt"]
+    losses_of = {"lab": lambda: golden.generator_terms("l"), "img": lambda: golden.generator_terms("i"),
+                 "txt": lambda: golden.generator_terms("t"), "dis": golden.discriminator_terms}
+    start = {name: v.numpy().copy() for name, v in m.variables.items()}
+    lrs = golden.cfg["learning_rates_float32"]
+    for stage in golden.cfg["step_order"]:
+        before = {name: v.numpy().copy() for name, v in m.variables.items()}
+        gradient_step(losses_of[stage], stage_vars[stage], optimizers[stage], lrs[stage])
+        powers = golden.cfg["beta_powers"][f"after_{stage}"]
+        opt = optimizers[stage]
+        key = "" if stage != "dis" else "_1"
+        assert float(opt.beta1_power.numpy()) == pytest.approx(powers["beta1_power" + key], rel=1e-7)
+        assert float(opt.beta2_power.numpy()) == pytest.approx(powers["beta2_power" + key], rel=1e-7)
+        errs = golden.errors(f"after_{stage}")
+        # After the lab step (lr 1e-2) one element of Fea_L is a near-cancellation
+        # (0.00095 from terms summing to 0.5 in magnitude): the golden, from TF1's
+        # float32 conv accumulation, is 8.1e-6 from a float64 re-derivation of the
+        # same weights while ours is 1.2e-7 (test_fea_l_cancellation_is_golden_rounding).
+        # That is 1.21e-5 of max|Fea_L|; allow 1.5e-5 for that one tensor.
+        bad = {k: v for k, v in errs.items() if v > (1.5e-5 if k == "Fea_L" else RTOL)}
+        assert not bad, (stage, bad)
+        for name, variable in m.variables.items():
+            change = variable.numpy() - before[name]
+            delta_key = f"after_{stage}__delta__{name}"
+            if delta_key in g.files:
+                expected_after = before[name] + g[delta_key].reshape(change.shape)
+                # The state after the step, relative to the variable's magnitude.
+                assert rel_err(variable.numpy(), expected_after) < RTOL, (stage, name)
+                # The step itself: float32 rounding of a ~0.01 weight is ~1e-9, i.e.
+                # up to ~4e-5 of a 2.4e-5 Adam step, so compare steps at 1e-3.
+                assert rel_err(change, g[delta_key].reshape(change.shape)) < 1e-3, (stage, name)
+            elif variable.numpy().size <= 4096:
+                assert not np.any(change), f"{stage} moved {name}, the release did not"
+    moved = [n for n in m.variables if np.any(m.variables[n].numpy() != start[n])]
+    assert any(n.startswith("disnet_IL/") for n in moved) and any(n.startswith("disnet_TL/") for n in moved)
+
+
+def test_fea_l_cancellation_is_golden_rounding(golden_dir):
+    """Justifies the one widened tolerance above with a float64 re-derivation."""
+    fresh = Golden(golden_dir)
+    m = fresh.models
+    opt = make_stage_optimizers(m.config.optimizer, {"lab": m.labnet.trainable_variables})["lab"]
+    gradient_step(lambda: fresh.generator_terms("l"), m.labnet.trainable_variables, opt,
+                  fresh.cfg["learning_rates_float32"]["lab"])
+    w = [v.numpy().astype(np.float64) for v in m.labnet.trainable_variables]
+    hidden = np.maximum(fresh.labels_in @ w[0] + w[1], 0)
+    square = np.pad(hidden ** 2, ((0, 0), (2, 2)))
+    window = sum(square[:, i:i + hidden.shape[1]] for i in range(5))
+    hidden = hidden / (2.0 + 1e-4 * window) ** 0.75
+    reference = np.maximum(hidden @ w[2] + w[3], 0)
+    ours = m.labnet(fresh.labels_in).feature.numpy()
+    theirs = fresh.g["after_lab__Fea_L"]
+    assert np.max(np.abs(ours - reference)) < 1e-6
+    assert np.max(np.abs(ours - reference)) < np.max(np.abs(theirs - reference))

@@ -1,0 +1,79 @@
+"""Trainer: replica-count independence, monitors, evaluation output."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ssah_tf import losses
+from tests.conftest import get_strategy
+from tests.training.tiny import state, tiny_trainer
+
+
+def one_device():
+    return get_strategy(1)
+
+
+def two_replicas():
+    return get_strategy(2)
+
+
+@pytest.mark.parametrize("preset", ["paper", "release"])
+def test_two_replicas_match_one(tmp_path, preset):
+    """Every stage (lab, img, txt, dis) for one epoch: same weights and banks."""
+    results = []
+    for name, strategy in (("one", one_device()), ("two", two_replicas())):
+        trainer = tiny_trainer(tmp_path / name, strategy, preset=preset, schedule="paper",
+                               passes=2, eval_every=0)
+        trainer.train()
+        results.append(state(trainer))
+    one, two = results
+    assert one.keys() == two.keys()
+    for key in one:
+        scale = max(np.abs(one[key]).max(), 1e-3)
+        np.testing.assert_allclose(two[key], one[key], rtol=0, atol=2e-5 * scale, err_msg=key)
+    # Something actually trained: LabNet's banks are no longer the initial noise.
+    assert np.abs(one["bank/lab/hash"]).max() <= 1.0
+
+
+def test_monitoring_losses_match_numpy(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="release",
+                           eval_every=0)
+    s = {k: v.astype(np.float64) for k, v in state(trainer).items()}
+    labels = trainer.train_labels.numpy().astype(np.float64)
+    sim = (labels @ labels.T > 0) * 0.999
+
+    def nll(x, y):
+        t = x @ y.T / 2
+        return np.sum(np.log1p(np.exp(t)) - sim * t)
+
+    h, f, l = s["bank/lab/hash"], s["bank/lab/feature"], s["bank/lab/label"]
+    expected = np.sum((l - labels) ** 2) + nll(h, h) + nll(f, f)
+    np.testing.assert_allclose(trainer._lab_monitor().numpy(), expected, rtol=1e-5)
+    x = s["bank/img/hash"]
+    b = np.sign(x)
+    expected = (nll(x, h) + np.sum((b - x) ** 2 + (b - h) ** 2) + np.sum((h - x) ** 2)
+                + np.sum((s["bank/img/label"] - labels) ** 2))
+    np.testing.assert_allclose(trainer._hash_monitor("img").numpy(), expected, rtol=1e-5)
+
+
+def test_release_training_moves_discriminators_in_generator_stages(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="release",
+                           eval_every=0)
+    d_il = trainer.networks.discriminators["IL"]
+    assert all(any(v is w for w in trainer.stage_variables["img"]) for v in d_il.trainable_variables)
+    paper = tiny_trainer(tmp_path / "p", one_device(), preset="paper", eval_every=0)
+    assert not any(any(v is w for w in paper.stage_variables["img"])
+                   for v in paper.networks.discriminators["IL"].trainable_variables)
+
+
+def test_text_only_training_reports_existing_directions(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), modalities=("text",), epochs=1)
+    results = trainer.train()
+    maps = {k for k in results if k.startswith("map_")}
+    assert maps == {"map_t2t", "map_l2t"}
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["map_t2t"] == pytest.approx(results["map_t2t"])
+    assert (tmp_path / "eval" / "epoch_0000.json").exists()
+    assert trainer.manager.latest_checkpoint and trainer.best_manager.latest_checkpoint
