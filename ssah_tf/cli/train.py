@@ -68,9 +68,28 @@ def make_strategy(name: str):
     return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
 
 
+def check_flag_values() -> None:
+    """Invalid numbers fail at start with one line naming the flag."""
+    positive = ["batch_size", "image_size", "keep_checkpoints", "demo_items", "demo_labels",
+                "lr_lab", "lr_img", "lr_txt", "lr_dis", "lr_decay", "passes_lab", "passes_img",
+                "passes_txt", "passes_dis", "epochs", "map_top_k", "bits"]
+    non_negative = ["eval_every", "save_every_passes", "steps_per_loop", "val_size",
+                    "checkpoint_interval_seconds"]
+    for name in positive:
+        value = getattr(FLAGS, name)
+        if value is not None and value <= 0:
+            raise UserError(f"--{name}={value} must be positive")
+    for name in non_negative:
+        if getattr(FLAGS, name) < 0:
+            raise UserError(f"--{name}={getattr(FLAGS, name)} must not be negative")
+    if FLAGS.resume and FLAGS.init_from:
+        raise UserError("--resume and --init_from exclude each other: a resumed run already has weights")
+
+
 def main(argv):
     if len(argv) > 1:
         raise UserError(f"unexpected arguments {argv[1:]}; all options are --flags")
+    check_flag_values()
     from ssah_tf.data import load_dataset, resolve_split, save_split
     from ssah_tf.data.registry import split_path
     from ssah_tf.training.schedules import ScheduleConfig

@@ -180,17 +180,28 @@ class CNNFBackbone(keras.layers.Layer):
         self.mean_image = spec.mean_image
         self.input_size = spec.input_size
         self.output_dim = spec.output_dim
-        self.kernels: dict[int, Any] = {}
-        self.biases: dict[int, Any] = {}
+        self._conv_indices = tuple(layer.index for layer in spec.layers if layer.kind == "conv")
         for layer in spec.layers:
             if layer.kind == "conv":
-                self.kernels[layer.index] = self.add_weight(
-                    shape=layer.kernel.shape, initializer="zeros", name=f"w{layer.index}")
-                self.kernels[layer.index].assign(layer.kernel)
-                self.biases[layer.index] = self.add_weight(
-                    shape=layer.bias.shape, initializer="zeros", name=f"bias{layer.index}")
-                self.biases[layer.index].assign(layer.bias)
+                # Attributes (not a dict): Keras' dict tracker is invisible to tf.train.Checkpoint.
+                kernel = self.add_weight(shape=layer.kernel.shape, initializer="zeros",
+                                         name=f"w{layer.index}")
+                kernel.assign(layer.kernel)
+                bias = self.add_weight(shape=layer.bias.shape, initializer="zeros",
+                                       name=f"bias{layer.index}")
+                bias.assign(layer.bias)
+                setattr(self, f"w{layer.index}", kernel)
+                setattr(self, f"bias{layer.index}", bias)
         self.built = True
+
+    @property
+    def kernels(self) -> dict[int, Any]:
+        """Conv kernels by the file's layer index."""
+        return {i: getattr(self, f"w{i}") for i in self._conv_indices}
+
+    @property
+    def biases(self) -> dict[int, Any]:
+        return {i: getattr(self, f"bias{i}") for i in self._conv_indices}
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         """RGB in [0, 255] (uint8 or float) -> minus the file's mean image."""

@@ -20,7 +20,11 @@ class Discriminator(keras.Model):
     def __init__(self, *, semantic_dim: int = 512, hidden: Sequence[int] = (4096, 4096),
                  init_stddev: float = 0.01, **kwargs):
         super().__init__(**kwargs)
-        self.hidden_layers = [dense(units, init_stddev, f"fc{i + 1}") for i, units in enumerate(hidden)]
+        # Attributes fc1, fc2, ... rather than a list: Keras' list tracker is invisible
+        # to tf.train.Checkpoint.
+        self._depth = len(hidden)
+        for i, units in enumerate(hidden):
+            setattr(self, f"fc{i + 1}", dense(units, init_stddev, f"fc{i + 1}"))
         self.out = dense(1, init_stddev, "out")
         width = semantic_dim
         for layer in self.hidden_layers:
@@ -28,6 +32,10 @@ class Discriminator(keras.Model):
             width = layer.units
         self.out.build((None, width))
         self.built = True
+
+    @property
+    def hidden_layers(self) -> list:
+        return [getattr(self, f"fc{i + 1}") for i in range(self._depth)]
 
     def call(self, features: tf.Tensor) -> tf.Tensor:
         x = features

@@ -74,10 +74,17 @@ class MultiScaleFusion(keras.layers.Layer):
             raise ValueError(f"text_dim {text_dim} < largest pooling window {max(windows)}")
         self.text_dim = int(text_dim)
         self.windows = tuple(int(w) for w in windows)
-        self.scales = [
-            self.add_weight(shape=(), initializer=normal_init(init_stddev), name=f"scale_w{w}")
-            for w in self.windows]
+        # One attribute per scalar: Keras wraps list attributes in a tracker that
+        # tf.train.Checkpoint does not see, so a list would not be checkpointed.
+        for w in self.windows:
+            setattr(self, f"scale_w{w}", self.add_weight(
+                shape=(), initializer=normal_init(init_stddev), name=f"scale_w{w}"))
         self._resize = [tf1_bilinear_matrix(text_dim // w, text_dim).T for w in self.windows]
+
+    @property
+    def scales(self) -> list:
+        """The learned branch scalars, in window order."""
+        return [getattr(self, f"scale_w{w}") for w in self.windows]
 
     def branch(self, text: tf.Tensor, index: int) -> tf.Tensor:
         """One multi-scale branch, [batch, d_t]."""

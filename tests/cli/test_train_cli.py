@@ -1,0 +1,120 @@
+"""ssah-train end to end: the demo at reduced size, bad input, kill-and-resume, SIGTERM."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import REPO, run_cli
+
+TINY = ["--demo_items=160", "--demo_labels=5", "--demo_image_size=12", "--demo_vocab=60",
+        "--query_size=40", "--train_size=64", "--hidden_dim=64", "--semantic_dim=32",
+        "--discriminator_hidden=32,16", "--batch_size=16", "--bits=16"]
+
+
+def test_demo_trains_and_evaluates(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli("ssah_tf.cli.train", *TINY, "--epochs=2", f"--model_dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "final evaluation" in result.stdout
+    results = json.loads((run_dir / "results.json").read_text())
+    for key in ("map_i2t", "map_t2i", "map_i2i", "map_t2t", "map_l2i", "map_l2t"):
+        assert 0.0 < results[key] <= 1.0
+    assert (run_dir / "split.npz").exists() and (run_dir / "config.json").exists()
+    assert tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    assert tf.train.latest_checkpoint(str(run_dir / "best"))
+    assert any(name.startswith("events") for name in os.listdir(run_dir / "tensorboard"))
+    # Another run reuses the split file and gets the same query set.
+    with np.load(run_dir / "split.npz") as split:
+        assert len(split["query_index"]) == 40 and len(split["train_index"]) == 64
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--dataset=npz", "--data_path=/nonexistent/x.npz"], "does not exist"),
+    (["--dataset=mirflickr25k"], "needs --data_path"),
+    (TINY + ["--batch_size=0"], "batch"),
+    (TINY + ["--query_size=500"], "exceed"),
+    (TINY + ["--preset=release", "--demo_vocab=40"], "largest multi-scale pooling window"),
+    (TINY + ["--pairwise_form=bogus"], "pairwise_form"),
+])
+def test_bad_input_one_line_and_no_run_directory(tmp_path, args, fragment):
+    run_dir = tmp_path / "run"
+    result = run_cli("ssah_tf.cli.train", *args, f"--model_dir={run_dir}")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert fragment in lines[-1], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not run_dir.exists()
+
+
+def test_text_only_dataset_rejects_image_modality(tmp_path, shared_data_dir):
+    result = run_cli("ssah_tf.cli.train", "--dataset=mirflickr25k",
+                     f"--data_path={shared_data_dir / 'mirflickr25k'}", "--modalities=image",
+                     f"--model_dir={tmp_path / 'r'}")
+    assert result.returncode == 2 and "has no image" in result.stderr
+
+
+def final_state(run_dir):
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run_dir / "checkpoints")))
+    names = [n for n in reader.get_variable_to_shape_map()
+             if n.startswith(("labnet", "imgnet", "txtnet", "discriminator", "banks", "optimizer"))]
+    assert len(names) > 20
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def start(run_dir, *extra):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
+    return subprocess.Popen(
+        [sys.executable, "-m", "ssah_tf.cli.train", *TINY, "--epochs=2", "--deterministic",
+         "--checkpoint_interval_seconds=0", f"--model_dir={run_dir}", *extra],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoints(run_dir, count, process, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = run_dir / "checkpoints" / "checkpoint"
+        if state.exists() and state.read_text().count("all_model_checkpoint_paths") >= count:
+            return
+        if process.poll() is not None:
+            pytest.fail("training ended before the checkpoints appeared: " + process.stderr.read()[-2000:])
+        time.sleep(0.2)
+    pytest.fail("no checkpoints appeared")
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    straight = start(tmp_path / "straight")
+    killed = start(tmp_path / "killed")
+    wait_for_checkpoints(tmp_path / "killed", 2, killed)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert straight.wait(timeout=600) == 0, straight.stderr.read()[-2000:]
+    resumed = run_cli("ssah_tf.cli.train", *TINY, "--epochs=2", "--deterministic", "--resume",
+                      "--checkpoint_interval_seconds=0", f"--model_dir={tmp_path / 'killed'}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stderr
+    a, b = final_state(tmp_path / "straight"), final_state(tmp_path / "killed")
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_sigterm_checkpoints_and_exits(tmp_path):
+    process = start(tmp_path / "run", "--epochs=30", "--steps_per_loop=1")
+    wait_for_checkpoints(tmp_path / "run", 1, process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=300) == 3
+    assert "rerun with --resume" in process.stderr.read()
+
+
+def test_existing_run_needs_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
+    again = run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}")
+    assert again.returncode == 2 and "--resume" in again.stderr
