@@ -24,6 +24,8 @@ def define_data_flags() -> None:
                       "Dataset: the embedded demo, a protocol dataset, mfeat digits, or npz "
                       "(your own feature file, data/README.md).")
     flags.DEFINE_string("data_path", None, "Dataset file or folder (.mat, .npz, text-list folder).")
+    flags.DEFINE_string("data_dir", None, "TFDS data dir with a copy prepared by ssah-prepare "
+                        "(images streamed from disk; the split is the prepared one).")
     flags.DEFINE_string("image_root", None, "Folder the text lists' image paths are relative to.")
     flags.DEFINE_string("vocab_file", None, "Tag vocabulary for text lists (default: found in folder).")
     flags.DEFINE_integer("split_seed", 0, "Seed of the query/train/database permutation.")

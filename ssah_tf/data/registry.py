@@ -22,6 +22,7 @@ class DataConfig:
 
     dataset: str = "demo"
     data_path: str | None = None
+    data_dir: str | None = None  # prepared TFDS copies (ssah-prepare)
     image_root: str | None = None
     vocab_file: str | None = None
     split_seed: int = 0
@@ -44,8 +45,12 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
         return make_demo_dataset(num_items=config.demo_items, num_labels=config.demo_labels,
                                  image_size=config.demo_image_size, vocab_size=config.demo_vocab,
                                  seed=config.demo_seed)
+    if config.data_dir:
+        from ssah_tf.data.tfds_builders import load_prepared
+        return load_prepared(config.dataset, config.data_dir, config.split_seed)
     if not config.data_path:
-        raise UserError(f"--dataset={config.dataset} needs --data_path (see data/README.md)")
+        raise UserError(f"--dataset={config.dataset} needs --data_path or --data_dir "
+                        "(see data/README.md)")
     if config.dataset == "npz":
         return read_feature_file(config.data_path, name="npz")
     if config.dataset == "mfeat":

@@ -7,8 +7,9 @@ from disk. One builder config per protocol split seed; splits 'query',
 'train' and 'database' follow :func:`ssah_tf.data.protocols.make_split`, and
 every example keeps its row ``index`` in the source files.
 
-Build:  ``ssah-prepare --dataset=mirflickr25k --manual_dir=DIR --data_dir=WORKSPACE/tfds``
-(or ``tfds build`` pointing at this module).
+Build with ``ssah-prepare --dataset=mirflickr25k --manual_dir=DIR --data_dir=workspace/tfds``;
+train with ``ssah-train --dataset=mirflickr25k --data_dir=workspace/tfds``: texts and
+labels are loaded into memory, images are read by index from the array_record files.
 """
 
 from __future__ import annotations
@@ -132,3 +133,89 @@ class SsahMsCoco(_SSAHBuilder):
 
 
 BUILDERS = {"mirflickr25k": SsahMirflickr25k, "nus_wide": SsahNusWide, "ms_coco": SsahMsCoco}
+
+
+class TFDSImages:
+    """Random access to a prepared builder's images by dataset row (array_record files)."""
+
+    def __init__(self, builder: tfds.core.DatasetBuilder, locations: dict[int, tuple[str, int]]):
+        self.builder = builder
+        self.locations = locations  # dataset row -> (split, position in that split)
+        self.sources: dict[str, object] = {}
+        self.num_items = max(locations) + 1 if locations else 0
+
+    def _source(self, split: str):
+        if split not in self.sources:
+            self.sources[split] = self.builder.as_data_source(split)
+        return self.sources[split]
+
+    def read(self, indices: np.ndarray, size: int) -> np.ndarray:
+        from ssah_tf.data.dataset import resize_uint8
+
+        rows = []
+        for index in np.asarray(indices):
+            split, position = self.locations[int(index)]
+            rows.append(self._source(split)[position]["image"])
+        return resize_uint8(np.stack(rows).astype(np.uint8), size)
+
+    def describe(self) -> str:
+        return f"TFDS {self.builder.name} images ({self.num_items} rows, read by index from disk)"
+
+
+def builder_for(dataset: str, data_dir: str, split_seed: int = 0) -> tfds.core.DatasetBuilder:
+    """The builder of ``dataset`` with the protocol split of ``split_seed``."""
+    if dataset not in BUILDERS:
+        raise UserError(f"no TFDS builder for {dataset!r}; use one of {', '.join(BUILDERS)}")
+    builder_cls = BUILDERS[dataset]
+    # Seed 0 is the registered config (pass it by name); other seeds are custom configs.
+    config = "seed0" if split_seed == 0 else SplitConfig(split_seed=split_seed)
+    return builder_cls(config=config, data_dir=data_dir, file_format="array_record")
+
+
+def prepare(dataset: str, *, manual_dir: str, data_dir: str, split_seed: int = 0) -> str:
+    """Build the TFDS copy (TFDS writes to a temporary folder and renames it when done)."""
+    import os
+
+    if not os.path.isdir(manual_dir):
+        raise UserError(f"--manual_dir {manual_dir} does not exist")
+    builder = builder_for(dataset, data_dir, split_seed)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    return str(builder.data_path)
+
+
+def load_prepared(dataset: str, data_dir: str, split_seed: int = 0):
+    """A :class:`CrossModalDataset` over a prepared copy: texts and labels in memory,
+    images read from disk by index; its split is the builder's."""
+    from ssah_tf.data.dataset import CrossModalDataset, validate
+
+    builder = builder_for(dataset, data_dir, split_seed)
+    if not builder.is_prepared():
+        raise UserError(f"{dataset} (split seed {split_seed}) is not prepared under {data_dir}; "
+                        f"run ssah-prepare --dataset={dataset} --manual_dir=... --data_dir={data_dir}")
+    rows: dict[int, dict] = {}
+    locations: dict[int, tuple[str, int]] = {}
+    split_index = {}
+    for split in ("query", "database", "train"):
+        # Texts and labels only: the image bytes are skipped, not decoded.
+        source = builder.as_data_source(split, decoders={"image": tfds.decode.SkipDecoding()})
+        order = []
+        for position in range(len(source)):
+            example = source[position]
+            index = int(example["index"])
+            order.append(index)
+            if index not in rows:
+                rows[index] = {"text": example["text"], "labels": example["labels"]}
+                locations[index] = (split, position)
+        split_index[split] = np.array(order, np.int64)
+    n = max(rows) + 1
+    texts = np.zeros((n, builder.TEXT_DIM), np.float32)
+    labels = np.zeros((n, builder.NUM_LABELS), np.float32)
+    for index, row in rows.items():
+        texts[index], labels[index] = row["text"], row["labels"]
+    # array_record keeps write order, so positions above index the data source directly.
+    data = CrossModalDataset(
+        name=dataset, labels=labels, texts=texts, images=TFDSImages(builder, locations),
+        predefined_split=(split_index["query"], split_index["train"], split_index["database"]),
+        source=str(builder.data_path))
+    return validate(data, str(builder.data_path))

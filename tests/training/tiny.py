@@ -21,14 +21,15 @@ def tiny_data(n=60, c=4, d_t=52, d_img=7, seed=0):
 
 
 def tiny_trainer(model_dir, strategy, *, preset="paper", schedule="paper", epochs=1, seed=0,
-                 passes=1, batch_size=8, modalities=("image", "text"), data=None, **run_kwargs):
+                 passes=1, batch_size=8, modalities=("image", "text"), data=None, split=None,
+                 backbone="mlp", **run_kwargs):
     data = data or tiny_data()
-    split = make_split(data.num_items, query_size=12, train_size=32, seed=0)
+    split = split or make_split(data.num_items, query_size=12, train_size=32, seed=0)
     ssah = make_config(preset, bits=8, num_labels=data.num_labels, text_dim=data.text_dim,
                        semantic_dim=16, hidden_dim=32, discriminator_hidden=(16, 8))
     sched = ScheduleConfig(name=schedule, epochs=epochs, batch_size=batch_size, passes_lab=passes,
                            passes_img=passes, passes_txt=passes, passes_dis=passes)
-    run = RunConfig(model_dir=str(model_dir), modalities=modalities, backbone="mlp", seed=seed,
+    run = RunConfig(model_dir=str(model_dir), modalities=modalities, backbone=backbone, seed=seed,
                     eval_batch_size=16, checkpoint_interval_seconds=0.0, **run_kwargs)
     keras.utils.set_random_seed(seed)
     return Trainer(TrainConfig(ssah=ssah, schedule=sched, run=run), data, split, strategy)

@@ -1,0 +1,36 @@
+"""ssah-prepare: write a TFDS copy (TFRecord/array_record) of a dataset from your files."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from ssah_tf.cli import common
+from ssah_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("dataset", None, ["mirflickr25k", "nus_wide", "ms_coco"], "Dataset to prepare.")
+flags.DEFINE_string("manual_dir", None, "Folder with your files (see data/README.md).")
+flags.DEFINE_string("data_dir", "workspace/tfds", "Where TFDS data is written.")
+flags.DEFINE_integer("split_seed", 0, "Seed of the protocol split written as query/train/database.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments {argv[1:]}")
+    if not FLAGS.dataset or not FLAGS.manual_dir:
+        raise UserError("--dataset and --manual_dir are required")
+    from ssah_tf.data.tfds_builders import prepare
+
+    path = prepare(FLAGS.dataset, manual_dir=FLAGS.manual_dir, data_dir=FLAGS.data_dir,
+                   split_seed=FLAGS.split_seed)
+    print(f"prepared {FLAGS.dataset} at {path}; train with --dataset={FLAGS.dataset} "
+          f"--data_dir={FLAGS.data_dir} --split_seed={FLAGS.split_seed}")
+    return 0
+
+
+def run():
+    common.run_main(main)
+
+
+if __name__ == "__main__":
+    run()
