@@ -58,11 +58,12 @@ flags.DEFINE_integer("map_top_k", None, "Report mAP@k instead of mAP over the wh
 def make_strategy(name: str):
     import tensorflow as tf
 
-    gpus = tf.config.list_logical_devices("GPU")
     if name == "multi_worker":
+        # Before anything initialises the TF context (listing devices would).
         if "TF_CONFIG" not in os.environ:
             raise UserError("--strategy=multi_worker needs the TF_CONFIG environment variable")
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
@@ -98,6 +99,8 @@ def main(argv):
     from ssah_tf.config import to_dict
     import tensorflow as tf
 
+    # The strategy comes first: MultiWorkerMirroredStrategy must exist before other TF work.
+    strategy = make_strategy(FLAGS.strategy)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(FLAGS.seed)
@@ -140,22 +143,24 @@ def main(argv):
                     keep_checkpoints=FLAGS.keep_checkpoints, steps_per_loop=FLAGS.steps_per_loop,
                     val_size=FLAGS.val_size, map_top_k=FLAGS.map_top_k)
     config = TrainConfig(ssah=ssah, schedule=schedule, run=run)
-    strategy = make_strategy(FLAGS.strategy)
     trainer = Trainer(config, data, split, strategy)
     trainer.restore_or_initialize(resume=FLAGS.resume, init_from=FLAGS.init_from)
     # Only now, with inputs validated, does the run directory get its files.
-    if not os.path.exists(split_path(model_dir)):
-        save_split(split, split_path(model_dir))
-    write_json_atomic(os.path.join(model_dir, "config.json"), {
-        "ssah": to_dict(ssah), "schedule": dataclasses.asdict(schedule),
-        "run": dataclasses.asdict(run), "data": dataclasses.asdict(common.data_config()),
-        "replicas": strategy.num_replicas_in_sync})
+    if trainer.is_chief:
+        if not os.path.exists(split_path(model_dir)):
+            save_split(split, split_path(model_dir))
+        write_json_atomic(os.path.join(model_dir, "config.json"), {
+            "ssah": to_dict(ssah), "schedule": dataclasses.asdict(schedule),
+            "run": dataclasses.asdict(run), "data": dataclasses.asdict(common.data_config()),
+            "replicas": strategy.num_replicas_in_sync})
     logging.info("run directory %s (%d replicas)", model_dir, strategy.num_replicas_in_sync)
     try:
         results = trainer.train()
     except Preempted as stop:
         logging.warning("preempted: checkpoint %s written; rerun with --resume", stop)
         return 3
+    if not trainer.is_chief:
+        return 0
     table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())
                       if k.startswith("map_"))
     print(f"final evaluation (epoch {results['epoch']}, best epoch {results['best_epoch']}):\n"

@@ -90,6 +90,17 @@ def _term_names(network: str, loss_config, has_image: bool, has_text: bool) -> l
     return names + ["total"]
 
 
+def _chief_and_scratch_dir(strategy: tf.distribute.Strategy, model_dir: str) -> tuple[bool, str]:
+    """(is this the chief?, where a non-chief worker writes what it must write)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True, model_dir
+    task_type, task_id = resolver.task_type, resolver.task_id
+    cluster = resolver.cluster_spec().as_dict()
+    chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
+    return chief, os.path.join(model_dir, f".worker_{task_type}_{task_id}")
+
+
 class Trainer:
     """Trains SSAH on ``data`` restricted to ``split.train``; evaluates on query/database."""
 
@@ -172,13 +183,17 @@ class Trainer:
             split_train=tf.Variable(self.train_index, trainable=False),
             split_query=tf.Variable(np.asarray(split.query, np.int64), trainable=False),
             split_database=tf.Variable(np.asarray(split.database, np.int64), trainable=False))
+        # Multi-worker: every worker saves (saving may need collectives) but only the
+        # chief into the run directory; the others into a folder deleted at the end.
+        self.is_chief, worker_dir = _chief_and_scratch_dir(strategy, run.model_dir)
+        self._scratch_dir = worker_dir
+        base = run.model_dir if self.is_chief else worker_dir
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(run.model_dir, "checkpoints"),
+            self.checkpoint, os.path.join(base, "checkpoints"),
             max_to_keep=run.keep_checkpoints, checkpoint_name="ckpt")
         self.best_manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(run.model_dir, "best"), max_to_keep=1,
-            checkpoint_name="best")
-        self.summaries = SummaryWriter(os.path.join(run.model_dir, "tensorboard"))
+            self.checkpoint, os.path.join(base, "best"), max_to_keep=1, checkpoint_name="best")
+        self.summaries = SummaryWriter(os.path.join(base, "tensorboard"))
         self._loops: dict[str, Any] = {}
         self._encoders: dict[str, Any] = {}
         self._pass_seconds: dict[str, float] = {}
@@ -528,6 +543,10 @@ class Trainer:
             self.summaries.flush()
         if not results:
             results = self.evaluate_and_select(int(self.epoch.numpy()) - 1, 0.0)
+        if not self.is_chief:
+            import shutil
+
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
         return results
 
     def _log_pass(self, epoch, stage, pass_index, means, seconds, monitored, plan, stopped):
@@ -638,12 +657,15 @@ class Trainer:
         record["eval_seconds"] = time.time() - started
         record["epoch_seconds"] = epoch_seconds
         self.history.append(record)
-        write_json_atomic(os.path.join(run.model_dir, "eval", f"epoch_{epoch:04d}.json"), record)
+        if self.is_chief:
+            write_json_atomic(os.path.join(run.model_dir, "eval", f"epoch_{epoch:04d}.json"),
+                              record)
         best = max(self.history, key=lambda r: r.get("validation_selection", r["test_selection"]))
         summary = {**maps, "epoch": epoch, "best_epoch": best["epoch"],
                    "best": best.get("test"), "selected_on": "validation" if run.val_size else "test",
                    "validation": record.get("validation")}
-        write_json_atomic(os.path.join(run.model_dir, "results.json"), summary)
+        if self.is_chief:
+            write_json_atomic(os.path.join(run.model_dir, "results.json"), summary)
         logging.info("epoch %d evaluation: %s (selection %.4f%s)", epoch,
                      ", ".join(f"{k} {v:.4f}" for k, v in maps.items()), selection,
                      ", new best" if improved else "")

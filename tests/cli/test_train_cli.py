@@ -118,3 +118,41 @@ def test_existing_run_needs_resume(tmp_path):
     assert run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
     again = run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}")
     assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_worker_matches_single_process(tmp_path):
+    """Two worker processes on 127.0.0.1 train to the same weights as one process."""
+    common = TINY + ["--epochs=1", "--deterministic", "--eval_every=0"]
+    single = run_cli("ssah_tf.cli.train", *common, f"--model_dir={tmp_path / 'single'}")
+    assert single.returncode == 0, single.stderr[-2000:]
+    ports = [free_port(), free_port()]
+    workers = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+                                "task": {"type": "worker", "index": index}})
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="",
+                   TF_CONFIG=tf_config)
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "ssah_tf.cli.train", *common, "--strategy=multi_worker",
+             f"--model_dir={tmp_path / 'multi'}"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for worker in workers:
+        try:
+            assert worker.wait(timeout=600) == 0, worker.stderr.read()[-3000:]
+        finally:
+            worker.kill()
+    a, b = final_state(tmp_path / "single"), final_state(tmp_path / "multi")
+    assert [n for n in os.listdir(tmp_path / "multi") if n.startswith(".worker")] == []
+    for name in a:
+        if name.startswith("optimizer"):
+            continue  # moments are compared through the weights they produced
+        scale = max(np.abs(a[name]).max(), 1e-3)
+        np.testing.assert_allclose(b[name], a[name], atol=2e-5 * scale, err_msg=name)

@@ -1,0 +1,34 @@
+"""Docs match the code: README's preset table and console scripts."""
+
+import configparser
+import os
+import re
+
+from ssah_tf.config import preset_differences
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _fmt(value):
+    return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
+def test_readme_preset_table_matches_config():
+    text = open(os.path.join(REPO, "README.md")).read()
+    table = text.split("<!-- preset-table-start -->")[1].split("<!-- preset-table-end -->")[0]
+    rows = {m.group(1): (m.group(2).strip(), m.group(3).strip())
+            for m in re.finditer(r"^\| `--(\w+)` \| ([^|]+) \| ([^|]+) \|", table, re.M)}
+    expected = {name: (_fmt(a), _fmt(b)) for name, a, b in preset_differences()}
+    assert rows == expected
+
+
+def test_console_scripts_exist_and_are_documented():
+    config = configparser.ConfigParser()
+    config.read(os.path.join(REPO, "setup.cfg"))
+    scripts = [line.split("=")[0].strip() for line in
+               config["options.entry_points"]["console_scripts"].strip().splitlines()]
+    readme = open(os.path.join(REPO, "README.md")).read()
+    for script in scripts:
+        assert f"`{script}`" in readme, script
+        module = config["options.entry_points"]["console_scripts"].split(script + " = ")[1].split(":")[0]
+        assert os.path.exists(os.path.join(REPO, *module.split(".")) + ".py")
