@@ -164,7 +164,8 @@ def main(argv):
     table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())
                       if k.startswith("map_"))
     print(f"final evaluation (epoch {results['epoch']}, best epoch {results['best_epoch']}):\n"
-          f"{table}\nresults: {os.path.join(model_dir, 'results.json')}")
+          f"{table}\n  label-prior baseline (random ranking) {results['label_prior_map']:.4f}\n"
+          f"results: {os.path.join(model_dir, 'results.json')}")
     return 0
 
 

@@ -617,6 +617,17 @@ class Trainer:
                     database_labels=self.data.labels[database], top_k=self.config.run.map_top_k)
         return out, q
 
+    def label_prior_map(self, query: np.ndarray, database: np.ndarray) -> float:
+        """Baseline: mAP when every code is equal, i.e. a ranking that ignores the data
+        (ties fall back to the shuffled database order): what labels alone give."""
+        if not hasattr(self, "_label_prior"):
+            ones_q = np.ones((len(query), 1), np.float32)
+            ones_db = np.ones((len(database), 1), np.float32)
+            self._label_prior = mean_average_precision(
+                query_codes=ones_q, database_codes=ones_db, query_labels=self.data.labels[query],
+                database_labels=self.data.labels[database], top_k=self.config.run.map_top_k)
+        return self._label_prior
+
     def selection_metric(self, maps: dict[str, float]) -> float:
         """Cross-modal mean (i2t, t2i) when both modalities exist, else label/self retrieval."""
         keys = [k for k in ("map_i2t", "map_t2i") if k in maps] or [
@@ -662,6 +673,7 @@ class Trainer:
                               record)
         best = max(self.history, key=lambda r: r.get("validation_selection", r["test_selection"]))
         summary = {**maps, "epoch": epoch, "best_epoch": best["epoch"],
+                   "label_prior_map": self.label_prior_map(query, database),
                    "best": best.get("test"), "selected_on": "validation" if run.val_size else "test",
                    "validation": record.get("validation")}
         if self.is_chief:
