@@ -49,7 +49,7 @@ def main(argv):
                        "cnnf": os.path.abspath(FLAGS.cnnf), "checkpoint": os.path.basename(path)},
                       f, indent=1, default=list)
         with open(os.path.join(staging, "checkpoint"), "w") as f:
-            f.write(f'model_checkpoint_path: "imported"\nall_model_checkpoint_paths: "imported"\n')
+            f.write('model_checkpoint_path: "imported"\nall_model_checkpoint_paths: "imported"\n')
         if os.path.exists(FLAGS.output_dir):
             os.rmdir(FLAGS.output_dir)
         os.replace(staging, FLAGS.output_dir)  # all or nothing

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 
 import numpy as np
 
+from ssah_tf.atomic import write_atomic
 from ssah_tf.errors import UserError
 
 
@@ -75,19 +75,9 @@ def make_split(num_items: int, *, query_size: int, train_size: int,
 
 def save_split(split: Split, path: str) -> None:
     """Write the split as .npz (query_index, train_index, database_index), atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, query_index=split.query, train_index=split.train,
-                     database_index=split.database,
-                     seed=np.array(-1 if split.seed is None else split.seed))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomic(path, lambda f: np.savez(
+        f, query_index=split.query, train_index=split.train, database_index=split.database,
+        seed=np.array(-1 if split.seed is None else split.seed)), binary=True)
 
 
 def load_split(path: str, num_items: int) -> Split:

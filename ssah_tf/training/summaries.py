@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import Any, Mapping
 
 import numpy as np
 import tensorflow as tf
 
+from ssah_tf.atomic import write_atomic
+
 
 def write_json_atomic(path: str, payload: Any) -> None:
     """Write JSON via a temporary file and rename: never a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1, sort_keys=True, default=_jsonable)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomic(path, lambda f: json.dump(payload, f, indent=1, sort_keys=True, default=_jsonable))
 
 
 def _jsonable(value: Any) -> Any:

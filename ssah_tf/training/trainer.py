@@ -76,7 +76,8 @@ class Preempted(Exception):
     """Training stopped on SIGTERM after writing a checkpoint."""
 
 
-def _term_names(network: str, loss_config, has_image: bool, has_text: bool) -> list[str]:
+def _term_names(network: str, has_image: bool, has_text: bool) -> list[str]:
+    """Order of the loss terms a stage step returns (summed over a pass for logging)."""
     if network == "dis":
         names = []
         if has_image:
@@ -199,6 +200,7 @@ class Trainer:
         self._pass_seconds: dict[str, float] = {}
         self._preempt_requested = False
         self._last_save = time.time()
+        self._epoch_rows: dict[str, dict[str, float]] = {}
         self.history: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ set-up
@@ -320,8 +322,7 @@ class Trainer:
         grads = tape.gradient(terms["total"], variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         self.optimizers[network].apply([g for g, _ in pairs], [v for _, v in pairs])
-        return tf.stack([terms[n] for n in _term_names(network, cfg, self.has_image,
-                                                       self.has_text)])
+        return tf.stack([terms[n] for n in _term_names(network, self.has_image, self.has_text)])
 
     def _discriminator_step(self, row: tf.Tensor) -> tf.Tensor:
         local = self._local(row)
@@ -340,15 +341,14 @@ class Trainer:
         grads = tape.gradient(terms["total"], variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         self.optimizers["dis"].apply([g for g, _ in pairs], [v for _, v in pairs])
-        return tf.stack([terms[n] for n in _term_names("dis", None, self.has_image,
-                                                       self.has_text)])
+        return tf.stack([terms[n] for n in _term_names("dis", self.has_image, self.has_text)])
 
     def _loop(self, network: str):
         """The stage's inner loop: ``count`` steps from ``start`` of the pass table."""
         if network in self._loops:
             return self._loops[network]
         strategy = self.strategy
-        width = len(_term_names(network, self.config.ssah.loss, self.has_image, self.has_text))
+        width = len(_term_names(network, self.has_image, self.has_text))
 
         def replica_step(row, batch):
             if network == "dis":
@@ -532,6 +532,7 @@ class Trainer:
                             self._save("pass")
                         if stage_done:
                             break
+                self._log_epoch_table(epoch, time.time() - epoch_start)
                 self.epoch.assign_add(1)
                 self.stage_cursor.assign(0)
                 last = int(self.epoch.numpy()) >= schedule.epochs
@@ -550,16 +551,22 @@ class Trainer:
         return results
 
     def _log_pass(self, epoch, stage, pass_index, means, seconds, monitored, plan, stopped):
-        names = _term_names(stage.network, self.config.ssah.loss, self.has_image, self.has_text)
+        names = _term_names(stage.network, self.has_image, self.has_text)
         step = int(self.global_step.numpy())
         scalars = {f"{stage.network}/{n}": v for n, v in zip(names, means)}
         scalars[f"{stage.network}/learning_rate"] = stage.learning_rate
         scalars[f"{stage.network}/steps_per_second"] = self.steps_per_pass / max(seconds, 1e-9)
         if monitored is not None:
             scalars[f"{stage.network}/monitor_loss"] = monitored
-        if stage.network == "dis" and self.config.ssah.loss.adversarial_form == "release_cross_entropy":
-            pass
+        if stage.network == "dis":
+            for key, value in self.discriminator_accuracy().items():
+                scalars[f"dis/accuracy_{key}"] = value
         self.summaries.scalars(scalars, step)
+        row = self._epoch_rows.setdefault(f"{stage.network}[{stage.index}]",
+                                          {"passes": 0, "seconds": 0.0, "loss": 0.0})
+        row["passes"] += 1
+        row["seconds"] += seconds
+        row["loss"] = float(means[-1])
         cursor = int(self.stage_cursor.numpy())
         remaining = sum(self._pass_seconds.get(p.network, seconds) * p.passes
                         for p in plan[cursor + 1:])
@@ -571,6 +578,31 @@ class Trainer:
             ", ".join(f"{n} {v:.4g}" for n, v in zip(names[:-1], means[:-1])),
             f", monitor {monitored:.6g}" if monitored is not None else "",
             " -> early break" if stopped else "", time.strftime("%H:%M:%S", time.gmtime(remaining)))
+
+    def _log_epoch_table(self, epoch: int, seconds: float) -> None:
+        lines = [f"epoch {epoch} summary ({seconds:.1f} s):",
+                 f"  {'stage':8s} {'passes':>6s} {'seconds':>8s} {'last loss':>12s}"]
+        for stage, row in self._epoch_rows.items():
+            lines.append(f"  {stage:8s} {row['passes']:6d} {row['seconds']:8.1f} {row['loss']:12.5g}")
+        logging.info("\n".join(lines))
+        self._epoch_rows = {}
+
+    def discriminator_accuracy(self, sample: int = 1024) -> dict[str, float]:
+        """Fraction of stored features each discriminator classifies correctly
+        (modality features -> 0, label features -> 1) on up to ``sample`` items."""
+        rows = tf.range(min(sample, self.num_train))
+        least_squares = self.config.ssah.loss.adversarial_form == "least_squares"
+        threshold = 0.5 if least_squares else 0.0
+        d = self.networks.discriminators
+        label_features = tf.gather(tf.convert_to_tensor(self.banks["lab"].feature), rows)
+        out = {}
+        for key, label_key, bank in (("IL", "L1", "img"), ("TL", "L2", "txt")):
+            if bank in self.banks:
+                features = tf.gather(tf.convert_to_tensor(self.banks[bank].feature), rows)
+                out[key] = float(tf.reduce_mean(tf.cast(d[key](features) < threshold, tf.float32)))
+                out[label_key] = float(tf.reduce_mean(
+                    tf.cast(d[label_key](label_features) >= threshold, tf.float32)))
+        return out
 
     # ------------------------------------------------------------------ evaluation
     def encode(self, indices: np.ndarray, modality: str) -> np.ndarray:

@@ -1,6 +1,5 @@
 """Every reader on small files in the real layouts, and the real MIRFLICKR/mfeat data."""
 
-import os
 
 import numpy as np
 import pytest

@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from ssah_tf import losses
 from ssah_tf.release import load_release_checkpoint

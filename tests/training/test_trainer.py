@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssah_tf import losses
 from tests.conftest import get_strategy
 from tests.training.tiny import state, tiny_trainer
 
@@ -77,3 +76,15 @@ def test_text_only_training_reports_existing_directions(tmp_path):
     assert on_disk["map_t2t"] == pytest.approx(results["map_t2t"])
     assert (tmp_path / "eval" / "epoch_0000.json").exists()
     assert trainer.manager.latest_checkpoint and trainer.best_manager.latest_checkpoint
+
+
+def test_discriminator_accuracy_by_hand(tmp_path):
+    """Zero the discriminators' output layer and set its bias: every logit equals the bias."""
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", eval_every=0)
+    for key in ("IL", "L1", "TL", "L2"):
+        out = trainer.networks.discriminators[key].out
+        out.kernel.assign(tf.zeros_like(out.kernel))
+        out.bias.assign([1.0])  # logit 1 > 0: everything is called "label feature"
+    acc = trainer.discriminator_accuracy()
+    # Modality features are misclassified (0 correct), label features all correct.
+    assert acc == {"IL": 0.0, "L1": 1.0, "TL": 0.0, "L2": 1.0}
