@@ -2,12 +2,22 @@
 
 Codes are {-1, +1} (or {0, 1}) arrays [items, bits]; labels are multi-hot
 [items, classes]; a database item is relevant to a query when they share a
-label. Ties in Hamming distance are broken by database index (stable), so
-results are reproducible, unlike the release's unstable ``np.argsort``.
-Work is blocked over queries so memory stays bounded.
+label. Ranking is by Hamming distance with ties broken by database index
+(stable), so results are reproducible, unlike the release's unstable
+``np.argsort``. Work is blocked over queries so memory stays bounded, and the
+ranking uses NumPy's stable radix sort on the small-integer distances (O(N)
+per query) instead of a comparison sort.
+
+mAP@k here is the mean over queries of AP computed on the first k ranked items
+(precision at each relevant position among the first k, averaged over those
+relevant items) — the convention of DCMH-style code that truncates the
+ranking at k. Code that instead stops at the k-th *relevant* item, or divides
+by min(k, number relevant), gives different numbers.
 """
 
 from __future__ import annotations
+
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -26,40 +36,121 @@ def hamming_distance(query_codes: np.ndarray, database_codes: np.ndarray) -> np.
     q, d = _as_pm1(query_codes), _as_pm1(database_codes)
     if q.shape[1] != d.shape[1]:
         raise ValueError(f"code lengths differ: {q.shape[1]} vs {d.shape[1]} bits")
-    return np.rint((q.shape[1] - q @ d.T) / 2).astype(np.int32)
+    distance = np.rint((q.shape[1] - q @ d.T) / 2)
+    return distance.astype(np.uint8 if q.shape[1] < 256 else np.uint16)
+
+
+def _check(query_codes, database_codes, query_labels, database_labels):
+    if len(query_codes) != len(query_labels) or len(database_codes) != len(database_labels):
+        raise ValueError("codes and labels disagree on the number of items")
+    return (np.asarray(query_labels, np.float32), np.asarray(database_labels, np.float32))
+
+
+def _blocks(query_codes, database_codes, query_labels, database_labels, block_size
+            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(distances, relevance) for blocks of queries."""
+    q_labels, db_labels = _check(query_codes, database_codes, query_labels, database_labels)
+    for start in range(0, len(query_codes), block_size):
+        stop = start + block_size
+        yield (hamming_distance(query_codes[start:stop], database_codes),
+               (q_labels[start:stop] @ db_labels.T) > 0)
+
+
+def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """Relevance of the first k items of each query's stable Hamming ranking."""
+    order = np.argsort(distance, axis=1, kind="stable")[:, :k]  # radix sort for uint8/16
+    return np.take_along_axis(relevant, order, axis=1)
 
 
 def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarray,
                            query_labels: np.ndarray, database_labels: np.ndarray,
                            top_k: int | None = None, skip_empty_queries: bool = False,
                            block_size: int = 256) -> float:
-    """mAP of Hamming ranking (mAP@k when ``top_k`` is given).
+    """mAP of Hamming ranking over the whole database, or mAP@k with ``top_k``.
 
-    AP of a query = mean over its relevant items among the first k ranked of
-    (relevant seen so far / rank). With ``skip_empty_queries`` False (the
-    release's convention) queries with no relevant item count as AP 0 in the
-    mean; with True they are left out of the mean.
+    With ``skip_empty_queries`` False (the release's convention) a query with no
+    relevant item (among the first k) counts as AP 0; with True it is left out.
     """
-    query_labels = np.asarray(query_labels, np.float32)
-    database_labels = np.asarray(database_labels, np.float32)
-    num_db = database_labels.shape[0]
-    if len(query_codes) != len(query_labels) or len(database_codes) != num_db:
-        raise ValueError("codes and labels disagree on the number of items")
+    num_db = len(database_codes)
     k = num_db if top_k is None else min(int(top_k), num_db)
+    if k <= 0:
+        raise ValueError("top_k must be positive")
+    positions = np.arange(1, k + 1, dtype=np.float64)
     total, counted = 0.0, 0
-    index = np.arange(num_db, dtype=np.int64)
-    for start in range(0, len(query_codes), block_size):
-        stop = start + block_size
-        dist = hamming_distance(query_codes[start:stop], database_codes).astype(np.int64)
-        # Unique keys dist * N + index give the stable (distance, index) order.
-        order = np.argsort(dist * num_db + index[None, :], axis=1)[:, :k]
-        relevant = (query_labels[start:stop] @ database_labels.T) > 0
-        ranked = np.take_along_axis(relevant, order, axis=1).astype(np.float64)
-        hits = np.cumsum(ranked, axis=1)
-        num_relevant = ranked.sum(axis=1)
-        precision_at_hits = (hits / np.arange(1, k + 1)[None, :]) * ranked
+    for distance, relevant in _blocks(query_codes, database_codes, query_labels,
+                                      database_labels, block_size):
+        ranked = _ranked_relevance(distance, relevant, k)
+        hits = np.cumsum(ranked, axis=1, dtype=np.float64)
+        num_relevant = hits[:, -1]
+        precision_sum = np.where(ranked, hits / positions, 0.0).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ap = np.where(num_relevant > 0, precision_at_hits.sum(1) / num_relevant, 0.0)
+            ap = np.where(num_relevant > 0, precision_sum / num_relevant, 0.0)
         total += float(ap.sum())
         counted += int((num_relevant > 0).sum()) if skip_empty_queries else len(ap)
     return total / counted if counted else 0.0
+
+
+def precision_at_n(*, query_codes: np.ndarray, database_codes: np.ndarray,
+                   query_labels: np.ndarray, database_labels: np.ndarray,
+                   n_values: Sequence[int], block_size: int = 256) -> np.ndarray:
+    """Mean over queries of the fraction of relevant items among the first N ranked,
+    for each N in ``n_values`` (N larger than the database counts the whole database)."""
+    n_values = np.asarray(n_values, np.int64)
+    if np.any(n_values <= 0):
+        raise ValueError("n_values must be positive")
+    num_db = len(database_codes)
+    k = int(min(n_values.max(), num_db))
+    clipped = np.minimum(n_values, num_db)
+    total = np.zeros(len(n_values))
+    for distance, relevant in _blocks(query_codes, database_codes, query_labels,
+                                      database_labels, block_size):
+        hits = np.cumsum(_ranked_relevance(distance, relevant, k), axis=1)
+        total += (hits[:, clipped - 1] / clipped).sum(axis=0)
+    return total / len(query_codes)
+
+
+def precision_recall_by_radius(*, query_codes: np.ndarray, database_codes: np.ndarray,
+                               query_labels: np.ndarray, database_labels: np.ndarray,
+                               block_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hash-lookup precision and recall for every Hamming radius r = 0..K.
+
+    Items within distance r are retrieved. precision(r) = mean, over queries that
+    retrieve at least one item, of relevant retrieved / retrieved; recall(r) =
+    mean, over queries with at least one relevant item, of relevant retrieved /
+    relevant. Returns (radii, precision, recall).
+    """
+    bits = np.asarray(query_codes).shape[1]
+    bins = bits + 1
+    precision_sum, precision_count = np.zeros(bins), np.zeros(bins)
+    recall_sum, recall_count = np.zeros(bins), 0
+    for distance, relevant in _blocks(query_codes, database_codes, query_labels,
+                                      database_labels, block_size):
+        rows = len(distance)
+        offset = (np.arange(rows)[:, None] * bins + distance).ravel()
+        per_radius = np.bincount(offset, minlength=rows * bins).reshape(rows, bins)
+        relevant_per_radius = np.bincount(offset, weights=relevant.ravel(),
+                                          minlength=rows * bins).reshape(rows, bins)
+        retrieved = np.cumsum(per_radius, axis=1)
+        true_positive = np.cumsum(relevant_per_radius, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(retrieved > 0, true_positive / retrieved, 0.0)
+        precision_sum += precision.sum(axis=0)
+        precision_count += (retrieved > 0).sum(axis=0)
+        total_relevant = relevant.sum(axis=1)
+        has_relevant = total_relevant > 0
+        recall_sum += (true_positive[has_relevant] / total_relevant[has_relevant, None]).sum(axis=0)
+        recall_count += int(has_relevant.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(precision_count > 0, precision_sum / np.maximum(precision_count, 1), 0.0)
+    recall = recall_sum / max(recall_count, 1)
+    return np.arange(bins), precision, recall
+
+
+def precision_within_radius(*, query_codes: np.ndarray, database_codes: np.ndarray,
+                            query_labels: np.ndarray, database_labels: np.ndarray,
+                            radius: int = 2, block_size: int = 256) -> float:
+    """Precision of hash lookup within Hamming radius ``radius`` (default 2)."""
+    _, precision, _ = precision_recall_by_radius(
+        query_codes=query_codes, database_codes=database_codes, query_labels=query_labels,
+        database_labels=database_labels, block_size=block_size)
+    return float(precision[min(radius, len(precision) - 1)])

@@ -20,8 +20,8 @@ class ScheduleConfig:
     batch_size: int = 128
     # Paper schedule knobs (ignored by the release schedule).
     lr_lab: float = 1e-3
-    lr_img: float = 1e-4
-    lr_txt: float = 1e-3
+    lr_img: float = 3e-4
+    lr_txt: float = 3e-4
     lr_dis: float = 1e-4
     lr_decay: float = 0.9  # multiplied in once per epoch
     passes_lab: int = 2

@@ -88,3 +88,18 @@ def test_discriminator_accuracy_by_hand(tmp_path):
     acc = trainer.discriminator_accuracy()
     # Modality features are misclassified (0 correct), label features all correct.
     assert acc == {"IL": 0.0, "L1": 1.0, "TL": 0.0, "L2": 1.0}
+
+
+def test_init_from_takes_network_weights_only(tmp_path):
+    first = tiny_trainer(tmp_path / "a", one_device(), eval_every=0)
+    first.train()
+    trained = state(first)
+    second = tiny_trainer(tmp_path / "b", one_device(), seed=7, eval_every=0)
+    second.restore_or_initialize(resume=False, init_from=str(tmp_path / "a" / "checkpoints"))
+    loaded = state(second)
+    for key in trained:
+        if key.startswith("bank/"):
+            continue  # banks are run state, not weights: they stay freshly initialised
+        np.testing.assert_array_equal(loaded[key], trained[key], err_msg=key)
+    assert int(second.epoch.numpy()) == 0 and int(second.global_step.numpy()) == 0
+    assert not np.array_equal(loaded["bank/lab/hash"], trained["bank/lab/hash"])

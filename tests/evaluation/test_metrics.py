@@ -1,0 +1,108 @@
+"""Metrics against brute-force per-query references and a hand-worked toy case."""
+
+import numpy as np
+import pytest
+
+from ssah_tf.evaluation.metrics import (hamming_distance, mean_average_precision, precision_at_n,
+                                        precision_recall_by_radius, precision_within_radius)
+
+
+def brute_force_map(qb, db, ql, dl, k=None, skip_empty=False):
+    """One query at a time, DCMH style, with a stable sort by (distance, index)."""
+    aps = []
+    for i in range(len(qb)):
+        dist = [(int(np.sum(qb[i] != db[j])), j) for j in range(len(db))]
+        order = [j for _, j in sorted(dist)][: (k or len(db))]
+        relevant = [float(ql[i] @ dl[j] > 0) for j in order]
+        hits, precisions = 0, []
+        for rank, rel in enumerate(relevant, start=1):
+            if rel:
+                hits += 1
+                precisions.append(hits / rank)
+        if precisions:
+            aps.append(np.mean(precisions))
+        elif not skip_empty:
+            aps.append(0.0)
+    return float(np.mean(aps)) if aps else 0.0
+
+
+def random_case(seed, nq=13, nd=40, bits=16, c=5, distinct_codes=None):
+    rng = np.random.default_rng(seed)
+    if distinct_codes:  # heavy ties: few distinct codes
+        pool = rng.choice([-1, 1], size=(distinct_codes, bits))
+        qb, db = pool[rng.integers(0, distinct_codes, nq)], pool[rng.integers(0, distinct_codes, nd)]
+    else:
+        qb, db = rng.choice([-1, 1], size=(nq, bits)), rng.choice([-1, 1], size=(nd, bits))
+    ql = (rng.random((nq, c)) < 0.25).astype(np.float32)
+    dl = (rng.random((nd, c)) < 0.25).astype(np.float32)
+    ql[0] = 0  # a query with no relevant item
+    return qb, db, ql, dl
+
+
+def test_toy_case_by_hand():
+    # 2-bit codes. Query q = (+1, +1) with label A.
+    # Database: d0 (-1,-1) A, d1 (+1,+1) B, d2 (+1,-1) A, d3 (+1,+1) A.
+    # Distances 2, 0, 1, 0 -> stable ranking d1, d3, d2, d0; relevant 0, 1, 1, 1.
+    # AP = (1/2 + 2/3 + 3/4) / 3 = 0.6388...; AP@2 = (1/2) / 1 = 0.5.
+    q = np.array([[1, 1]])
+    d = np.array([[-1, -1], [1, 1], [1, -1], [1, 1]])
+    ql = np.array([[1, 0]])
+    dl = np.array([[1, 0], [0, 1], [1, 0], [1, 0]])
+    kw = dict(query_codes=q, database_codes=d, query_labels=ql, database_labels=dl)
+    assert mean_average_precision(**kw) == pytest.approx((1 / 2 + 2 / 3 + 3 / 4) / 3)
+    assert mean_average_precision(**kw, top_k=2) == pytest.approx(0.5)
+    # precision@1 = 0, @2 = 1/2, @4 = 3/4
+    np.testing.assert_allclose(precision_at_n(**kw, n_values=[1, 2, 4, 10]), [0, 0.5, 0.75, 0.75])
+    # radius 0 retrieves d1, d3 (1 relevant of 2): P 0.5, R 1/3; radius 1 adds d2: P 2/3, R 2/3.
+    radii, precision, recall = precision_recall_by_radius(**kw)
+    np.testing.assert_allclose(precision, [0.5, 2 / 3, 0.75])
+    np.testing.assert_allclose(recall, [1 / 3, 2 / 3, 1.0])
+    assert precision_within_radius(**kw, radius=1) == pytest.approx(2 / 3)
+    assert hamming_distance(q, d).tolist() == [[2, 0, 1, 0]]
+
+
+@pytest.mark.parametrize("seed,distinct", [(0, None), (1, 3), (2, 2)])
+@pytest.mark.parametrize("k", [None, 5, 1000])
+def test_map_equals_brute_force(seed, distinct, k):
+    qb, db, ql, dl = random_case(seed, distinct_codes=distinct)
+    for skip in (False, True):
+        got = mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql,
+                                     database_labels=dl, top_k=k, skip_empty_queries=skip,
+                                     block_size=4)
+        assert got == pytest.approx(brute_force_map(qb, db, ql, dl, k, skip), abs=1e-12)
+
+
+def test_precision_curves_equal_brute_force():
+    qb, db, ql, dl = random_case(5, distinct_codes=4, bits=8)
+    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl, block_size=5)
+    dist = (qb[:, None, :] != db[None, :, :]).sum(-1)
+    rel = (ql @ dl.T) > 0
+    ns = [1, 3, 40, 99]
+    expected = []
+    for n in ns:
+        values = []
+        for i in range(len(qb)):
+            order = sorted(range(len(db)), key=lambda j: (dist[i, j], j))[:n]
+            values.append(rel[i, order].sum() / min(n, len(db)))
+        expected.append(np.mean(values))
+    np.testing.assert_allclose(precision_at_n(**kw, n_values=ns), expected)
+    _, precision, recall = precision_recall_by_radius(**kw)
+    for r in range(9):
+        retrieved = dist <= r
+        p = [rel[i, retrieved[i]].mean() for i in range(len(qb)) if retrieved[i].any()]
+        rc = [rel[i, retrieved[i]].sum() / rel[i].sum() for i in range(len(qb)) if rel[i].any()]
+        assert precision[r] == pytest.approx(np.mean(p) if p else 0.0)
+        assert recall[r] == pytest.approx(np.mean(rc))
+
+
+def test_zero_one_codes_and_errors():
+    qb, db, ql, dl = random_case(3)
+    a = mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
+    b = mean_average_precision(query_codes=(qb > 0).astype(int), database_codes=(db > 0).astype(int),
+                               query_labels=ql, database_labels=dl)
+    assert a == b
+    with pytest.raises(ValueError, match="disagree"):
+        mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql[:3],
+                               database_labels=dl)
+    with pytest.raises(ValueError, match="code lengths"):
+        hamming_distance(qb, db[:, :8])
