@@ -169,3 +169,20 @@ def preset_differences() -> list[tuple[str, Any, Any]]:
 def to_dict(config: Any) -> Mapping[str, Any]:
     """A JSON-friendly dict of a (nested) config dataclass."""
     return dataclasses.asdict(config)
+
+
+def _tuples(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON gives lists where a dataclass has tuples."""
+    out = dict(values)
+    for field in dataclasses.fields(cls):
+        if field.name in out and isinstance(out[field.name], list):
+            out[field.name] = tuple(out[field.name])
+    return out
+
+
+def from_dict(values: Mapping[str, Any]) -> SSAHConfig:
+    """Inverse of :func:`to_dict` (e.g. a run's config.json)."""
+    return SSAHConfig(preset=values["preset"],
+                      network=NetworkConfig(**_tuples(NetworkConfig, values["network"])),
+                      loss=LossConfig(**_tuples(LossConfig, values["loss"])),
+                      optimizer=OptimizerConfig(**_tuples(OptimizerConfig, values["optimizer"])))

@@ -1,0 +1,124 @@
+"""ssah-eval: evaluate a trained run, or a code file in the original release's layout.
+
+  ssah-eval --model_dir=RUN [--checkpoint=best|latest|PATH] [--write_codes]
+  ssah-eval --codes=FILE.mat --output_dir=DIR
+
+Writes <output_dir>/results.json (map_i2t, map_t2i, map_i2i, map_t2t, map_l2i,
+map_l2t as available, @k variants with --map_top_k, precision within radius 2),
+curves as CSV (precision-recall by Hamming radius, precision@N) and, with
+matplotlib installed (the ``plot`` extra), PNG plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from absl import flags, logging
+
+from ssah_tf.cli import common
+from ssah_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "A training run directory to evaluate.")
+flags.DEFINE_string("checkpoint", "best", "best, latest, or a checkpoint path (with --model_dir).")
+flags.DEFINE_string("codes", None, "A code file in the release's layout (Qi, Qt, Di, Dt, "
+                    "query_L, retrieval_L) to evaluate instead of a model.")
+flags.DEFINE_string("output_dir", None, "Where results go (default: <model_dir>/eval_<checkpoint>).")
+flags.DEFINE_integer("map_top_k", None, "Also report mAP@k.")
+flags.DEFINE_bool("write_codes", False, "Also write our codes as codes.mat in the release's layout.")
+
+
+def _trainer_from_run(model_dir: str):
+    import tensorflow as tf
+
+    from ssah_tf.config import from_dict
+    from ssah_tf.data.protocols import load_split
+    from ssah_tf.data.registry import DataConfig, load_dataset, split_path
+    from ssah_tf.training.schedules import ScheduleConfig
+    from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
+
+    path = os.path.join(model_dir, "config.json")
+    if not os.path.isfile(path):
+        raise UserError(f"{model_dir} has no config.json; is it a ssah-train run directory?")
+    with open(path) as f:
+        saved = json.load(f)
+    data = load_dataset(DataConfig(**saved["data"]))
+    split = load_split(split_path(model_dir), data.num_items)
+    run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]))
+    config = TrainConfig(ssah=from_dict(saved["ssah"]), schedule=ScheduleConfig(**saved["schedule"]),
+                         run=RunConfig(**run))
+    return Trainer(config, data, split, tf.distribute.OneDeviceStrategy("/cpu:0")
+                   if not tf.config.list_logical_devices("GPU")
+                   else tf.distribute.OneDeviceStrategy("/gpu:0"))
+
+
+def _restore(trainer, which: str) -> str:
+    import tensorflow as tf
+
+    if which in ("best", "latest"):
+        folder = os.path.join(trainer.config.run.model_dir,
+                              "best" if which == "best" else "checkpoints")
+        path = tf.train.latest_checkpoint(folder)
+    else:
+        path = which
+    if not path or not tf.io.gfile.exists(path + ".index"):
+        raise UserError(f"no {which} checkpoint found for {trainer.config.run.model_dir}")
+    tf.train.Checkpoint(**trainer.networks.checkpoint_items()).read(path).expect_partial()
+    return path
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments {argv[1:]}")
+    from ssah_tf.evaluation.codes import evaluate_codes, read_code_file, write_code_file, write_curves
+    from ssah_tf.training.summaries import SummaryWriter, write_json_atomic
+
+    if bool(FLAGS.codes) == bool(FLAGS.model_dir):
+        raise UserError("give exactly one of --codes=FILE.mat or --model_dir=RUN")
+    if FLAGS.codes:
+        if not FLAGS.output_dir:
+            raise UserError("--codes needs --output_dir")
+        codes = read_code_file(FLAGS.codes)
+        source = os.path.abspath(FLAGS.codes)
+        output_dir = FLAGS.output_dir
+    else:
+        trainer = _trainer_from_run(FLAGS.model_dir)
+        source = _restore(trainer, FLAGS.checkpoint)
+        query = np.asarray(trainer.split.query)
+        database = np.asarray(trainer.split.database)
+        codes = {"query_L": trainer.data.labels[query], "retrieval_L": trainer.data.labels[database],
+                 "Ql": np.sign(trainer.encode(query, "label"))}
+        if trainer.has_image:
+            codes["Qi"] = np.sign(trainer.encode(query, "image"))
+            codes["Di"] = np.sign(trainer.encode(database, "image"))
+        if trainer.has_text:
+            codes["Qt"] = np.sign(trainer.encode(query, "text"))
+            codes["Dt"] = np.sign(trainer.encode(database, "text"))
+        for key in ("Ql", "Qi", "Di", "Qt", "Dt"):
+            if key in codes:
+                codes[key][codes[key] == 0] = 1  # sign(0): a tie counts as +1
+        output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.checkpoint}")
+    results, curves = evaluate_codes(codes, top_k=FLAGS.map_top_k)
+    os.makedirs(output_dir, exist_ok=True)
+    write_json_atomic(os.path.join(output_dir, "results.json"), {**results, "source": source})
+    written = write_curves(output_dir, curves)
+    if FLAGS.write_codes and not FLAGS.codes:
+        write_code_file(os.path.join(output_dir, "codes.mat"),
+                        {k: v for k, v in codes.items() if k != "Ql"})
+    writer = SummaryWriter(os.path.join(output_dir, "tensorboard"))
+    writer.scalars({f"eval/{k}": v for k, v in results.items()}, step=0)
+    writer.flush()
+    logging.info("wrote %d curve files", len(written))
+    print("\n".join(f"  {k:18s} {v:.4f}" for k, v in sorted(results.items())))
+    print(f"results: {os.path.join(output_dir, 'results.json')}")
+    return 0
+
+
+def run():
+    common.run_main(main)
+
+
+if __name__ == "__main__":
+    run()

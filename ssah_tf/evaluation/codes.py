@@ -1,0 +1,125 @@
+"""Code files in the original release's layout, and evaluating a set of codes.
+
+The release saves ``Qi``, ``Qt`` (query image / text codes), ``Di``, ``Dt``
+(database codes), all in {-1, +1}, with ``query_L`` and ``retrieval_L``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import h5py
+import numpy as np
+import scipy.io
+
+from ssah_tf.atomic import write_atomic
+from ssah_tf.errors import UserError
+from ssah_tf.evaluation.metrics import (mean_average_precision, precision_at_n,
+                                        precision_recall_by_radius, precision_within_radius)
+
+RELEASE_CODE_KEYS = ("Qi", "Qt", "Di", "Dt", "query_L", "retrieval_L")
+# direction -> (query codes key, database codes key)
+CODE_DIRECTIONS = {"i2t": ("Qi", "Dt"), "t2i": ("Qt", "Di"), "i2i": ("Qi", "Di"),
+                   "t2t": ("Qt", "Dt"), "l2i": ("Ql", "Di"), "l2t": ("Ql", "Dt")}
+
+
+def read_code_file(path: str) -> dict[str, np.ndarray]:
+    """Read a release-layout code file (.mat v5 or v7.3); validates keys and shapes."""
+    if not os.path.isfile(path):
+        raise UserError(f"code file {path} does not exist")
+    if h5py.is_hdf5(path):
+        with h5py.File(path, "r") as f:
+            arrays = {k: np.asarray(f[k]).T for k in f.keys() if not k.startswith("#")}
+    else:
+        try:
+            arrays = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+        except Exception as error:  # scipy raises several types for non-MAT files
+            raise UserError(f"{path} is not a MATLAB file ({error})") from None
+    if "query_L" not in arrays or "retrieval_L" not in arrays:
+        raise UserError(f"{path}: needs query_L and retrieval_L (keys: {', '.join(sorted(arrays))})")
+    codes = {k: np.asarray(arrays[k]) for k in arrays if k in RELEASE_CODE_KEYS + ("Ql",)}
+    pairs = [(q, d) for q, d in CODE_DIRECTIONS.values() if q in codes and d in codes]
+    if not pairs:
+        raise UserError(f"{path}: no query/database code pair (expected {', '.join(RELEASE_CODE_KEYS)}; "
+                        f"keys: {', '.join(sorted(arrays))})")
+    nq, nd = len(codes["query_L"]), len(codes["retrieval_L"])
+    bits = set()
+    for key, value in codes.items():
+        if key in ("query_L", "retrieval_L"):
+            continue
+        expected = nq if key.startswith("Q") else nd
+        if value.ndim != 2 or value.shape[0] != expected:
+            raise UserError(f"{path}: {key} has shape {value.shape}; expected {expected} rows "
+                            f"(the number of {'query' if key.startswith('Q') else 'retrieval'} labels)")
+        if not np.all(np.abs(value) == 1):
+            raise UserError(f"{path}: {key} must hold codes in {{-1, +1}}")
+        bits.add(value.shape[1])
+    if len(bits) > 1:
+        raise UserError(f"{path}: code lengths differ across variables: {sorted(bits)}")
+    return codes
+
+
+def write_code_file(path: str, codes: dict[str, np.ndarray]) -> None:
+    """Write codes (+ labels) in the release's layout as MATLAB v5, atomically."""
+    write_atomic(path, lambda f: scipy.io.savemat(f, {k: np.asarray(v, np.float64 if k.endswith("_L")
+                                                                    else np.int8)
+                                                       for k, v in codes.items()}), binary=True)
+
+
+def evaluate_codes(codes: dict[str, np.ndarray], *, top_k: int | None = None,
+                   n_values=(1, 10, 50, 100, 500, 1000, 5000)) -> tuple[dict, dict]:
+    """mAP (and mAP@k) per available direction, plus curves: PR by radius, precision@N."""
+    results, curves = {}, {}
+    for name, (q, d) in CODE_DIRECTIONS.items():
+        if q not in codes or d not in codes:
+            continue
+        kw = dict(query_codes=codes[q], database_codes=codes[d], query_labels=codes["query_L"],
+                  database_labels=codes["retrieval_L"])
+        results[f"map_{name}"] = mean_average_precision(**kw)
+        if top_k:
+            results[f"map_{name}@{top_k}"] = mean_average_precision(**kw, top_k=top_k)
+        results[f"precision_r2_{name}"] = precision_within_radius(**kw, radius=2)
+        radii, precision, recall = precision_recall_by_radius(**kw)
+        curves[f"pr_{name}"] = {"radius": radii, "precision": precision, "recall": recall}
+        curves[f"precision_at_n_{name}"] = {"n": np.asarray(n_values),
+                                            "precision": precision_at_n(**kw, n_values=n_values)}
+    return results, curves
+
+
+def write_curves(output_dir: str, curves: dict) -> list[str]:
+    """One CSV per curve; PNG plots when matplotlib is installed (the ``plot`` extra)."""
+    written = []
+    for name, columns in curves.items():
+        path = os.path.join(output_dir, f"{name}.csv")
+
+        def write(f, columns=columns):
+            writer = csv.writer(f)
+            writer.writerow(list(columns))
+            writer.writerows(zip(*[np.asarray(v).tolist() for v in columns.values()]))
+
+        write_atomic(path, write)
+        written.append(path)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return written
+    for kind, x, y in (("pr", "recall", "precision"), ("precision_at_n", "n", "precision")):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for name, columns in curves.items():
+            if name.startswith(kind + "_") and (kind != "pr" or not name.startswith("precision")):
+                ax.plot(columns[x], columns[y], marker=".", label=name.split("_")[-1])
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        if kind == "precision_at_n":
+            ax.set_xscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        path = os.path.join(output_dir, f"{kind}.png")
+        write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+        plt.close(fig)
+        written.append(path)
+    return written
