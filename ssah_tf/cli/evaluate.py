@@ -11,13 +11,13 @@ matplotlib installed (the ``plot`` extra), PNG plots.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 from absl import flags, logging
 
 from ssah_tf.cli import common
+from ssah_tf.training.runs import restore_networks, trainer_from_run
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -28,45 +28,6 @@ flags.DEFINE_string("codes", None, "A code file in the release's layout (Qi, Qt,
 flags.DEFINE_string("output_dir", None, "Where results go (default: <model_dir>/eval_<checkpoint>).")
 flags.DEFINE_integer("map_top_k", None, "Also report mAP@k.")
 flags.DEFINE_bool("write_codes", False, "Also write our codes as codes.mat in the release's layout.")
-
-
-def _trainer_from_run(model_dir: str):
-    import tensorflow as tf
-
-    from ssah_tf.config import from_dict
-    from ssah_tf.data.protocols import load_split
-    from ssah_tf.data.registry import DataConfig, load_dataset, split_path
-    from ssah_tf.training.schedules import ScheduleConfig
-    from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
-
-    path = os.path.join(model_dir, "config.json")
-    if not os.path.isfile(path):
-        raise UserError(f"{model_dir} has no config.json; is it a ssah-train run directory?")
-    with open(path) as f:
-        saved = json.load(f)
-    data = load_dataset(DataConfig(**saved["data"]))
-    split = load_split(split_path(model_dir), data.num_items)
-    run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]))
-    config = TrainConfig(ssah=from_dict(saved["ssah"]), schedule=ScheduleConfig(**saved["schedule"]),
-                         run=RunConfig(**run))
-    return Trainer(config, data, split, tf.distribute.OneDeviceStrategy("/cpu:0")
-                   if not tf.config.list_logical_devices("GPU")
-                   else tf.distribute.OneDeviceStrategy("/gpu:0"))
-
-
-def _restore(trainer, which: str) -> str:
-    import tensorflow as tf
-
-    if which in ("best", "latest"):
-        folder = os.path.join(trainer.config.run.model_dir,
-                              "best" if which == "best" else "checkpoints")
-        path = tf.train.latest_checkpoint(folder)
-    else:
-        path = which
-    if not path or not tf.io.gfile.exists(path + ".index"):
-        raise UserError(f"no {which} checkpoint found for {trainer.config.run.model_dir}")
-    tf.train.Checkpoint(**trainer.networks.checkpoint_items()).read(path).expect_partial()
-    return path
 
 
 def main(argv):
@@ -84,8 +45,8 @@ def main(argv):
         source = os.path.abspath(FLAGS.codes)
         output_dir = FLAGS.output_dir
     else:
-        trainer = _trainer_from_run(FLAGS.model_dir)
-        source = _restore(trainer, FLAGS.checkpoint)
+        trainer = trainer_from_run(FLAGS.model_dir)
+        source = restore_networks(trainer, FLAGS.checkpoint)
         query = np.asarray(trainer.split.query)
         database = np.asarray(trainer.split.database)
         codes = {"query_L": trainer.data.labels[query], "retrieval_L": trainer.data.labels[database],

@@ -1,0 +1,48 @@
+"""ssah-export: a trained run -> SavedModel with encode_image/encode_text/encode_label."""
+
+from __future__ import annotations
+
+import os
+
+from absl import flags
+
+from ssah_tf.cli import common
+from ssah_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "The training run to export.")
+flags.DEFINE_string("checkpoint", "best", "best, latest, or a checkpoint path.")
+flags.DEFINE_string("export_dir", None, "Output folder (default: workspace/exports/<run name>).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments {argv[1:]}")
+    if not FLAGS.model_dir:
+        raise UserError("--model_dir is required")
+    from ssah_tf.export import export_saved_model
+    from ssah_tf.training.runs import restore_networks, trainer_from_run
+
+    trainer = trainer_from_run(FLAGS.model_dir)
+    checkpoint = restore_networks(trainer, FLAGS.checkpoint)
+    export_dir = FLAGS.export_dir or os.path.join(
+        common.WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir)))
+    network = trainer.config.ssah.network
+    image_shape = None
+    if trainer.has_image:
+        size = trainer.config.run.image_size
+        image_shape = ((size, size, 3) if trainer.pixel_images
+                       else (trainer.feature_matrix.shape[1],))
+    export_saved_model(trainer.networks, export_dir, num_labels=network.num_labels,
+                       text_dim=network.text_dim if trainer.has_text else None,
+                       image_shape=image_shape, pixels=trainer.pixel_images)
+    print(f"exported {checkpoint} to {export_dir}")
+    return 0
+
+
+def run():
+    common.run_main(main)
+
+
+if __name__ == "__main__":
+    run()

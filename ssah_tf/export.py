@@ -1,0 +1,76 @@
+"""SavedModel export: serving signatures encode_image, encode_text, encode_label.
+
+The SavedModel needs TensorFlow only (not ssah_tf): ``tf.saved_model.load(DIR)``
+then ``.signatures['encode_text'](texts=...)`` returns ``hash`` (real-valued H)
+and ``code`` ({-1, +1} int8, sign with 0 -> +1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from ssah_tf.models.networks import SSAHNetworks
+
+
+class _Encoders(tf.Module):
+    def __init__(self, networks: SSAHNetworks, *, num_labels: int, text_dim: int | None,
+                 image_shape: tuple[int, ...] | None, image_dtype: tf.DType):
+        super().__init__(name="ssah_encoders")
+        self.labnet, self.txtnet, self.imgnet = networks.labnet, networks.txtnet, networks.imgnet
+        self.serving = {}  # ("signatures" is reserved by tf.saved_model)
+
+        def result(hash_output):
+            code = tf.where(hash_output >= 0, tf.ones_like(hash_output), -tf.ones_like(hash_output))
+            return {"hash": hash_output, "code": tf.cast(code, tf.int8)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, num_labels], tf.float32, name="labels")])
+        def encode_label(labels):
+            return result(self.labnet(labels).hash)
+
+        self.encode_label = encode_label
+        self.serving["encode_label"] = encode_label
+        if self.txtnet is not None:
+            @tf.function(input_signature=[tf.TensorSpec([None, text_dim], tf.float32, name="texts")])
+            def encode_text(texts):
+                return result(self.txtnet(texts).hash)
+
+            self.encode_text = encode_text
+            self.serving["encode_text"] = encode_text
+        if self.imgnet is not None:
+            # Pixels: uint8 RGB at the network's input size (decoded and resized), the mean
+            # image is subtracted inside; mlp backbone: the float feature vectors.
+            @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], image_dtype,
+                                                         name="images")])
+            def encode_image(images):
+                return result(self.imgnet(self.imgnet.preprocess(images)).hash)
+
+            self.encode_image = encode_image
+            self.serving["encode_image"] = encode_image
+
+
+def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: int,
+                       text_dim: int | None, image_shape: tuple[int, ...] | None,
+                       pixels: bool) -> str:
+    """Write the SavedModel to ``export_dir`` (all or nothing: staged, then renamed)."""
+    if os.path.exists(export_dir) and os.listdir(export_dir):
+        from ssah_tf.errors import UserError
+
+        raise UserError(f"export directory {export_dir} exists and is not empty")
+    module = _Encoders(networks, num_labels=num_labels, text_dim=text_dim,
+                       image_shape=image_shape, image_dtype=tf.uint8 if pixels else tf.float32)
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=".export-")
+    try:
+        tf.saved_model.save(module, staging, signatures=dict(module.serving))
+        if os.path.exists(export_dir):
+            os.rmdir(export_dir)
+        os.replace(staging, export_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return export_dir
