@@ -7,6 +7,7 @@ and ``code`` ({-1, +1} int8, sign with 0 -> +1).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -14,6 +15,10 @@ import tempfile
 import tensorflow as tf
 
 from ssah_tf.models.networks import SSAHNetworks
+
+
+EXPORT_INFO = "ssah_export.json"
+VOCABULARY = "vocabulary.txt"
 
 
 class _Encoders(tf.Module):
@@ -54,7 +59,8 @@ class _Encoders(tf.Module):
 
 def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: int,
                        text_dim: int | None, image_shape: tuple[int, ...] | None,
-                       pixels: bool) -> str:
+                       pixels: bool, bits: int, source: str = "",
+                       vocabulary: tuple[str, ...] | None = None) -> str:
     """Write the SavedModel to ``export_dir`` (all or nothing: staged, then renamed)."""
     if os.path.exists(export_dir) and os.listdir(export_dir):
         from ssah_tf.errors import UserError
@@ -67,6 +73,16 @@ def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: i
     staging = tempfile.mkdtemp(dir=parent, prefix=".export-")
     try:
         tf.saved_model.save(module, staging, signatures=dict(module.serving))
+        # What ssah-encode needs besides the graph: input spec, identity, vocabulary.
+        with open(os.path.join(staging, EXPORT_INFO), "w") as f:
+            json.dump({"bits": bits, "num_labels": num_labels, "text_dim": text_dim,
+                       "image_shape": list(image_shape) if image_shape else None,
+                       "image_input": "pixels" if pixels else "features", "source": source,
+                       "signatures": sorted(module.serving),
+                       "vocabulary": VOCABULARY if vocabulary else None}, f, indent=1)
+        if vocabulary:
+            with open(os.path.join(staging, VOCABULARY), "w") as f:
+                f.write("\n".join(vocabulary) + "\n")
         if os.path.exists(export_dir):
             os.rmdir(export_dir)
         os.replace(staging, export_dir)

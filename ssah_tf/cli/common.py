@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging as pylogging
 import os
 import sys
 import time
@@ -97,14 +98,23 @@ def default_run_dir(name: str) -> str:
     return os.path.join(WORKSPACE, "runs", f"{name}_{time.strftime('%Y%m%d-%H%M%S')}")
 
 
+class _QuietTensorFlow(pylogging.Filter):
+    """Drop INFO records that TensorFlow's internals log through absl."""
+
+    def filter(self, record: pylogging.LogRecord) -> bool:
+        return record.levelno > pylogging.INFO or "tensorflow" not in record.pathname
+
+
 def run_main(main: Callable[[list[str]], int | None]) -> None:
     """absl ``app.run`` with user errors as one line on stderr and exit status 2."""
 
     def wrapped(argv):
         import tensorflow as tf
 
-        # TF's own INFO lines (checkpoint sharding timings) drown the progress lines.
+        # TF's own INFO lines (checkpoint sharding timings, logged through absl) drown
+        # the progress lines.
         tf.get_logger().setLevel("WARNING")
+        logging.get_absl_handler().addFilter(_QuietTensorFlow())
         try:
             return main(argv)
         except UserError as error:

@@ -35,7 +35,9 @@ def main(argv):
                        else (trainer.feature_matrix.shape[1],))
     export_saved_model(trainer.networks, export_dir, num_labels=network.num_labels,
                        text_dim=network.text_dim if trainer.has_text else None,
-                       image_shape=image_shape, pixels=trainer.pixel_images)
+                       image_shape=image_shape, pixels=trainer.pixel_images,
+                       bits=network.bits, source=os.path.abspath(checkpoint),
+                       vocabulary=trainer.data.tag_names)
     print(f"exported {checkpoint} to {export_dir}")
     return 0
 

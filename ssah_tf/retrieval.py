@@ -1,0 +1,182 @@
+"""Encoding inputs with an exported model, packed code files, and Hamming search.
+
+Code files (.npz, no pickle): ``codes`` uint8 [n, ceil(bits/8)] (np.packbits of
+code > 0), ``ids`` (strings), ``bits``, ``modality``, ``model`` (the export and
+the checkpoint it came from) and, when known, ``labels``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ssah_tf.atomic import write_atomic
+from ssah_tf.errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+
+
+# ----------------------------------------------------------------------------- code files
+def pack_codes(codes: np.ndarray) -> np.ndarray:
+    """{-1, +1} (or {0, 1}) codes [n, bits] -> packed uint8 [n, ceil(bits / 8)]."""
+    return np.packbits(np.asarray(codes) > 0, axis=1)
+
+
+def save_code_file(path: str, *, codes: np.ndarray, ids: Sequence[str], bits: int,
+                   modality: str, model: str, labels: np.ndarray | None = None) -> None:
+    arrays = {"codes": pack_codes(codes), "ids": np.asarray([str(i) for i in ids]),
+              "bits": np.array(bits), "modality": np.array(modality), "model": np.array(model)}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels, np.float32)
+    write_atomic(path, lambda f: np.savez(f, **arrays), binary=True)
+
+
+def load_code_file(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise UserError(f"code file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path} is not a code file written by ssah-encode ({error})") from None
+    missing = [k for k in ("codes", "ids", "bits") if k not in data]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}; write it with ssah-encode")
+    bits = int(data["bits"])
+    if data["codes"].dtype != np.uint8 or data["codes"].shape[1] != (bits + 7) // 8:
+        raise UserError(f"{path}: codes must be uint8 [n, {(bits + 7) // 8}] for {bits} bits")
+    return data
+
+
+# ----------------------------------------------------------------------------- search
+def _as_words(packed: np.ndarray) -> np.ndarray:
+    """View packed codes as uint64 words (zero-padded) for fast XOR + popcount."""
+    width = packed.shape[1]
+    padded_width = (width + 7) // 8 * 8
+    if padded_width != width:
+        packed = np.pad(packed, ((0, 0), (0, padded_width - width)))
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def hamming_packed(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
+    """[q, n] Hamming distances of packed codes (np.bitwise_count on uint64 words)."""
+    q, d = _as_words(queries), _as_words(database)
+    dist = np.zeros((len(q), len(d)), np.uint16)
+    for word in range(q.shape[1]):
+        dist += np.bitwise_count(q[:, word, None] ^ d[None, :, word]).astype(np.uint16)
+    return dist
+
+
+def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = None,
+           radius: int | None = None, block_size: int = 64
+           ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Exact Hamming search over packed codes, yielding (indices, distances) per query,
+    ordered by (distance, database index). ``top_k``: the k nearest; ``radius``: every
+    item within that distance (both: the nearest k within the radius)."""
+    if top_k is None and radius is None:
+        raise UserError("give --top_k and/or --radius")
+    if top_k is not None and top_k <= 0:
+        raise UserError("--top_k must be positive")
+    if queries.shape[1] != database.shape[1]:
+        raise UserError(f"query codes have {queries.shape[1] * 8} bits of storage, database "
+                        f"{database.shape[1] * 8}: they come from different code lengths")
+    n = len(database)
+    for start in range(0, len(queries), block_size):
+        dist = hamming_packed(queries[start:start + block_size], database)
+        for row in dist:
+            if top_k is not None and top_k < n:
+                # Threshold distance holding the k-th item, then exact (distance, index) order.
+                counts = np.cumsum(np.bincount(row, minlength=1))
+                limit = int(np.searchsorted(counts, top_k))
+                if radius is not None:
+                    limit = min(limit, radius)
+                candidates = np.flatnonzero(row <= limit)
+            else:
+                candidates = (np.flatnonzero(row <= radius) if radius is not None
+                              else np.arange(n))
+            order = np.argsort(row[candidates], kind="stable")
+            chosen = candidates[order][:top_k] if top_k is not None else candidates[order]
+            yield chosen, row[chosen]
+
+
+# ----------------------------------------------------------------------------- encoding
+class ExportedEncoder:
+    """An ssah-export SavedModel with its input description."""
+
+    def __init__(self, export_dir: str):
+        from ssah_tf.export import EXPORT_INFO, VOCABULARY
+
+        info_path = os.path.join(export_dir, EXPORT_INFO)
+        if not os.path.isfile(info_path):
+            raise UserError(f"{export_dir} is not an ssah-export directory (no {EXPORT_INFO})")
+        import tensorflow as tf
+
+        with open(info_path) as f:
+            self.info = json.load(f)
+        self.model = tf.saved_model.load(export_dir)
+        self.bits = int(self.info["bits"])
+        self.identity = f"{os.path.abspath(export_dir)} ({self.info.get('source', '')})"
+        self.vocabulary = None
+        if self.info.get("vocabulary"):
+            with open(os.path.join(export_dir, VOCABULARY)) as f:
+                self.vocabulary = [line.rstrip("\n") for line in f if line.strip()]
+
+    def encode(self, modality: str, batch: np.ndarray) -> np.ndarray:
+        """{-1, +1} int8 codes for a batch already in the signature's input form."""
+        import tensorflow as tf
+
+        name = f"encode_{modality}"
+        if name not in self.model.signatures:
+            raise UserError(f"the exported model has no {modality} encoder "
+                            f"(signatures: {', '.join(self.model.signatures)})")
+        arg = {"image": "images", "text": "texts", "label": "labels"}[modality]
+        dtype = tf.uint8 if modality == "image" and self.info["image_input"] == "pixels" else tf.float32
+        return self.model.signatures[name](**{arg: tf.constant(batch, dtype)})["code"].numpy()
+
+
+def read_image_paths(path: str) -> list[str]:
+    """An image file, a folder (recursive, sorted) or a .txt list of paths."""
+    if os.path.isdir(path):
+        found = []
+        for root, _, files in os.walk(path):
+            found += [os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+        if not found:
+            raise UserError(f"folder {path} has no images ({', '.join(IMAGE_EXTENSIONS)})")
+        return sorted(found)
+    if not os.path.isfile(path):
+        raise UserError(f"{path} does not exist")
+    if path.lower().endswith(".txt"):
+        base = os.path.dirname(os.path.abspath(path))
+        with open(path) as f:
+            return [p if os.path.isabs(p) else os.path.join(base, p)
+                    for p in (line.strip() for line in f) if p]
+    return [path]
+
+
+def decode_image(path: str, size: int) -> np.ndarray:
+    """uint8 [size, size, 3]; raises ValueError naming the file when it cannot be decoded."""
+    import tensorflow as tf
+
+    from ssah_tf.data.dataset import resize_uint8
+
+    try:
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    except (tf.errors.OpError, ValueError):
+        raise ValueError(f"image {path} could not be read or decoded") from None
+    return resize_uint8(image.numpy()[None], size)[0]
+
+
+def texts_from_tags(lines: Sequence[str], vocabulary: Sequence[str], where: str) -> np.ndarray:
+    """Comma-separated tag lines -> 0/1 bag-of-words rows over ``vocabulary``."""
+    index = {tag: i for i, tag in enumerate(vocabulary)}
+    out = np.zeros((len(lines), len(vocabulary)), np.float32)
+    for row, line in enumerate(lines):
+        for tag in (t.strip() for t in line.split(",")):
+            if tag:
+                if tag not in index:
+                    raise ValueError(f"{where} line {row + 1}: tag {tag!r} is not in the vocabulary")
+                out[row, index[tag]] = 1.0
+    return out

@@ -1,0 +1,49 @@
+"""Packed-code Hamming search against brute force."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ssah_tf.errors import UserError
+from ssah_tf.retrieval import decode_image, hamming_packed, pack_codes, search
+
+
+def brute(q, d, k=None, r=None):
+    out = []
+    for row in q:
+        dist = (row[None, :] != d).sum(1)
+        order = sorted(range(len(d)), key=lambda j: (dist[j], j))
+        if r is not None:
+            order = [j for j in order if dist[j] <= r]
+        if k is not None:
+            order = order[:k]
+        out.append((np.array(order, dtype=np.int64), dist[order]))
+    return out
+
+
+@pytest.mark.parametrize("bits", [12, 16, 64])
+def test_search_equals_brute_force_with_ties(bits):
+    rng = np.random.default_rng(bits)
+    pool = rng.choice([-1, 1], size=(6, bits))  # few distinct codes: heavy ties
+    d = np.concatenate([pool[rng.integers(0, 6, 150)], rng.choice([-1, 1], size=(50, bits))])
+    q = rng.choice([-1, 1], size=(9, bits))
+    pq, pd = pack_codes(q), pack_codes(d)
+    np.testing.assert_array_equal(hamming_packed(pq, pd), (q[:, None] != d[None]).sum(-1))
+    for kw in ({"top_k": 7}, {"top_k": 500}, {"radius": bits // 2}, {"top_k": 5, "radius": 3}):
+        got = list(search(pq, pd, block_size=4, **kw))
+        want = brute(q, d, kw.get("top_k"), kw.get("radius"))
+        for (gi, gd), (wi, wd) in zip(got, want):
+            np.testing.assert_array_equal(gi, wi)
+            np.testing.assert_array_equal(gd, wd)
+
+
+def test_search_errors_and_image_decoding(tmp_path):
+    with pytest.raises(UserError, match="top_k"):
+        list(search(pack_codes(np.ones((1, 8))), pack_codes(np.ones((2, 8)))))
+    good = tmp_path / "good.png"
+    tf.io.write_file(str(good), tf.io.encode_png(np.full((5, 7, 3), 9, np.uint8)))
+    assert decode_image(str(good), 4).shape == (4, 4, 3)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    with pytest.raises(ValueError, match="bad.jpg"):
+        decode_image(str(bad), 4)
