@@ -70,12 +70,55 @@ def hamming_packed(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
     return dist
 
 
+def _select(row: np.ndarray, top_k: int | None, radius: int | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The chosen database indices of one query's distance row, by (distance, index)."""
+    n = len(row)
+    if top_k is not None and top_k < n:
+        # The distance holding the k-th item, then exact (distance, index) order.
+        counts = np.cumsum(np.bincount(row))
+        limit = int(np.searchsorted(counts, top_k))
+        if radius is not None:
+            limit = min(limit, radius)
+        candidates = np.flatnonzero(row <= limit)
+    elif radius is not None:
+        candidates = np.flatnonzero(row <= radius)
+    else:
+        candidates = np.arange(n)
+    order = np.argsort(row[candidates], kind="stable")
+    chosen = candidates[order][:top_k] if top_k is not None else candidates[order]
+    return chosen, row[chosen].copy()
+
+
+def _search_rows(queries: np.ndarray, words: np.ndarray, top_k, radius) -> list:
+    """Per query: XOR + popcount into reused buffers (cache-friendly), then select."""
+    xor = np.empty(len(words), np.uint64)
+    count = np.empty(len(words), np.uint8)
+    distance = np.empty(len(words), np.uint16)
+    out = []
+    for query in queries:
+        if words.shape[1] == 1:
+            np.bitwise_xor(words[:, 0], query[0], out=xor)
+            np.bitwise_count(xor, out=count)
+            row = count
+        else:
+            distance[:] = 0
+            for w in range(words.shape[1]):
+                np.bitwise_xor(words[:, w], query[w], out=xor)
+                np.bitwise_count(xor, out=count)
+                distance += count
+            row = distance
+        out.append(_select(row, top_k, radius))
+    return out
+
+
 def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = None,
-           radius: int | None = None, block_size: int = 64
+           radius: int | None = None, threads: int | None = None
            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Exact Hamming search over packed codes, yielding (indices, distances) per query,
     ordered by (distance, database index). ``top_k``: the k nearest; ``radius``: every
-    item within that distance (both: the nearest k within the radius)."""
+    item within that distance (both: the nearest k within the radius). Query chunks run
+    on ``threads`` threads (default: the CPU count); NumPy releases the GIL here."""
     if top_k is None and radius is None:
         raise UserError("give --top_k and/or --radius")
     if top_k is not None and top_k <= 0:
@@ -83,23 +126,15 @@ def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = Non
     if queries.shape[1] != database.shape[1]:
         raise UserError(f"query codes have {queries.shape[1] * 8} bits of storage, database "
                         f"{database.shape[1] * 8}: they come from different code lengths")
-    n = len(database)
-    for start in range(0, len(queries), block_size):
-        dist = hamming_packed(queries[start:start + block_size], database)
-        for row in dist:
-            if top_k is not None and top_k < n:
-                # Threshold distance holding the k-th item, then exact (distance, index) order.
-                counts = np.cumsum(np.bincount(row, minlength=1))
-                limit = int(np.searchsorted(counts, top_k))
-                if radius is not None:
-                    limit = min(limit, radius)
-                candidates = np.flatnonzero(row <= limit)
-            else:
-                candidates = (np.flatnonzero(row <= radius) if radius is not None
-                              else np.arange(n))
-            order = np.argsort(row[candidates], kind="stable")
-            chosen = candidates[order][:top_k] if top_k is not None else candidates[order]
-            yield chosen, row[chosen]
+    from concurrent.futures import ThreadPoolExecutor
+
+    words, query_words = _as_words(database), _as_words(queries)
+    threads = threads or os.cpu_count() or 1
+    chunk = 64
+    chunks = [query_words[i:i + chunk] for i in range(0, len(query_words), chunk)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for result in pool.map(lambda c: _search_rows(c, words, top_k, radius), chunks):
+            yield from result
 
 
 # ----------------------------------------------------------------------------- encoding

@@ -30,7 +30,7 @@ def test_search_equals_brute_force_with_ties(bits):
     pq, pd = pack_codes(q), pack_codes(d)
     np.testing.assert_array_equal(hamming_packed(pq, pd), (q[:, None] != d[None]).sum(-1))
     for kw in ({"top_k": 7}, {"top_k": 500}, {"radius": bits // 2}, {"top_k": 5, "radius": 3}):
-        got = list(search(pq, pd, block_size=4, **kw))
+        got = list(search(pq, pd, threads=2, **kw))
         want = brute(q, d, kw.get("top_k"), kw.get("radius"))
         for (gi, gd), (wi, wd) in zip(got, want):
             np.testing.assert_array_equal(gi, wi)
