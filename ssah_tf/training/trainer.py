@@ -552,6 +552,8 @@ class Trainer:
 
     def _log_pass(self, epoch, stage, pass_index, means, seconds, monitored, plan, stopped):
         names = _term_names(stage.network, self.has_image, self.has_text)
+        # The release's literal log(1 + exp) overflows for inner products > 88: say so once.
+        losses.warn_once_on_overflow({n: tf.constant(v) for n, v in zip(names, means)})
         step = int(self.global_step.numpy())
         scalars = {f"{stage.network}/{n}": v for n, v in zip(names, means)}
         scalars[f"{stage.network}/learning_rate"] = stage.learning_rate

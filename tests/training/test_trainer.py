@@ -103,3 +103,17 @@ def test_init_from_takes_network_weights_only(tmp_path):
         np.testing.assert_array_equal(loaded[key], trained[key], err_msg=key)
     assert int(second.epoch.numpy()) == 0 and int(second.global_step.numpy()) == 0
     assert not np.array_equal(loaded["bank/lab/hash"], trained["bank/lab/hash"])
+
+
+def test_release_overflow_is_warned_once_during_training(tmp_path, caplog):
+    import logging
+
+    from ssah_tf import losses
+
+    losses._warned_overflow = False
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", eval_every=0)
+    # Large LabNet features make Delta = F_bank F^T / 2 exceed 88: log(1 + exp) -> inf.
+    trainer.networks.labnet.semantic.bias.assign(tf.fill([16], 500.0))
+    with caplog.at_level(logging.WARNING):
+        trainer.train()
+    assert caplog.text.count("log(1+exp(x)) overflows") == 1
