@@ -215,3 +215,73 @@ def texts_from_tags(lines: Sequence[str], vocabulary: Sequence[str], where: str)
                     raise ValueError(f"{where} line {row + 1}: tag {tag!r} is not in the vocabulary")
                 out[row, index[tag]] = 1.0
     return out
+
+
+# ----------------------------------------------------------------------------- FAISS
+class FaissSearcher:
+    """Optional FAISS binary back end (``pip install ".[faiss]"``).
+
+    ``flat`` (IndexBinaryFlat) is exact and returns exactly what :func:`search`
+    returns, tie order included: FAISS orders equal distances arbitrarily, so
+    every item up to the k-th distance is re-collected with a range search and
+    sorted by (distance, index). ``ivf`` (IndexBinaryIVF) and ``hnsw``
+    (IndexBinaryHNSW) are approximate indexes for large collections.
+    """
+
+    def __init__(self, database: np.ndarray, *, kind: str = "flat", nlist: int = 1024,
+                 nprobe: int = 16, hnsw_m: int = 32):
+        try:
+            import faiss
+        except ImportError:
+            raise UserError("the FAISS back end needs faiss-cpu: pip install '.[faiss]'") from None
+        self.faiss = faiss
+        self.bits = database.shape[1] * 8
+        self.kind = kind
+        if kind == "flat":
+            self.index = faiss.IndexBinaryFlat(self.bits)
+        elif kind == "ivf":
+            quantizer = faiss.IndexBinaryFlat(self.bits)
+            self.index = faiss.IndexBinaryIVF(quantizer, self.bits, min(nlist, max(1, len(database) // 39)))
+            self.index.train(database)
+            self.index.nprobe = nprobe
+            self._quantizer = quantizer  # keep alive
+        elif kind == "hnsw":
+            self.index = faiss.IndexBinaryHNSW(self.bits, hnsw_m)
+        else:
+            raise UserError(f"unknown FAISS index {kind!r}; use flat, ivf or hnsw")
+        self.index.add(np.ascontiguousarray(database))
+
+    def _within(self, query: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+        # FAISS binary range search keeps distances strictly below the radius.
+        lims, distances, labels = self.index.range_search(query[None], int(max_distance) + 1)
+        order = np.lexsort((labels, distances))
+        return labels[order].astype(np.int64), distances[order].astype(np.uint16)
+
+    def search(self, queries: np.ndarray, *, top_k: int | None = None, radius: int | None = None
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if top_k is None and radius is None:
+            raise UserError("give --top_k and/or --radius")
+        queries = np.ascontiguousarray(queries)
+        if top_k is not None:
+            k = min(top_k, self.index.ntotal)
+            distances, labels = self.index.search(queries, k)
+            for row in range(len(queries)):
+                if self.kind != "flat":  # approximate: order what was found
+                    keep = labels[row] >= 0
+                    d, i = distances[row][keep], labels[row][keep]
+                    order = np.lexsort((i, d))
+                    d, i = d[order], i[order]
+                    if radius is not None:
+                        i, d = i[d <= radius], d[d <= radius]
+                    yield i.astype(np.int64), d.astype(np.uint16)
+                    continue
+                limit = int(distances[row, -1])
+                if radius is not None:
+                    limit = min(limit, radius)
+                ids, dist = self._within(queries[row], limit)
+                yield ids[:top_k], dist[:top_k]
+        else:
+            if self.kind != "flat":
+                raise UserError("radius-only search needs the exact flat index")
+            for row in range(len(queries)):
+                yield self._within(queries[row], radius)

@@ -47,3 +47,33 @@ def test_search_errors_and_image_decoding(tmp_path):
     bad.write_bytes(b"nope")
     with pytest.raises(ValueError, match="bad.jpg"):
         decode_image(str(bad), 4)
+
+
+@pytest.mark.parametrize("bits", [16, 64])
+def test_faiss_flat_is_identical_and_approximate_indexes_find_neighbours(bits):
+    pytest.importorskip("faiss", reason="faiss-cpu is an optional extra (in the test extra)")
+    from ssah_tf.retrieval import FaissSearcher
+
+    rng = np.random.default_rng(7)
+    pool = rng.choice([-1, 1], size=(5, bits))
+    d = np.concatenate([pool[rng.integers(0, 5, 300)], rng.choice([-1, 1], size=(700, bits))])
+    q = np.concatenate([pool[:2], rng.choice([-1, 1], size=(6, bits))])
+    pq, pd = pack_codes(q), pack_codes(d)
+    flat = FaissSearcher(pd, kind="flat")
+    for kw in ({"top_k": 10}, {"top_k": 2000}, {"radius": 3}, {"top_k": 4, "radius": 1}):
+        for (gi, gd), (wi, wd) in zip(flat.search(pq, **kw), search(pq, pd, **kw)):
+            np.testing.assert_array_equal(gi, wi)
+            np.testing.assert_array_equal(gd, wd)
+    true = (q[:, None] != d[None]).sum(-1)
+    # IVF probing every list is exhaustive: the distances equal the exact ones.
+    ivf = FaissSearcher(pd, kind="ivf", nlist=8, nprobe=8)
+    for (gi, gd), (wi, wd) in zip(ivf.search(pq, top_k=10), search(pq, pd, top_k=10)):
+        np.testing.assert_array_equal(gd, wd)
+    # HNSW is approximate: reported distances are true, sorted, and most neighbours are found.
+    hnsw = FaissSearcher(pd, kind="hnsw")
+    found = 0
+    for row, ((gi, gd), (wi, wd)) in enumerate(zip(hnsw.search(pq, top_k=10), search(pq, pd, top_k=10))):
+        np.testing.assert_array_equal(gd, true[row, gi])
+        assert np.all(np.diff(gd.astype(int)) >= 0)
+        found += np.sum(gd <= wd[-1])
+    assert found / (10 * len(q)) > 0.5

@@ -20,6 +20,9 @@ flags.DEFINE_string("queries", None, "Code file of the queries (ssah-encode outp
 flags.DEFINE_integer("top_k", None, "Return the k nearest items per query.")
 flags.DEFINE_integer("radius", None, "Return the items within this Hamming distance.")
 flags.DEFINE_string("output", None, "Write results to .json or .csv (default: JSON on stdout).")
+flags.DEFINE_enum("backend", "numpy", ["numpy", "faiss_flat", "faiss_ivf", "faiss_hnsw"],
+                  "numpy: exact popcount; faiss_flat: exact, identical results; faiss_ivf / "
+                  "faiss_hnsw: approximate indexes for large collections (pip install \".[faiss]\").")
 
 
 def main(argv):
@@ -28,17 +31,20 @@ def main(argv):
     if not FLAGS.database or not FLAGS.queries:
         raise UserError("--database and --queries are required")
     from ssah_tf.atomic import write_atomic
-    from ssah_tf.retrieval import load_code_file, search
+    from ssah_tf.retrieval import FaissSearcher, load_code_file, search
 
     database, queries = load_code_file(FLAGS.database), load_code_file(FLAGS.queries)
     if int(database["bits"]) != int(queries["bits"]):
         raise UserError(f"code lengths differ: queries {int(queries['bits'])} bits, database "
                         f"{int(database['bits'])} bits")
     db_ids, labels = database["ids"], database.get("labels")
+    if FLAGS.backend == "numpy":
+        found = search(queries["codes"], database["codes"], top_k=FLAGS.top_k, radius=FLAGS.radius)
+    else:
+        searcher = FaissSearcher(database["codes"], kind=FLAGS.backend.split("_")[1])
+        found = searcher.search(queries["codes"], top_k=FLAGS.top_k, radius=FLAGS.radius)
     results = []
-    for query_id, (indices, distances) in zip(
-            queries["ids"], search(queries["codes"], database["codes"], top_k=FLAGS.top_k,
-                                   radius=FLAGS.radius)):
+    for query_id, (indices, distances) in zip(queries["ids"], found):
         hits = [{"id": str(db_ids[i]), "distance": int(d)} for i, d in zip(indices, distances)]
         if labels is not None:
             for hit, i in zip(hits, indices):

@@ -44,6 +44,11 @@ def test_encode_texts_labels_features_and_search(exported):
                      f"--queries={tmp / 'text.npz'}", "--top_k=5", f"--output={tmp / 'hits.json'}")
     assert result.returncode == 0, result.stderr[-2000:]
     hits = json.loads((tmp / "hits.json").read_text())
+    faiss_run = run_cli("ssah_tf.cli.search", f"--database={tmp / 'image.npz'}",
+                        f"--queries={tmp / 'text.npz'}", "--top_k=5", "--backend=faiss_flat",
+                        f"--output={tmp / 'faiss.json'}")
+    assert faiss_run.returncode == 0, faiss_run.stderr[-2000:]
+    assert json.loads((tmp / "faiss.json").read_text()) == hits
     q = np.unpackbits(load_code_file(str(tmp / "text.npz"))["codes"], axis=1)[:, :16]
     d = np.unpackbits(load_code_file(str(tmp / "image.npz"))["codes"], axis=1)[:, :16]
     dist = (q[:, None] != d[None]).sum(-1)
