@@ -50,10 +50,17 @@ def _blocks(query_codes, database_codes, query_labels, database_labels, block_si
             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(distances, relevance) for blocks of queries."""
     q_labels, db_labels = _check(query_codes, database_codes, query_labels, database_labels)
-    for start in range(0, len(query_codes), block_size):
+    q_codes, db_codes = _as_pm1(query_codes), _as_pm1(database_codes)
+    if q_codes.shape[1] != db_codes.shape[1]:
+        raise ValueError(f"code lengths differ: {q_codes.shape[1]} vs {db_codes.shape[1]} bits")
+    bits = q_codes.shape[1]
+    dtype = np.uint8 if bits < 256 else np.uint16
+    for start in range(0, len(q_codes), block_size):
         stop = start + block_size
-        yield (hamming_distance(query_codes[start:stop], database_codes),
-               (q_labels[start:stop] @ db_labels.T) > 0)
+        inner = q_codes[start:stop] @ db_codes.T  # exact integers in float32
+        np.subtract(bits, inner, out=inner)
+        inner *= 0.5
+        yield inner.astype(dtype), (q_labels[start:stop] @ db_labels.T) > 0
 
 
 def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
@@ -75,16 +82,19 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
     k = num_db if top_k is None else min(int(top_k), num_db)
     if k <= 0:
         raise ValueError("top_k must be positive")
-    positions = np.arange(1, k + 1, dtype=np.float64)
     total, counted = 0.0, 0
     for distance, relevant in _blocks(query_codes, database_codes, query_labels,
                                       database_labels, block_size):
         ranked = _ranked_relevance(distance, relevant, k)
-        hits = np.cumsum(ranked, axis=1, dtype=np.float64)
-        num_relevant = hits[:, -1]
-        precision_sum = np.where(ranked, hits / positions, 0.0).sum(axis=1)
+        # At the relevant positions the running hit count is simply 1, 2, 3, ...:
+        # AP = mean_t t / position_t over the relevant positions (no full-width cumsum).
+        rows, cols = np.nonzero(ranked)
+        num_relevant = np.bincount(rows, minlength=len(ranked))
+        first = np.concatenate([[0], np.cumsum(num_relevant)[:-1]])
+        hit_number = np.arange(1, len(rows) + 1) - first[rows]
+        precision_sum = np.bincount(rows, weights=hit_number / (cols + 1.0), minlength=len(ranked))
         with np.errstate(invalid="ignore", divide="ignore"):
-            ap = np.where(num_relevant > 0, precision_sum / num_relevant, 0.0)
+            ap = np.where(num_relevant > 0, precision_sum / np.maximum(num_relevant, 1), 0.0)
         total += float(ap.sum())
         counted += int((num_relevant > 0).sum()) if skip_empty_queries else len(ap)
     return total / counted if counted else 0.0

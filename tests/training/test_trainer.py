@@ -117,3 +117,18 @@ def test_release_overflow_is_warned_once_during_training(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         trainer.train()
     assert caplog.text.count("log(1+exp(x)) overflows") == 1
+
+
+def test_validation_queries_select_the_best_epoch(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), epochs=2, val_size=5)
+    results = trainer.train()
+    assert results["selected_on"] == "validation"
+    assert set(results["validation"]) == {"map_i2t", "map_t2i", "map_i2i", "map_t2t", "map_l2i",
+                                          "map_l2t"}
+    records = [json.loads((tmp_path / "eval" / f"epoch_{e:04d}.json").read_text()) for e in (0, 1)]
+    best = max(records, key=lambda r: r["validation_selection"])
+    assert results["best_epoch"] == best["epoch"]
+    # Validation queries come from the database but never from the training items.
+    train = set(trainer.train_index.tolist())
+    pool = [i for i in trainer.split.database if i not in train]
+    assert len(pool) >= 5
