@@ -34,6 +34,7 @@ from ssah_tf.models.layers import NetworkOutput
 from ssah_tf.models.networks import DISCRIMINATOR_KEYS, build_networks
 from ssah_tf.training.banks import MemoryBanks
 from ssah_tf.training.optimizers import make_stage_optimizers
+from ssah_tf.training.steps import apply_gradients
 from ssah_tf.training.schedules import (ScheduleConfig, ScheduleExhausted, StagePlan, early_break,
                                         epoch_plan, monitors_this_pass)
 from ssah_tf.training.summaries import SummaryWriter, code_statistics, write_json_atomic
@@ -319,9 +320,7 @@ class Trainer:
                 output, labels=labels, sim=sim, lab_feature_bank=self.banks["lab"].feature,
                 lab_hash_bank=self.banks["lab"].hash, quant_target=target, config=cfg,
                 adversarial=self._adversarial(network, output))
-        grads = tape.gradient(terms["total"], variables)
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        self.optimizers[network].apply([g for g, _ in pairs], [v for _, v in pairs])
+        apply_gradients(tape, terms["total"], variables, self.optimizers[network])
         return tf.stack([terms[n] for n in _term_names(network, self.has_image, self.has_text)])
 
     def _discriminator_step(self, row: tf.Tensor) -> tf.Tensor:
@@ -338,9 +337,7 @@ class Trainer:
                              if self.has_text else None),
                 label_logits_text=d["L2"](label_features) if self.has_text else None,
                 form=self.config.ssah.loss.adversarial_form)
-        grads = tape.gradient(terms["total"], variables)
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        self.optimizers["dis"].apply([g for g, _ in pairs], [v for _, v in pairs])
+        apply_gradients(tape, terms["total"], variables, self.optimizers["dis"])
         return tf.stack([terms[n] for n in _term_names("dis", self.has_image, self.has_text)])
 
     def _loop(self, network: str):
