@@ -75,12 +75,26 @@ def _select(row: np.ndarray, top_k: int | None, radius: int | None
     """The chosen database indices of one query's distance row, by (distance, index)."""
     n = len(row)
     if top_k is not None and top_k < n:
-        # The distance holding the k-th item, then exact (distance, index) order.
-        counts = np.cumsum(np.bincount(row))
+        candidates = None
+        stride = n // (64 * top_k)
+        if stride >= 2:
+            # Estimate the k-th distance on a strided sample; every item within one more
+            # than that is a candidate superset whenever it holds at least k items.
+            sample = np.cumsum(np.bincount(row[::stride]))
+            guess = int(np.searchsorted(sample, -(-top_k // stride))) + 1
+            if radius is not None:
+                guess = min(guess, radius)
+            superset = np.flatnonzero(row <= guess)
+            if len(superset) >= top_k or (radius is not None and guess == radius):
+                candidates = superset
+        if candidates is None:
+            candidates = np.arange(n)
+        # The distance holding the k-th item among the candidates, then exact order.
+        counts = np.cumsum(np.bincount(row[candidates]))
         limit = int(np.searchsorted(counts, top_k))
         if radius is not None:
             limit = min(limit, radius)
-        candidates = np.flatnonzero(row <= limit)
+        candidates = candidates[row[candidates] <= limit]
     elif radius is not None:
         candidates = np.flatnonzero(row <= radius)
     else:

@@ -77,3 +77,20 @@ def test_faiss_flat_is_identical_and_approximate_indexes_find_neighbours(bits):
         assert np.all(np.diff(gd.astype(int)) >= 0)
         found += np.sum(gd <= wd[-1])
     assert found / (10 * len(q)) > 0.5
+
+
+@pytest.mark.parametrize("k,radius", [(5, None), (40, None), (5, 3), (3, 30)])
+def test_sampled_threshold_path_is_exact(k, radius):
+    """Databases large enough (n >= 128 k) for the sampled k-th-distance estimate."""
+    rng = np.random.default_rng(k)
+    bits = 32
+    pool = rng.choice([-1, 1], size=(20, bits))
+    d = np.concatenate([pool[rng.integers(0, 20, 4000)], rng.choice([-1, 1], size=(4000, bits))])
+    q = np.concatenate([pool[:3], rng.choice([-1, 1], size=(5, bits))])
+    dist = (q[:, None] != d[None]).sum(-1)
+    for row, (gi, gd) in enumerate(search(pack_codes(q), pack_codes(d), top_k=k, radius=radius)):
+        order = np.lexsort((np.arange(len(d)), dist[row]))
+        if radius is not None:
+            order = order[dist[row][order] <= radius]
+        np.testing.assert_array_equal(gi, order[:k])
+        np.testing.assert_array_equal(gd, dist[row][order[:k]])
