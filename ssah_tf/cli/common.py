@@ -106,7 +106,8 @@ class _QuietTensorFlow(pylogging.Filter):
 
 
 def run_main(main: Callable[[list[str]], int | None]) -> None:
-    """absl ``app.run`` with user errors as one line on stderr and exit status 2."""
+    """absl ``app.run`` with user errors as one line on stderr and exit status 2;
+    every option is a --flag, so positional arguments are rejected here for all tools."""
 
     def wrapped(argv):
         import tensorflow as tf
@@ -116,6 +117,8 @@ def run_main(main: Callable[[list[str]], int | None]) -> None:
         tf.get_logger().setLevel("WARNING")
         logging.get_absl_handler().addFilter(_QuietTensorFlow())
         try:
+            if len(argv) > 1:
+                raise UserError(f"unexpected arguments {argv[1:]}; all options are --flags")
             return main(argv)
         except UserError as error:
             if FLAGS.verbosity >= 1:
@@ -125,3 +128,8 @@ def run_main(main: Callable[[list[str]], int | None]) -> None:
 
     app.run(wrapped)
     logging.flush()
+
+
+def entry_point(main: Callable[[list[str]], int | None]) -> Callable[[], None]:
+    """The console-script function of a CLI module: ``run = entry_point(main)``."""
+    return lambda: run_main(main)

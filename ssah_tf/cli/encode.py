@@ -54,8 +54,6 @@ def _batches(n: int, size: int):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}")
     sources = [f for f in ("images", "image_features", "texts", "labels") if getattr(FLAGS, f)]
     if len(sources) != 1:
         raise UserError("give exactly one of --images, --image_features, --texts, --labels")
@@ -137,8 +135,7 @@ def main(argv):
     return 0
 
 
-def run():
-    common.run_main(main)
+run = common.entry_point(main)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,6 @@ flags.DEFINE_bool("write_codes", False, "Also write our codes as codes.mat in th
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}")
     from ssah_tf.evaluation.codes import evaluate_codes, read_code_file, write_code_file, write_curves
     from ssah_tf.training.summaries import SummaryWriter, write_json_atomic
 
@@ -77,8 +75,7 @@ def main(argv):
     return 0
 
 
-def run():
-    common.run_main(main)
+run = common.entry_point(main)
 
 
 if __name__ == "__main__":

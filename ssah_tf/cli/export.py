@@ -16,8 +16,6 @@ flags.DEFINE_string("export_dir", None, "Output folder (default: workspace/expor
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}")
     if not FLAGS.model_dir:
         raise UserError("--model_dir is required")
     from ssah_tf.export import export_saved_model
@@ -42,8 +40,7 @@ def main(argv):
     return 0
 
 
-def run():
-    common.run_main(main)
+run = common.entry_point(main)
 
 
 if __name__ == "__main__":

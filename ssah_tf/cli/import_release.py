@@ -26,8 +26,6 @@ flags.DEFINE_string("output_dir", None, "Where to write the converted checkpoint
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}")
     missing = [name for name in ("checkpoint", "cnnf", "bits", "num_labels", "text_dim",
                                  "output_dir") if getattr(FLAGS, name) is None]
     if missing:
@@ -62,8 +60,7 @@ def main(argv):
     return 0
 
 
-def run():
-    common.run_main(main)
+run = common.entry_point(main)
 
 
 if __name__ == "__main__":

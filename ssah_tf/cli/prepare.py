@@ -15,8 +15,6 @@ flags.DEFINE_integer("split_seed", 0, "Seed of the protocol split written as que
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}")
     if not FLAGS.dataset or not FLAGS.manual_dir:
         raise UserError("--dataset and --manual_dir are required")
     from ssah_tf.data.tfds_builders import prepare
@@ -28,8 +26,7 @@ def main(argv):
     return 0
 
 
-def run():
-    common.run_main(main)
+run = common.entry_point(main)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ flags.DEFINE_enum("backend", "numpy", ["numpy", "faiss_flat", "faiss_ivf", "fais
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}")
     if not FLAGS.database or not FLAGS.queries:
         raise UserError("--database and --queries are required")
     from ssah_tf.atomic import write_atomic
@@ -67,8 +65,7 @@ def main(argv):
     return 0
 
 
-def run():
-    common.run_main(main)
+run = common.entry_point(main)
 
 
 if __name__ == "__main__":

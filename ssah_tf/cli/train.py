@@ -90,8 +90,6 @@ def check_flag_values() -> None:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}; all options are --flags")
     check_flag_values()
     from ssah_tf.data import load_dataset, resolve_split, save_split
     from ssah_tf.data.registry import split_path
@@ -171,8 +169,7 @@ def main(argv):
     return 0
 
 
-def run():
-    common.run_main(main)
+run = common.entry_point(main)
 
 
 if __name__ == "__main__":
