@@ -106,3 +106,22 @@ def test_zero_one_codes_and_errors():
                                database_labels=dl)
     with pytest.raises(ValueError, match="code lengths"):
         hamming_distance(qb, db[:, :8])
+
+
+@pytest.mark.parametrize("bits,classes", [(8, 3), (64, 5), (72, 70), (300, 4)])
+def test_wide_codes_and_labels_threads_and_fallback(monkeypatch, bits, classes):
+    """Multi-word codes (72 bits), uint16 distances (300 bits), labels past one 64-bit
+    word (70 classes): every block size, thread count and the argsort fallback agree
+    with the brute-force reference."""
+    qb, db, ql, dl = random_case(7, nq=9, nd=33, bits=bits, c=classes, distinct_codes=5)
+    expected = brute_force_map(qb, db, ql, dl)
+    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
+    for block, workers in [(None, None), (1, 1), (2, 3), (4, 2)]:
+        assert mean_average_precision(**kw, block_size=block, workers=workers) == pytest.approx(
+            expected, abs=1e-12)
+    assert mean_average_precision(**kw, top_k=7, block_size=2, workers=2) == pytest.approx(
+        brute_force_map(qb, db, ql, dl, 7), abs=1e-12)
+    from ssah_tf.evaluation import metrics
+
+    monkeypatch.setattr(metrics, "_COO_TOCSR", None)  # NumPy's stable argsort instead
+    assert mean_average_precision(**kw, block_size=2) == pytest.approx(expected, abs=1e-12)
