@@ -45,45 +45,9 @@ def small_dataset_arrays(n=12, h=8, w=6, d_t=7, c=4, seed=0):
 
 def write_fake_cnnf(path: str, *, layout: str = "old", widths=(6, 6, 6, 6, 6), fc6: int = 10,
                     fc7: int = 20, seed: int = 0, mean_shape=(224, 224, 3)) -> None:
-    """A MatConvNet CNN-F file with the real layer list (21 layers) and small widths.
+    """A MatConvNet CNN-F file with the real layer list (21 layers) and small widths."""
+    from ssah_tf.bench.random_cnnf import write_random_cnnf
 
-    ``old``: top-level ``normalization`` (the release's layout); ``new``: ``meta.normalization``.
-    """
-    import scipy.io
+    write_random_cnnf(path, conv_widths=widths, fc_widths=(fc6, fc7, 3), layout=layout,
+                      seed=seed, mean_shape=mean_shape, stddev=0.05)
 
-    rng = np.random.default_rng(seed)
-
-    def conv(name, k, cin, cout, stride, pad):
-        weights = np.empty((1, 2), dtype=object)  # MATLAB's {W, b} cell
-        weights[0, 0] = rng.normal(0, .05, (k, k, cin, cout)).astype(np.float32)
-        weights[0, 1] = rng.normal(0, .05, (cout, 1)).astype(np.float32)
-        return {"weights": weights,
-                "pad": np.array([pad], np.uint8).reshape(1, -1), "type": "conv", "name": name,
-                "stride": np.array([[stride, stride]], np.uint8)}
-
-    def pool(name, pad):
-        return {"name": name, "stride": np.array([[2, 2]], np.uint8),
-                "pad": np.array([pad], np.uint8), "type": "pool", "method": "max",
-                "pool": np.array([[3, 3]], np.uint8)}
-
-    relu = lambda n: {"type": "relu", "name": n}
-    norm = lambda n: {"name": n, "param": np.array([[5, 2, 1e-4, .75]]), "type": "normalize"}
-    c1, c2, c3, c4, c5 = widths
-    layers = [conv("conv1", 11, 3, c1, 4, [0, 0, 0, 0]), relu("relu1"), norm("norm1"),
-              pool("pool1", [0, 1, 0, 1]), conv("conv2", 5, c1, c2, 1, [2, 2, 2, 2]),
-              relu("relu2"), norm("norm2"), pool("pool2", [0, 0, 0, 0]),
-              conv("conv3", 3, c2, c3, 1, [1, 1, 1, 1]), relu("relu3"),
-              conv("conv4", 3, c3, c4, 1, [1, 1, 1, 1]), relu("relu4"),
-              conv("conv5", 3, c4, c5, 1, [1, 1, 1, 1]), relu("relu5"), pool("pool5", [0, 0, 0, 0]),
-              conv("fc6", 6, c5, fc6, 1, [0, 0, 0, 0]), relu("relu6"),
-              conv("fc7", 1, fc6, fc7, 1, [0, 0, 0, 0]), relu("relu7"),
-              conv("fc8", 1, fc7, 3, 1, [0, 0, 0, 0]), {"type": "softmax", "name": "prob"}]
-    cells = np.empty((1, len(layers)), dtype=object)
-    for i, layer in enumerate(layers):
-        cells[0, i] = layer
-    normalization = {"averageImage": rng.uniform(90, 130, mean_shape).astype(np.float32),
-                     "imageSize": np.array([[224, 224, 3]], np.uint8)}
-    if layout == "old":
-        scipy.io.savemat(path, {"layers": cells, "normalization": normalization})
-    else:
-        scipy.io.savemat(path, {"layers": cells, "meta": {"normalization": normalization}})

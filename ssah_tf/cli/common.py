@@ -94,6 +94,21 @@ def ssah_config(*, num_labels: int | None = None, text_dim: int | None = None):
     return make_config(FLAGS.preset, **overrides)
 
 
+def define_execution_flags() -> None:
+    """--mixed_precision and --jit_compile: how the networks run, not what they compute."""
+    flags.DEFINE_bool("mixed_precision", None, "bf16 matmuls/convolutions on float32 weights "
+                      "(image backbone, TxtNet hidden layer, discriminator hidden layers); "
+                      "default: off, or the run's setting.")
+    flags.DEFINE_bool("jit_compile", None, "XLA-compile every network's forward pass "
+                      "(default: off, or the run's setting).")
+
+
+def execution_overrides() -> dict:
+    """The execution flags the user set, as RunConfig fields."""
+    return {name: getattr(FLAGS, name) for name in ("mixed_precision", "jit_compile")
+            if getattr(FLAGS, name) is not None}
+
+
 def default_run_dir(name: str) -> str:
     return os.path.join(WORKSPACE, "runs", f"{name}_{time.strftime('%Y%m%d-%H%M%S')}")
 

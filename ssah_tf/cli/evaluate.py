@@ -21,6 +21,7 @@ from ssah_tf.training.runs import restore_networks, trainer_from_run
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
+common.define_execution_flags()
 flags.DEFINE_string("model_dir", None, "A training run directory to evaluate.")
 flags.DEFINE_string("checkpoint", "best", "best, latest, or a checkpoint path (with --model_dir).")
 flags.DEFINE_string("codes", None, "A code file in the release's layout (Qi, Qt, Di, Dt, "
@@ -43,7 +44,7 @@ def main(argv):
         source = os.path.abspath(FLAGS.codes)
         output_dir = FLAGS.output_dir
     else:
-        trainer = trainer_from_run(FLAGS.model_dir)
+        trainer = trainer_from_run(FLAGS.model_dir, **common.execution_overrides())
         source = restore_networks(trainer, FLAGS.checkpoint)
         query = np.asarray(trainer.split.query)
         database = np.asarray(trainer.split.database)

@@ -10,6 +10,7 @@ from ssah_tf.cli import common
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
+common.define_execution_flags()
 flags.DEFINE_string("model_dir", None, "The training run to export.")
 flags.DEFINE_string("checkpoint", "best", "best, latest, or a checkpoint path.")
 flags.DEFINE_string("export_dir", None, "Output folder (default: workspace/exports/<run name>).")
@@ -21,7 +22,7 @@ def main(argv):
     from ssah_tf.export import export_saved_model
     from ssah_tf.training.runs import restore_networks, trainer_from_run
 
-    trainer = trainer_from_run(FLAGS.model_dir)
+    trainer = trainer_from_run(FLAGS.model_dir, **common.execution_overrides())
     checkpoint = restore_networks(trainer, FLAGS.checkpoint)
     export_dir = FLAGS.export_dir or os.path.join(
         common.WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir)))

@@ -16,6 +16,7 @@ from ssah_tf.errors import UserError
 FLAGS = flags.FLAGS
 common.define_data_flags()
 common.define_model_flags()
+common.define_execution_flags()
 flags.DEFINE_enum("modalities", "both", ["both", "text", "image"],
                   "Which modalities to train besides labels (text: LabNet + TxtNet only).")
 flags.DEFINE_enum("backbone", "auto", ["auto", "cnnf", "vgg19", "mlp"],
@@ -141,7 +142,8 @@ def main(argv):
                     save_every_passes=FLAGS.save_every_passes,
                     checkpoint_interval_seconds=FLAGS.checkpoint_interval_seconds,
                     keep_checkpoints=FLAGS.keep_checkpoints, steps_per_loop=FLAGS.steps_per_loop,
-                    val_size=FLAGS.val_size, map_top_k=FLAGS.map_top_k)
+                    val_size=FLAGS.val_size, map_top_k=FLAGS.map_top_k,
+                    **common.execution_overrides())
     config = TrainConfig(ssah=ssah, schedule=schedule, run=run)
     trainer = Trainer(config, data, split, strategy)
     trainer.restore_or_initialize(resume=FLAGS.resume, init_from=FLAGS.init_from)

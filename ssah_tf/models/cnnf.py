@@ -17,7 +17,9 @@ import numpy as np
 import scipy.io
 import tensorflow as tf
 
+
 from ssah_tf.errors import UserError
+from ssah_tf.models.layers import check_compute_dtype, wide_matmul
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,9 +176,12 @@ class CNNFBackbone(keras.layers.Layer):
     Weights are named ``w<i>``/``bias<i>`` after the file's layer index.
     """
 
-    def __init__(self, spec: CNNFSpec, **kwargs):
+    def __init__(self, spec: CNNFSpec, compute_dtype: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
+        # bfloat16: convolutions and pooling in bf16 on float32 weights (cast per call);
+        # LRN and the output stay float32.
+        self.conv_dtype = tf.dtypes.as_dtype(check_compute_dtype(compute_dtype))
         self.mean_image = spec.mean_image
         self.input_size = spec.input_size
         self.output_dim = spec.output_dim
@@ -208,17 +213,27 @@ class CNNFBackbone(keras.layers.Layer):
         return tf.cast(images, tf.float32) - tf.constant(self.mean_image, tf.float32)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
+        x = tf.cast(x, self.conv_dtype)
         for layer in self.spec.layers:
             if layer.kind in ("conv", "pool") and any(layer.pad):
                 top, bottom, left, right = layer.pad
                 x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
             if layer.kind == "conv":
-                x = tf.nn.conv2d(x, self.kernels[layer.index], [1, *layer.stride, 1], "VALID")
-                x = tf.nn.bias_add(x, self.biases[layer.index])
+                kernel = tf.cast(self.kernels[layer.index], self.conv_dtype)
+                if tuple(x.shape[1:3]) == tuple(kernel.shape[:2]):
+                    # fc6/fc7: a VALID conv whose kernel covers the whole input is a
+                    # matmul on the (h, w, c)-flattened input; TF's CPU conv gradient
+                    # for this shape is ~35x slower than the matmul's.
+                    flat = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
+                    x = wide_matmul(flat, tf.reshape(kernel, [-1, kernel.shape[3]]))[:, None, None, :]
+                else:
+                    x = tf.nn.conv2d(x, kernel, [1, *layer.stride, 1], "VALID")
+                x = tf.nn.bias_add(x, tf.cast(self.biases[layer.index], self.conv_dtype))
             elif layer.kind == "relu":
                 x = tf.nn.relu(x)
             elif layer.kind == "lrn":
-                x = tf.nn.local_response_normalization(x, *layer.lrn)
+                x = tf.cast(tf.nn.local_response_normalization(tf.cast(x, tf.float32), *layer.lrn),
+                            self.conv_dtype)
             elif layer.kind == "pool":
                 x = tf.nn.max_pool2d(x, [1, *layer.pool_size, 1], [1, *layer.stride, 1], "VALID")
-        return tf.reshape(x, [-1, self.output_dim])
+        return tf.reshape(tf.cast(x, tf.float32), [-1, self.output_dim])

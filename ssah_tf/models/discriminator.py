@@ -18,13 +18,14 @@ class Discriminator(keras.Model):
     """
 
     def __init__(self, *, semantic_dim: int = 512, hidden: Sequence[int] = (4096, 4096),
-                 init_stddev: float = 0.01, **kwargs):
+                 init_stddev: float = 0.01, compute_dtype: str = "float32", **kwargs):
         super().__init__(**kwargs)
         # Attributes fc1, fc2, ... rather than a list: Keras' list tracker is invisible
         # to tf.train.Checkpoint.
         self._depth = len(hidden)
         for i, units in enumerate(hidden):
-            setattr(self, f"fc{i + 1}", dense(units, init_stddev, f"fc{i + 1}"))
+            setattr(self, f"fc{i + 1}", dense(units, init_stddev, f"fc{i + 1}",
+                                              compute_dtype=compute_dtype))
         self.out = dense(1, init_stddev, "out")
         width = semantic_dim
         for layer in self.hidden_layers:
@@ -41,4 +42,4 @@ class Discriminator(keras.Model):
         x = features
         for layer in self.hidden_layers:
             x = tf.nn.relu(layer(x))
-        return self.out(x)[:, 0]
+        return self.out(tf.cast(x, tf.float32))[:, 0]

@@ -8,7 +8,7 @@ from absl import logging
 
 from ssah_tf.errors import UserError
 from ssah_tf.models.cnnf import CNNFBackbone, read_cnnf_file
-from ssah_tf.models.layers import NetworkOutput, dense
+from ssah_tf.models.layers import NetworkOutput, check_compute_dtype, dense
 
 BACKBONES = ("cnnf", "vgg19", "mlp")
 
@@ -16,12 +16,19 @@ BACKBONES = ("cnnf", "vgg19", "mlp")
 class VGG19Backbone(keras.layers.Layer):
     """Keras' VGG-19 up to fc7 (``fc2``: 4096-d), fine-tuned as a whole."""
 
-    def __init__(self, weights_path: str | None = None, input_size: int = 224, **kwargs):
+    def __init__(self, weights_path: str | None = None, input_size: int = 224,
+                 compute_dtype: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.input_size = input_size
         self.output_dim = 4096
-        vgg = keras.applications.VGG19(include_top=True, weights=None,
-                                       input_shape=(input_size, input_size, 3))
+        previous = keras.config.dtype_policy()
+        if check_compute_dtype(compute_dtype) == "bfloat16":
+            keras.config.set_dtype_policy("mixed_bfloat16")  # only while the model is built
+        try:
+            vgg = keras.applications.VGG19(include_top=True, weights=None,
+                                           input_shape=(input_size, input_size, 3))
+        finally:
+            keras.config.set_dtype_policy(previous)
         if weights_path:
             try:
                 vgg.load_weights(weights_path)
@@ -38,18 +45,18 @@ class VGG19Backbone(keras.layers.Layer):
         return keras.applications.vgg19.preprocess_input(tf.cast(images, tf.float32))
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return self.trunk(x)
+        return tf.cast(self.trunk(x), tf.float32)
 
 
 class MLPBackbone(keras.layers.Layer):
     """Precomputed image features d -> hidden (ReLU): ImgNet after its conv trunk."""
 
     def __init__(self, input_dim: int, hidden_dim: int = 4096, init_stddev: float = 0.01,
-                 **kwargs):
+                 compute_dtype: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.input_dim = input_dim
         self.output_dim = hidden_dim
-        self.hidden = dense(hidden_dim, init_stddev, "hidden")
+        self.hidden = dense(hidden_dim, init_stddev, "hidden", compute_dtype=compute_dtype)
         self.hidden.build((None, input_dim))
         self.built = True
 
@@ -57,23 +64,25 @@ class MLPBackbone(keras.layers.Layer):
         return tf.cast(features, tf.float32)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.nn.relu(self.hidden(x))
+        return tf.nn.relu(tf.cast(self.hidden(x), tf.float32))
 
 
 def make_backbone(name: str, *, cnnf_path: str | None = None, vgg19_weights: str | None = None,
                   image_feature_dim: int | None = None, hidden_dim: int = 4096,
-                  init_stddev: float = 0.01) -> keras.layers.Layer:
-    """Build one of the ImgNet backbones by name."""
+                  init_stddev: float = 0.01, compute_dtype: str = "float32"
+                  ) -> keras.layers.Layer:
+    """Build one of the ImgNet backbones by name (``compute_dtype``: its matmul/conv dtype)."""
     if name == "cnnf":
         if not cnnf_path:
             raise UserError("--backbone=cnnf needs --cnnf_path=imagenet-vgg-f.mat")
-        return CNNFBackbone(read_cnnf_file(cnnf_path), name="cnnf")
+        return CNNFBackbone(read_cnnf_file(cnnf_path), compute_dtype=compute_dtype, name="cnnf")
     if name == "vgg19":
-        return VGG19Backbone(vgg19_weights, name="vgg19")
+        return VGG19Backbone(vgg19_weights, compute_dtype=compute_dtype, name="vgg19")
     if name == "mlp":
         if not image_feature_dim:
             raise UserError("--backbone=mlp needs image features (a dataset with image_features)")
-        return MLPBackbone(image_feature_dim, hidden_dim, init_stddev, name="mlp")
+        return MLPBackbone(image_feature_dim, hidden_dim, init_stddev, compute_dtype=compute_dtype,
+                           name="mlp")
     raise UserError(f"unknown backbone {name!r}; use one of {', '.join(BACKBONES)}")
 
 

@@ -22,11 +22,50 @@ def normal_init(stddev: float) -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(mean=0.0, stddev=stddev)
 
 
-def dense(units: int, stddev: float, name: str, activation=None) -> keras.layers.Dense:
-    """A dense layer with SSAH's N(0, 0.01) initialisation of kernel and bias."""
-    return keras.layers.Dense(units, activation=activation, name=name,
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def check_compute_dtype(compute_dtype: str) -> str:
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise ValueError(f"compute_dtype must be one of {COMPUTE_DTYPES}, got {compute_dtype!r}")
+    return compute_dtype
+
+
+def dense(units: int, stddev: float, name: str, activation=None,
+          compute_dtype: str = "float32") -> keras.layers.Dense:
+    """A dense layer with SSAH's N(0, 0.01) initialisation of kernel and bias.
+
+    ``compute_dtype="bfloat16"``: float32 weights, bf16 matmul (Keras' mixed policy);
+    the output is bf16 and callers cast back to float32.
+    """
+    policy = "mixed_bfloat16" if check_compute_dtype(compute_dtype) == "bfloat16" else "float32"
+    return keras.layers.Dense(units, activation=activation, name=name, dtype=policy,
                               kernel_initializer=normal_init(stddev),
                               bias_initializer=normal_init(stddev))
+
+
+@tf.custom_gradient
+def wide_matmul(x: tf.Tensor, kernel: tf.Tensor):
+    """``x @ kernel`` for a wide kernel [d_in, d_out], with a faster input gradient.
+
+    TF's MatMul gradient computes dx = g @ kernel^T with ``transpose_b`` — on CPU
+    4x slower than the forward pass for TxtNet's 8,316 x 4,096 kernel; (kernel @
+    g^T)^T is the same product (same sums) at the forward pass's speed.
+    """
+
+    def grad(g):
+        return (tf.transpose(tf.matmul(kernel, g, transpose_b=True)),
+                tf.matmul(x, g, transpose_a=True))
+
+    return tf.matmul(x, kernel), grad
+
+
+def dense_forward(layer: keras.layers.Dense, x: tf.Tensor) -> tf.Tensor:
+    """A built Dense layer's x @ W + b through :func:`wide_matmul`, in the layer's
+    compute dtype (the output is in that dtype, like the layer's own call)."""
+    dtype = layer.compute_dtype
+    y = wide_matmul(tf.cast(x, dtype), tf.cast(layer.kernel, dtype))
+    return tf.nn.bias_add(y, tf.cast(layer.bias, dtype))
 
 
 def local_response_norm(x: tf.Tensor, depth_radius: int = 2, bias: float = 2.0,
@@ -34,8 +73,13 @@ def local_response_norm(x: tf.Tensor, depth_radius: int = 2, bias: float = 2.0,
     """LRN over the last axis of a 2-D or 4-D tensor (TF semantics, SPEC 2)."""
     if x.shape.rank == 4:
         return tf.nn.local_response_normalization(x, depth_radius, bias, alpha, beta)
-    y = tf.nn.local_response_normalization(x[:, None, None, :], depth_radius, bias, alpha, beta)
-    return y[:, 0, 0, :]
+    # 2-D: the same formula, x / (bias + alpha * sum of x^2 over the 2r+1 neighbouring
+    # channels)^beta, as 2r+1 shifted adds. TF's CPU LRN kernel contracts with a
+    # depth x depth band matrix: 4.3 GFLOP for a 128 x 4096 batch, 5x slower overall.
+    depth = x.shape[-1]
+    padded = tf.pad(tf.square(x), [[0, 0], [depth_radius, depth_radius]])
+    window_sum = tf.add_n([padded[:, k:k + depth] for k in range(2 * depth_radius + 1)])
+    return x * tf.pow(bias + alpha * window_sum, -beta)
 
 
 def tf1_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:

@@ -51,8 +51,13 @@ class SSAHNetworks:
 
 
 def build_networks(config: NetworkConfig, *, imgnet_backbone: keras.layers.Layer | None,
-                   with_text: bool = True) -> SSAHNetworks:
-    """Construct every network a configuration needs (call under ``strategy.scope()``)."""
+                   with_text: bool = True, compute_dtype: str = "float32") -> SSAHNetworks:
+    """Construct every network a configuration needs (call under ``strategy.scope()``).
+
+    ``compute_dtype="bfloat16"``: mixed precision for TxtNet's hidden layer and the
+    discriminators' hidden layers (the image backbone takes its own argument); weights,
+    heads, losses and banks stay float32.
+    """
     common = dict(bits=config.bits, num_labels=config.num_labels,
                   semantic_dim=config.semantic_dim, init_stddev=config.init_stddev)
     labnet = LabNet(hidden_dim=config.hidden_dim, name="labnet", **common)
@@ -60,11 +65,12 @@ def build_networks(config: NetworkConfig, *, imgnet_backbone: keras.layers.Layer
               if imgnet_backbone is not None else None)
     txtnet = (TxtNet(text_dim=config.text_dim, windows=config.multiscale_windows,
                      hidden_dim=config.hidden_dim, text_head_lrn=config.text_head_lrn,
-                     name="txtnet", **common) if with_text else None)
+                     compute_dtype=compute_dtype, name="txtnet", **common) if with_text else None)
 
     def make(name: str) -> Discriminator:
         return Discriminator(semantic_dim=config.semantic_dim, hidden=config.discriminator_hidden,
-                             init_stddev=config.init_stddev, name=f"discriminator_{name}")
+                             init_stddev=config.init_stddev, compute_dtype=compute_dtype,
+                             name=f"discriminator_{name}")
 
     discriminators: dict[str, Discriminator] = {}
     if imgnet is not None:

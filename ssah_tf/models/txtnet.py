@@ -7,7 +7,8 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import MultiScaleFusion, NetworkOutput, dense, local_response_norm
+from ssah_tf.models.layers import (MultiScaleFusion, NetworkOutput, dense, dense_forward,
+                                   local_response_norm)
 
 
 class TxtNet(keras.Model):
@@ -19,13 +20,15 @@ class TxtNet(keras.Model):
 
     def __init__(self, *, text_dim: int, num_labels: int, bits: int,
                  windows: Sequence[int], semantic_dim: int = 512, hidden_dim: int = 4096,
-                 text_head_lrn: bool = True, init_stddev: float = 0.01, **kwargs):
+                 text_head_lrn: bool = True, init_stddev: float = 0.01,
+                 compute_dtype: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.text_dim = text_dim
         self.text_head_lrn = text_head_lrn
         self.fusion = MultiScaleFusion(text_dim, windows, init_stddev, name="fusion")
         channels = 1 + len(self.fusion.windows)
-        self.hidden = dense(hidden_dim, init_stddev, "hidden")
+        # Mixed precision covers the d_t * channels -> hidden matmul, almost all the work.
+        self.hidden = dense(hidden_dim, init_stddev, "hidden", compute_dtype=compute_dtype)
         self.semantic = dense(semantic_dim, init_stddev, "semantic")
         self.hash_head = dense(bits, init_stddev, "hash")
         self.label_head = dense(num_labels, init_stddev, "label")
@@ -45,7 +48,8 @@ class TxtNet(keras.Model):
         # Dense over the (d_t, channels) map flattened row-major, as the
         # release's [1, d_t, channels, 4096] VALID convolution.
         flat = tf.reshape(fused, [-1, fused.shape[1] * fused.shape[2]])
-        hidden = local_response_norm(tf.nn.relu(self.hidden(flat)))
+        hidden = local_response_norm(tf.nn.relu(tf.cast(dense_forward(self.hidden, flat),
+                                                         tf.float32)))
         feature = tf.nn.relu(self.semantic(hidden))
         head_input = local_response_norm(feature) if self.text_head_lrn else feature
         return NetworkOutput(feature=feature,

@@ -8,8 +8,9 @@ import os
 from ssah_tf.errors import UserError
 
 
-def trainer_from_run(model_dir: str):
-    """Rebuild the Trainer of a run directory from its config.json and split.npz."""
+def trainer_from_run(model_dir: str, **run_overrides):
+    """Rebuild the Trainer of a run directory from its config.json and split.npz
+    (``run_overrides``: RunConfig fields to change, e.g. ``mixed_precision``)."""
     import tensorflow as tf
 
     from ssah_tf.config import from_dict
@@ -25,7 +26,7 @@ def trainer_from_run(model_dir: str):
         saved = json.load(f)
     data = load_dataset(DataConfig(**saved["data"]))
     split = load_split(split_path(model_dir), data.num_items)
-    run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]))
+    run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]), **run_overrides)
     config = TrainConfig(ssah=from_dict(saved["ssah"]), schedule=ScheduleConfig(**saved["schedule"]),
                          run=RunConfig(**run))
     return Trainer(config, data, split, tf.distribute.OneDeviceStrategy("/cpu:0")

@@ -18,6 +18,7 @@ import signal
 import time
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -64,6 +65,15 @@ class RunConfig:
     steps_per_loop: int = 100
     val_size: int = 0
     map_top_k: int | None = None
+    # Execution only (results equal within rounding): bf16 mixed precision for the
+    # heavy matmuls/convolutions, and XLA compilation of every network's forward pass
+    # (its gradient is compiled with it).
+    mixed_precision: bool = False
+    jit_compile: bool = False
+
+    @property
+    def compute_dtype(self) -> str:
+        return "bfloat16" if self.mixed_precision else "float32"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +113,28 @@ def _chief_and_scratch_dir(strategy: tf.distribute.Strategy, model_dir: str) -> 
     return chief, os.path.join(model_dir, f".worker_{task_type}_{task_id}")
 
 
+def pack_label_bits(labels: np.ndarray) -> np.ndarray:
+    """0/1 labels [n, c] -> int32 bit words [n, ceil(c / 31)] (31 bits per word keeps
+    every word non-negative); rows share a label iff some word's AND is non-zero."""
+    labels = np.asarray(labels) > 0
+    words = -(-labels.shape[1] // 31)
+    out = np.zeros((labels.shape[0], words), np.int64)
+    for column in range(labels.shape[1]):
+        out[:, column // 31] |= labels[:, column].astype(np.int64) << (column % 31)
+    return out.astype(np.int32)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _nll_elementwise(inner, label_bits_rows, label_bits_cols, value):
+    """sum(softplus(T) - S * T) of one block, T = inner / 2; S from the label bit words.
+    XLA fuses it into one pass over the block (the matmul stays in TF's faster kernel)."""
+    theta = inner / 2.0
+    shared = tf.reduce_any(tf.bitwise.bitwise_and(label_bits_rows[:, None, :],
+                                                  label_bits_cols[None, :, :]) != 0, axis=-1)
+    elementwise = tf.nn.softplus(theta) - tf.where(shared, value * theta, 0.0)
+    return tf.reduce_sum(tf.cast(tf.reduce_sum(elementwise, axis=1), tf.float64))
+
+
 class Trainer:
     """Trains SSAH on ``data`` restricted to ``split.train``; evaluates on query/database."""
 
@@ -135,6 +167,7 @@ class Trainer:
                                  ("dis", self.has_image or self.has_text)) if present)
 
         self.train_labels = tf.constant(data.labels[self.train_index])
+        self.train_label_bits = tf.constant(pack_label_bits(data.labels[self.train_index]))
         self.train_texts = (tf.constant(data.texts[self.train_index]) if self.has_text else None)
         self.feature_matrix = None
         if self.has_image and not self.pixel_images:
@@ -151,9 +184,11 @@ class Trainer:
                     run.backbone, cnnf_path=run.cnnf_path, vgg19_weights=run.vgg19_weights,
                     image_feature_dim=(self.feature_matrix.shape[1]
                                        if self.feature_matrix is not None else None),
-                    hidden_dim=ssah.network.hidden_dim, init_stddev=ssah.network.init_stddev)
+                    hidden_dim=ssah.network.hidden_dim, init_stddev=ssah.network.init_stddev,
+                    compute_dtype=run.compute_dtype)
             self.networks = build_networks(ssah.network, imgnet_backbone=backbone,
-                                           with_text=self.has_text)
+                                           with_text=self.has_text,
+                                           compute_dtype=run.compute_dtype)
             self.banks = {}
             for network in ("lab", "img", "txt"):
                 if network in self.networks_present:
@@ -197,6 +232,7 @@ class Trainer:
             self.checkpoint, os.path.join(base, "best"), max_to_keep=1, checkpoint_name="best")
         self.summaries = SummaryWriter(os.path.join(base, "tensorboard"))
         self._loops: dict[str, Any] = {}
+        self._forwards: dict[int, Any] = {}
         self._encoders: dict[str, Any] = {}
         self._pass_seconds: dict[str, float] = {}
         self._preempt_requested = False
@@ -263,6 +299,15 @@ class Trainer:
                         self.history.append(record)
 
     # ------------------------------------------------------------------ steps
+    def forward(self, net: keras.Model):
+        """``net``'s call, XLA-compiled with ``--jit_compile`` (one compiled function per net)."""
+        if not self.config.run.jit_compile:
+            return net
+        if id(net) not in self._forwards:
+            self._forwards[id(net)] = tf.function(net.__call__, jit_compile=True,
+                                                  reduce_retracing=True)
+        return self._forwards[id(net)]
+
     def _local(self, row: tf.Tensor) -> tf.Tensor:
         ctx = tf.distribute.get_replica_context()
         per_replica = self.batch_size // ctx.num_replicas_in_sync
@@ -282,7 +327,7 @@ class Trainer:
         if network == "lab":
             return None
         form = self.config.ssah.loss.adversarial_form
-        disc = self.networks.discriminators["IL" if network == "img" else "TL"]
+        disc = self.forward(self.networks.discriminators["IL" if network == "img" else "TL"])
         if form == "release_cross_entropy":
             replicas = tf.distribute.get_replica_context().num_replicas_in_sync
             if network == "img":
@@ -306,7 +351,7 @@ class Trainer:
         labels = tf.gather(self.train_labels, local)
         variables = self.stage_variables[network]
         with tf.GradientTape() as tape:
-            output = net(self._network_input(network, local, batch))
+            output = self.forward(net)(self._network_input(network, local, batch))
             # Write the whole global batch's outputs into the banks first (Algorithm 1).
             gathered = NetworkOutput(*[ctx.all_gather(tf.stop_gradient(t), 0) for t in output])
             self.banks[network].write(ctx.all_gather(local, 0), gathered)
@@ -325,7 +370,7 @@ class Trainer:
 
     def _discriminator_step(self, row: tf.Tensor) -> tf.Tensor:
         local = self._local(row)
-        d = self.networks.discriminators
+        d = {key: self.forward(net) for key, net in self.networks.discriminators.items()}
         label_features = tf.gather(self.banks["lab"].feature, local)
         variables = self.stage_variables["dis"]
         with tf.GradientTape() as tape:
@@ -393,13 +438,36 @@ class Trainer:
 
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
 
+    def new_pass_table(self) -> None:
+        """Draw the batches of a new pass (as the training loop does before each pass)."""
+        self._draw_pass_table()
+
+    def run_steps(self, network: str, start: int, count: int, image_batches=None) -> np.ndarray:
+        """Run ``count`` steps of a stage from row ``start`` of the current pass table
+        (benchmarks and profiling); returns the summed loss terms. Image stages with
+        pixel inputs take ``image_batches(start)`` of the same table."""
+        if network == "img" and self.pixel_images and image_batches is None:
+            raise ValueError("the image stage needs image_batches=trainer.image_batches(start)")
+        result = self._loop(network)(tf.constant(start, tf.int64), tf.constant(count, tf.int64),
+                                     image_batches)
+        return result.numpy()
+
+    def image_batches(self, start: int):
+        """The distributed image batches of the current pass table from row ``start``."""
+        return self._image_iterator(start)
+
+    def monitor_loss(self, network: str = "lab") -> float:
+        """The release's early-break monitoring loss of ``network`` (float64 sum)."""
+        value = self._lab_monitor() if network == "lab" else self._hash_monitor(network)
+        return float(value.numpy())
+
     # ------------------------------------------------------------------ monitors (release)
     @tf.function
     def _lab_monitor(self) -> tf.Tensor:
         bank, labels = self.banks["lab"], self.train_labels
         total = tf.reduce_sum(tf.cast(tf.square(bank.label - labels), tf.float64))
-        return total + self._blockwise_nll(bank.hash, bank.hash) + self._blockwise_nll(
-            bank.feature, bank.feature)
+        return (total + self._blockwise_nll(bank.hash, bank.hash, symmetric=True)
+                + self._blockwise_nll(bank.feature, bank.feature, symmetric=True))
 
     @tf.function
     def _hash_monitor(self, network: str) -> tf.Tensor:
@@ -412,20 +480,34 @@ class Trainer:
             total += tf.reduce_sum(tf.cast(term, tf.float64))
         return total
 
-    def _blockwise_nll(self, x: tf.Tensor, y: tf.Tensor, block: int = 1024) -> tf.Tensor:
+    def _blockwise_nll(self, x: tf.Tensor, y: tf.Tensor, *, symmetric: bool = False,
+                       block: int = 1024) -> tf.Tensor:
         """sum(log(1 + e^T) - S * T), T = x y^T / 2, in row blocks (never n x n at once).
 
+        ``symmetric`` (y is x): T and S are symmetric, so only the blocks on and
+        right of the diagonal are computed and the off-diagonal ones count twice.
+        Each row's sum is taken in float32 and the row sums added in float64 (the
+        release sums an n x n float64 matrix; the difference is ~1e-7 relative).
         Stable softplus where the release's NumPy log(1 + exp) would overflow to inf.
         """
         value = self.config.ssah.loss.similarity_value
+        n = self.num_train
+        x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+        bits = self.train_label_bits
         total = tf.constant(0.0, tf.float64)
-        n = tf.shape(x, out_type=tf.int64)[0]
-        for start in tf.range(0, n, block, dtype=tf.int64):
-            rows = x[start:start + block]
-            theta = tf.matmul(rows, y, transpose_b=True) / 2.0
-            sim = losses.similarity(self.train_labels[start:start + block], self.train_labels,
-                                    value=value)
-            total += tf.reduce_sum(tf.cast(tf.nn.softplus(theta) - sim * theta, tf.float64))
+
+        def part(rows: slice, cols: slice) -> tf.Tensor:
+            inner = tf.matmul(x[rows], y[cols], transpose_b=True)
+            return _nll_elementwise(inner, bits[rows], bits[cols], tf.constant(value, tf.float32))
+
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            if not symmetric:
+                total += part(slice(start, stop), slice(0, n))
+                continue
+            total += part(slice(start, stop), slice(start, stop))
+            if stop < n:
+                total += 2.0 * part(slice(start, stop), slice(stop, n))
         return total
 
     # ------------------------------------------------------------------ outer loop
@@ -617,7 +699,8 @@ class Trainer:
         else:
             fn, source = nets.imgnet, None
         if modality not in self._encoders:
-            self._encoders[modality] = tf.function(lambda x: fn(x).hash, reduce_retracing=True)
+            self._encoders[modality] = tf.function(lambda x: fn(x).hash, reduce_retracing=True,
+                                                   jit_compile=self.config.run.jit_compile)
         call = self._encoders[modality]
         outputs = []
         if source is not None:

@@ -1,0 +1,1 @@
+"""Benchmarks: the release-configuration suite (``ssah-bench``) and its random CNN-F file."""

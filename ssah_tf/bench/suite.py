@@ -1,0 +1,318 @@
+"""The benchmark suite behind ``ssah-bench`` (issue 6).
+
+Builds the release's MIRFLICKR configuration (batch 128, K 16, n 10,000 training
+items, d_t 1,386, c 24, full-size CNN-F with random weights in the real ``.mat``
+layout, fp32) on synthetic data of the real shapes, and times, after warm-up, the
+median of several measurements of: each stage's training step, the early-break
+monitoring loss, text and image encoding, and mAP evaluation; it also records peak
+resident memory and the machine's fp32/bf16 matmul peak. Images are generated per
+index on read (the pipeline, preprocessing and streaming are the training run's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+from absl import logging
+
+from ssah_tf.bench.random_cnnf import cnnf_forward_flops, write_random_cnnf
+from ssah_tf.data.dataset import CrossModalDataset, ImageSource
+
+# The original TF1 release on a 2-core machine like ours (issue 6), and our targets.
+RELEASE_FIGURES = {
+    "lab_step_s": (0.32, "<= 0.064"), "dis_step_s": (1.90, "<= 1.6 (bf16 <= 0.9)"),
+    "img_step_s_fp32": (6.3, "<= 4.5"), "img_step_s_bf16": (None, "<= 2.5"),
+    "txt_step_s": (1.36, "<= 0.34"), "monitor_loss_s": (10.0, "<= 0.5"),
+    "peak_rss_gb": (16.9, "<= 4"), "text_encode_per_s": (377, ">= 3,770"),
+    "image_encode_per_s": (64, ">= 96"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """Sizes of the benchmarked configuration (defaults: the release on MIRFLICKR)."""
+
+    batch_size: int = 128
+    bits: int = 16
+    num_train: int = 10000
+    text_dim: int = 1386
+    num_labels: int = 24
+    conv_widths: tuple[int, ...] = (64, 256, 256, 256, 256)
+    fc_widths: tuple[int, ...] = (4096, 4096, 1000)
+    repeats: int = 3
+    image_encode_items: int = 512
+    map_queries: int = 2000
+    map_database: int = 18015
+    map_bits: int = 64
+    matmul_size: int = 2048
+    jit_compile: bool = False
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, **overrides) -> "BenchConfig":
+        """Tiny sizes: checks that every measurement runs (CI), figures meaningless."""
+        sizes = dict(batch_size=16, num_train=64, text_dim=60, num_labels=6,
+                     conv_widths=(4, 4, 4, 4, 4), fc_widths=(16, 16, 3), repeats=1,
+                     image_encode_items=16, map_queries=50, map_database=300, matmul_size=128)
+        return cls(**{**sizes, **overrides})
+
+
+class RandomImages(ImageSource):
+    """Deterministic random uint8 images generated per index on read."""
+
+    def __init__(self, num_items: int, seed: int = 0):
+        self.num_items = num_items
+        self.seed = seed
+
+    def read(self, indices: np.ndarray, size: int) -> np.ndarray:
+        out = np.empty((len(indices), size, size, 3), np.uint8)
+        for row, index in enumerate(np.asarray(indices)):
+            rng = np.random.default_rng((self.seed, int(index)))
+            out[row] = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        return out
+
+    def describe(self) -> str:
+        return f"{self.num_items} random images"
+
+
+def synthetic_dataset(config: BenchConfig, num_items: int) -> CrossModalDataset:
+    """Labels (1-3 of c), sparse binary tag vectors (~12 tags) and random images."""
+    rng = np.random.default_rng(config.seed)
+    labels = np.zeros((num_items, config.num_labels), np.float32)
+    for row in range(num_items):
+        labels[row, rng.choice(config.num_labels, size=rng.integers(1, 4), replace=False)] = 1
+    texts = (rng.random((num_items, config.text_dim)) < 12 / config.text_dim).astype(np.float32)
+    texts[:, 0] = 1.0
+    return CrossModalDataset(name="bench", labels=labels, texts=texts,
+                             images=RandomImages(num_items, config.seed))
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int, per: float = 1.0) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls, divided by ``per``."""
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / per
+
+
+def peak_rss_gb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 30) * (1 if platform.system() == "Darwin" else 1024)
+
+
+def device_description() -> dict[str, Any]:
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+            for g in tf.config.list_physical_devices("GPU")]
+    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "gpus": gpus,
+            "tensorflow": tf.__version__, "numpy": np.__version__,
+            "platform": platform.platform()}
+
+
+def matmul_gflops(size: int, dtype: str, repeats: int) -> float:
+    """Achieved GFLOP/s of one size x size matmul in ``dtype`` (2 n^3 flops)."""
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size], dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
+    matmul(a, b).numpy()  # warm-up
+    seconds = median_seconds(lambda: matmul(a, b).numpy(), repeats)
+    return 2 * size ** 3 / seconds / 1e9
+
+
+def _build_trainer(config: BenchConfig, data: CrossModalDataset, cnnf_path: str, model_dir: str,
+                   *, mixed_precision: bool):
+    import tensorflow as tf
+
+    from ssah_tf.config import make_config
+    from ssah_tf.data.protocols import make_split
+    from ssah_tf.training.schedules import ScheduleConfig
+    from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
+
+    ssah = make_config("release", bits=config.bits, num_labels=config.num_labels,
+                       text_dim=config.text_dim)
+    split = make_split(data.num_items, query_size=data.num_items - config.num_train,
+                       train_size=config.num_train, seed=config.seed)
+    run = RunConfig(model_dir=model_dir, backbone="cnnf", cnnf_path=cnnf_path,
+                    seed=config.seed, mixed_precision=mixed_precision,
+                    jit_compile=config.jit_compile, eval_batch_size=256)
+    schedule = ScheduleConfig(name="release", epochs=1, batch_size=config.batch_size)
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    strategy = tf.distribute.OneDeviceStrategy(devices[0].name)
+    return Trainer(TrainConfig(ssah=ssah, schedule=schedule, run=run), data, split, strategy)
+
+
+def _step_seconds(trainer, network: str, repeats: int) -> float:
+    """Median seconds per training step of a stage, after a warm-up step."""
+    trainer.new_pass_table()
+    batches = trainer.image_batches(0) if network == "img" and trainer.pixel_images else None
+    trainer.run_steps(network, 0, 1, batches)  # trace + warm-up
+    cursor = [1]
+
+    def one_step():
+        trainer.run_steps(network, cursor[0], 1, batches)
+        cursor[0] += 1
+
+    steps = min(repeats, trainer.steps_per_pass - 1)
+    return median_seconds(one_step, max(1, steps))
+
+
+def _map_case(config: BenchConfig):
+    """Codes correlated with labels (realistic ties), MIRFLICKR-like label density."""
+    rng = np.random.default_rng(config.seed)
+    q, n, c, bits = config.map_queries, config.map_database, config.num_labels, config.map_bits
+    ql = (rng.random((q, c)) < 0.15).astype(np.float32)
+    dl = (rng.random((n, c)) < 0.15).astype(np.float32)
+    projection = rng.standard_normal((c, bits))
+    qc = np.where(ql @ projection + 0.8 * rng.standard_normal((q, bits)) >= 0, 1, -1)
+    dc = np.where(dl @ projection + 0.8 * rng.standard_normal((n, bits)) >= 0, 1, -1)
+    return qc.astype(np.float32), dc.astype(np.float32), ql, dl
+
+
+def release_style_map(qb, rb, query_l, retrieval_l) -> float:
+    """The release's per-query calc_map (float distances, argsort per query), with a
+    stable sort so that it ranks exactly as ours: the reference of the speed-up."""
+    total = 0.0
+    bits = qb.shape[1]
+    for i in range(len(qb)):
+        gnd = (query_l[i] @ retrieval_l.T > 0).astype(np.float32)
+        tsum = int(gnd.sum())
+        if tsum == 0:
+            continue
+        hamm = 0.5 * (bits - qb[i] @ rb.T)
+        gnd = gnd[np.argsort(hamm, kind="stable")]
+        count = np.linspace(1, tsum, tsum)
+        tindex = np.asarray(np.where(gnd == 1)) + 1.0
+        total += float(np.mean(count / tindex))
+    return total / len(qb)
+
+
+def optimised_loop_map(qb, rb, query_l, retrieval_l) -> float:
+    """A per-query loop over precomputed uint8 distances with NumPy's radix argsort."""
+    bits = qb.shape[1]
+    distance = ((bits - qb @ rb.T) / 2).astype(np.uint8)
+    relevant = (query_l @ retrieval_l.T) > 0
+    total = 0.0
+    for i in range(len(qb)):
+        ranked = relevant[i][np.argsort(distance[i], kind="stable")]
+        positions = np.flatnonzero(ranked) + 1.0
+        if len(positions):
+            total += float(np.mean(np.arange(1, len(positions) + 1) / positions))
+    return total / len(qb)
+
+
+def run_benchmarks(config: BenchConfig, *, workdir: str | None = None,
+                   log: Callable[[str], None] = logging.info) -> dict[str, Any]:
+    """Run every measurement; returns the JSON-ready results."""
+    import tensorflow as tf
+
+    from ssah_tf.evaluation.metrics import mean_average_precision
+
+    results: dict[str, Any] = {"config": dataclasses.asdict(config),
+                               "device": device_description()}
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+        cnnf_path = os.path.join(scratch, "imagenet-vgg-f-random.mat")
+        start = time.perf_counter()
+        write_random_cnnf(cnnf_path, conv_widths=config.conv_widths, fc_widths=config.fc_widths)
+        log(f"random CNN-F written ({os.path.getsize(cnnf_path) / 1e6:.0f} MB, "
+            f"{time.perf_counter() - start:.1f} s)")
+        data = synthetic_dataset(config, config.num_train + max(16, config.batch_size))
+
+        trainer = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "fp32"),
+                                 mixed_precision=False)
+        for key, network in (("lab_step_s", "lab"), ("dis_step_s", "dis"),
+                             ("txt_step_s", "txt"), ("img_step_s_fp32", "img")):
+            results[key] = _step_seconds(trainer, network, config.repeats)
+            log(f"{key}: {results[key]:.3f} s")
+        trainer.monitor_loss("lab")  # trace
+        results["monitor_loss_s"] = median_seconds(lambda: trainer.monitor_loss("lab"),
+                                                   config.repeats)
+        log(f"monitor_loss_s: {results['monitor_loss_s']:.3f} s")
+        results["peak_rss_gb"] = peak_rss_gb()  # a training process: data, nets, banks
+        log(f"peak_rss_gb after training steps: {results['peak_rss_gb']:.2f}")
+
+        text_rows = np.arange(config.num_train)
+        trainer.encode(text_rows[:256], "text")  # trace
+        results["text_encode_per_s"] = len(text_rows) / median_seconds(
+            lambda: trainer.encode(text_rows, "text"), config.repeats)
+        image_rows = np.arange(config.image_encode_items)
+        trainer.encode(image_rows[:32], "image")
+        results["image_encode_per_s"] = len(image_rows) / median_seconds(
+            lambda: trainer.encode(image_rows, "image"), config.repeats)
+        log(f"encoding: text {results['text_encode_per_s']:.0f}/s, "
+            f"image {results['image_encode_per_s']:.1f}/s")
+        del trainer
+
+        bf16 = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "bf16"),
+                              mixed_precision=True)
+        for key, network in (("img_step_s_bf16", "img"), ("dis_step_s_bf16", "dis"),
+                             ("txt_step_s_bf16", "txt")):
+            results[key] = _step_seconds(bf16, network, config.repeats)
+            log(f"{key}: {results[key]:.3f} s")
+        del bf16
+
+    qc, dc, ql, dl = _map_case(config)
+    kw = dict(query_codes=qc, database_codes=dc, query_labels=ql, database_labels=dl)
+    ours = mean_average_precision(**kw)
+    results["map_eval_s"] = median_seconds(lambda: mean_average_precision(**kw), config.repeats)
+    start = time.perf_counter()
+    reference = release_style_map(qc, dc, ql, dl)
+    results["map_release_loop_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    optimised = optimised_loop_map(qc, dc, ql, dl)
+    results["map_optimised_loop_s"] = time.perf_counter() - start
+    if not (abs(ours - reference) < 1e-9 and abs(ours - optimised) < 1e-9):
+        raise RuntimeError(f"mAP disagrees with the per-query loops: {ours} {reference} {optimised}")
+    results["map_value"] = ours
+    log(f"map_eval_s: {results['map_eval_s']:.3f} s (release-style loop "
+        f"{results['map_release_loop_s']:.2f} s, optimised loop {results['map_optimised_loop_s']:.2f} s)")
+
+    results["matmul_gflops_fp32"] = matmul_gflops(config.matmul_size, "float32", config.repeats)
+    results["matmul_gflops_bf16"] = matmul_gflops(config.matmul_size, "bfloat16", config.repeats)
+    # ImgNet step: CNN-F forward + backward (about 3x the forward) over the batch.
+    for precision in ("fp32", "bf16"):
+        step = results[f"img_step_s_{precision}"]
+        flops = cnnf_forward_flops(config.conv_widths, config.fc_widths)
+        achieved = 3 * flops * config.batch_size / step / 1e9
+        results[f"img_step_gflops_{precision}"] = achieved
+        results[f"img_step_fraction_of_matmul_peak_{precision}"] = (
+            achieved / results[f"matmul_gflops_{precision}"])
+    log(f"matmul peak fp32 {results['matmul_gflops_fp32']:.1f} GFLOP/s, bf16 "
+        f"{results['matmul_gflops_bf16']:.1f} GFLOP/s")
+    return results
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The results against the original release's figures and our targets."""
+    rows = ["| measurement | ssah_tf | original release | target |", "|---|---|---|---|"]
+    for key, value in results.items():
+        if key in ("config", "device") or not isinstance(value, (int, float)):
+            continue
+        release, target = RELEASE_FIGURES.get(key, (None, ""))
+        rows.append(f"| `{key}` | {value:.4g} | {'' if release is None else release} | {target} |")
+    device = results.get("device", {})
+    rows.append("")
+    rows.append(f"Device: {device.get('cpu')} ({device.get('cpu_cores')} cores), GPUs: "
+                f"{', '.join(device.get('gpus') or []) or 'none'}, TensorFlow "
+                f"{device.get('tensorflow')}.")
+    return "\n".join(rows) + "\n"

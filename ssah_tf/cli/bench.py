@@ -1,0 +1,63 @@
+"""ssah-bench: time the release's MIRFLICKR configuration on this machine.
+
+  ssah-bench --output=bench.json        # full sizes: a few minutes on 2 CPU cores
+  ssah-bench --quick --output=q.json    # tiny sizes: checks that everything runs
+
+Writes the JSON and a Markdown table next to it (``.md``) comparing each figure
+with the original TF1 release's and the project's targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from absl import flags, logging
+
+from ssah_tf.cli import common
+from ssah_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("output", None, "Results JSON (default: workspace/bench/bench_<time>.json); "
+                    "the Markdown table goes next to it with the .md extension.")
+flags.DEFINE_bool("quick", False, "Tiny sizes, one repeat: checks the suite runs (figures "
+                  "meaningless).")
+flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (median; default 3, "
+                     "quick 1).")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the networks' forward passes.")
+flags.DEFINE_string("workdir", None, "Scratch folder for the random CNN-F file (default: system "
+                    "temp; needs ~250 MB).")
+
+
+def main(argv):
+    from ssah_tf.atomic import write_atomic
+    from ssah_tf.bench.suite import BenchConfig, markdown_table, run_benchmarks
+
+    if FLAGS.repeats is not None and FLAGS.repeats < 1:
+        raise UserError("--repeats must be at least 1")
+    if FLAGS.workdir and not os.path.isdir(FLAGS.workdir):
+        raise UserError(f"--workdir {FLAGS.workdir} is not a folder; create it or omit the flag")
+    overrides = {"jit_compile": FLAGS.jit_compile}
+    if FLAGS.repeats is not None:
+        overrides["repeats"] = FLAGS.repeats
+    config = BenchConfig.quick(**overrides) if FLAGS.quick else BenchConfig(**overrides)
+    output = FLAGS.output or os.path.join(common.WORKSPACE, "bench",
+                                          f"bench_{time.strftime('%Y%m%d-%H%M%S')}.json")
+    markdown = os.path.splitext(output)[0] + ".md"
+    start = time.perf_counter()
+    results = run_benchmarks(config, workdir=FLAGS.workdir, log=logging.info)
+    results["total_s"] = time.perf_counter() - start
+    write_atomic(output, lambda f: json.dump(results, f, indent=2))
+    table = markdown_table(results)
+    write_atomic(markdown, lambda f: f.write(table))
+    print(table)
+    print(f"wrote {output} and {markdown}")
+    return 0
+
+
+run = common.entry_point(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,143 @@
+"""Raw inputs -> codes with an exported model: what ssah-encode and ssah-search share.
+
+Inputs are images (file, folder or list), image features, texts (tag strings with
+a vocabulary, or bag-of-words arrays) or label vectors, streamed in batches.
+Corrupt inputs are named and either fail the whole call or are skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Callable
+
+import numpy as np
+from absl import logging
+
+from ssah_tf.errors import UserError
+
+SOURCES = ("images", "image_features", "texts", "labels")
+_MODALITY = {"images": "image", "image_features": "image", "texts": "text", "labels": "label"}
+
+
+@dataclasses.dataclass
+class EncodedItems:
+    """{-1, +1} codes [n, bits] with the ids of the inputs that were encoded."""
+
+    codes: np.ndarray
+    ids: list[str]
+    modality: str
+    skipped: list[str]
+    rows: np.ndarray  # positions of the encoded items among the inputs
+
+
+def load_array(path: str, key: str) -> np.ndarray:
+    """A float32 matrix from .npy, .npz (``key``) or text (space-separated numbers)."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path} does not exist")
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as f:
+            if key not in f.files:
+                raise UserError(f"{path} has no {key!r} (keys: {', '.join(f.files)})")
+            return np.asarray(f[key], np.float32)
+    if path.endswith(".npy"):
+        return np.asarray(np.load(path, allow_pickle=False), np.float32)
+    with open(path) as f:
+        try:
+            return np.array([[float(v) for v in line.split()] for line in f if line.strip()],
+                            np.float32)
+        except ValueError:
+            raise UserError(f"{path}: expected space-separated numbers per line") from None
+
+
+def _batches(n: int, size: int):
+    for start in range(0, n, size):
+        yield start, min(n, start + size)
+
+
+def encode_source(encoder, source: str, path: str, *, vocab_file: str | None = None,
+                  batch_size: int = 256, on_error: str = "fail",
+                  log: Callable[..., None] = logging.info) -> EncodedItems:
+    """Encode the inputs at ``path`` (``source`` one of SOURCES) with an ExportedEncoder."""
+    from ssah_tf.retrieval import decode_image, read_image_paths, texts_from_tags
+
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}")
+    modality = _MODALITY[source]
+    codes, ids, skipped, rows = [], [], [], []
+    started = time.time()
+    if source == "images":
+        if encoder.info["image_input"] != "pixels":
+            raise UserError("this export encodes image features: use --image_features")
+        paths = read_image_paths(path)
+        size = encoder.info["image_shape"][0]
+        for start, stop in _batches(len(paths), batch_size):
+            batch = []
+            for row in range(start, stop):
+                try:
+                    batch.append(decode_image(paths[row], size))
+                except ValueError as error:
+                    if on_error == "fail":
+                        raise UserError(f"{error}; fix it or pass --on_error=skip") from None
+                    logging.warning("skipping %s", error)
+                    skipped.append(paths[row])
+                    continue
+                ids.append(paths[row])
+                rows.append(row)
+            if batch:
+                codes.append(encoder.encode("image", np.stack(batch)))
+            log("encoded %d/%d images (%.0f items/s)", stop, len(paths),
+                stop / max(time.time() - started, 1e-9))
+    else:
+        if source == "texts" and path.endswith(".txt"):
+            vocabulary = encoder.vocabulary
+            if vocab_file:
+                with open(vocab_file) as f:
+                    vocabulary = [line.strip() for line in f if line.strip()]
+            if not vocabulary:
+                raise UserError("tag strings need a vocabulary: pass --vocab_file")
+            if not os.path.isfile(path):
+                raise UserError(f"{path} does not exist")
+            with open(path) as f:
+                lines = [line.rstrip("\n") for line in f]
+            try:
+                matrix = texts_from_tags(lines, vocabulary, path)
+            except ValueError as error:
+                raise UserError(str(error)) from None
+        else:
+            matrix = load_array(path, source)
+        expected = {"text": encoder.info["text_dim"], "label": encoder.info["num_labels"],
+                    "image": (encoder.info["image_shape"] or [None])[0]}[modality]
+        if matrix.ndim != 2 or matrix.shape[1] != expected:
+            raise UserError(f"{path}: expected rows of {expected} values for this model, got "
+                            f"shape {matrix.shape}")
+        bad = ~np.isfinite(matrix).all(axis=1)
+        if bad.any():
+            if on_error == "fail":
+                raise UserError(f"{path}: row {int(np.argmax(bad)) + 1} has NaN or inf; fix it "
+                                "or pass --on_error=skip")
+            logging.warning("skipping %d rows with NaN/inf", int(bad.sum()))
+            skipped = [str(i) for i in np.flatnonzero(bad)]
+        keep = np.flatnonzero(~bad)
+        for start, stop in _batches(len(keep), batch_size):
+            codes.append(encoder.encode(modality, matrix[keep[start:stop]]))
+            log("encoded %d/%d rows", stop, len(keep))
+        ids = [str(i) for i in keep]
+        rows = list(keep)
+    if not codes:
+        raise UserError("no input could be encoded; nothing written")
+    return EncodedItems(codes=np.concatenate(codes), ids=ids, modality=modality,
+                        skipped=skipped, rows=np.asarray(rows, np.int64))
+
+
+def attached_labels(path: str, num_inputs: int, rows: np.ndarray) -> np.ndarray:
+    """Label vectors for the encoded rows from a file aligned with the inputs."""
+    labels = load_array(path, "labels")
+    if labels.ndim != 2 or len(labels) != num_inputs:
+        raise UserError(f"{path}: expected {num_inputs} label rows (one per input), got shape "
+                        f"{labels.shape}")
+    labels = labels[rows]
+    if not np.all((labels == 0) | (labels == 1)):
+        raise UserError(f"{path}: labels must be 0/1 vectors")
+    return labels
