@@ -130,13 +130,21 @@ class MultiScaleFusion(keras.layers.Layer):
         """The learned branch scalars, in window order."""
         return [getattr(self, f"scale_w{w}") for w in self.windows]
 
-    def branch(self, text: tf.Tensor, index: int) -> tf.Tensor:
-        """One multi-scale branch, [batch, d_t]."""
+    def resize_matrix(self, index: int) -> np.ndarray:
+        """[d_t // window, d_t]: branch ``index``'s TF1 bilinear resize as a matrix."""
+        return self._resize[index]
+
+    def pooled(self, text: tf.Tensor, index: int) -> tf.Tensor:
+        """Branch ``index`` before its resize: relu(avg_pool_w(text) * scale), [batch, d_t // w]."""
         window = self.windows[index]
         pooled_len = self.text_dim // window
         pooled = tf.reduce_mean(
             tf.reshape(text[:, :pooled_len * window], [-1, pooled_len, window]), axis=-1)
-        activated = tf.nn.relu(pooled * self.scales[index])
+        return tf.nn.relu(pooled * self.scales[index])
+
+    def branch(self, text: tf.Tensor, index: int) -> tf.Tensor:
+        """One multi-scale branch, [batch, d_t]."""
+        activated = self.pooled(text, index)
         return tf.matmul(activated, tf.constant(self._resize[index], dtype=activated.dtype))
 
     def call(self, text: tf.Tensor) -> tf.Tensor:

@@ -170,3 +170,19 @@ def test_label_bit_words_share_a_label_exactly_when_the_product_is_positive():
     assert bits.shape == (50, 3) and bits.dtype == np.int32 and (bits >= 0).all()
     shared = ((bits[:, None, :] & bits[None, :, :]) != 0).any(-1)
     np.testing.assert_array_equal(shared, labels @ labels.T > 0)
+
+
+def test_bulk_text_encoding_uses_the_folded_layer_and_agrees(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="paper",
+                           eval_every=0)
+    trainer.train()
+    rows = np.tile(np.arange(trainer.data.num_items), 2048 // trainer.data.num_items + 1)
+    bulk = trainer.encode(rows, "text")  # >= 2048 rows: the folded path
+    assert "text_folded" in trainer._encoders  # tiny texts are dense (> 10 % non-zero)
+    few = trainer.encode(np.arange(trainer.data.num_items), "text")
+    np.testing.assert_allclose(bulk[:trainer.data.num_items], few, rtol=0, atol=1e-5)
+    net = trainer.networks.txtnet
+    texts = trainer.data.texts[:20]
+    dense = net.call_folded(texts, net.folded_weights()).hash.numpy()
+    sparse = net.call_folded(texts, net.folded_weights(), sparse_text=True).hash.numpy()
+    np.testing.assert_allclose(sparse, dense, rtol=0, atol=1e-6)
