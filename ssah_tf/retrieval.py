@@ -104,25 +104,33 @@ def _select(row: np.ndarray, top_k: int | None, radius: int | None
     return chosen, row[chosen].copy()
 
 
-def _search_rows(queries: np.ndarray, words: np.ndarray, top_k, radius) -> list:
-    """Per query: XOR + popcount into reused buffers (cache-friendly), then select."""
-    xor = np.empty(len(words), np.uint64)
-    count = np.empty(len(words), np.uint8)
-    distance = np.empty(len(words), np.uint16)
+_SEARCH_BLOCK = 1 << 15  # database items per XOR buffer: 256 KB, stays in L2
+
+
+def _search_rows(queries: np.ndarray, columns: list[np.ndarray], top_k, radius) -> list:
+    """Per query: XOR + popcount block by block through a cache-sized buffer (the XOR
+    result never goes to memory), then select."""
+    n = len(columns[0])
+    xor = np.empty(min(n, _SEARCH_BLOCK), np.uint64)
+    count = np.empty(min(n, _SEARCH_BLOCK), np.uint8)
+    single = len(columns) == 1
+    distance = np.empty(n, np.uint8 if single else np.uint16)
     out = []
     for query in queries:
-        if words.shape[1] == 1:
-            np.bitwise_xor(words[:, 0], query[0], out=xor)
-            np.bitwise_count(xor, out=count)
-            row = count
-        else:
-            distance[:] = 0
-            for w in range(words.shape[1]):
-                np.bitwise_xor(words[:, w], query[w], out=xor)
-                np.bitwise_count(xor, out=count)
-                distance += count
-            row = distance
-        out.append(_select(row, top_k, radius))
+        for start in range(0, n, _SEARCH_BLOCK):
+            stop = min(start + _SEARCH_BLOCK, n)
+            size = stop - start
+            if single:
+                np.bitwise_xor(columns[0][start:stop], query[0], out=xor[:size])
+                np.bitwise_count(xor[:size], out=distance[start:stop])
+                continue
+            target = distance[start:stop]
+            target[:] = 0
+            for w, column in enumerate(columns):
+                np.bitwise_xor(column[start:stop], query[w], out=xor[:size])
+                np.bitwise_count(xor[:size], out=count[:size])
+                target += count[:size]
+        out.append(_select(distance, top_k, radius))
     return out
 
 
@@ -143,11 +151,12 @@ def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = Non
     from concurrent.futures import ThreadPoolExecutor
 
     words, query_words = _as_words(database), _as_words(queries)
+    columns = [np.ascontiguousarray(words[:, w]) for w in range(words.shape[1])]
     threads = threads or os.cpu_count() or 1
     chunk = 64
     chunks = [query_words[i:i + chunk] for i in range(0, len(query_words), chunk)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for result in pool.map(lambda c: _search_rows(c, words, top_k, radius), chunks):
+        for result in pool.map(lambda c: _search_rows(c, columns, top_k, radius), chunks):
             yield from result
 
 

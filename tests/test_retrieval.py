@@ -94,3 +94,20 @@ def test_sampled_threshold_path_is_exact(k, radius):
             order = order[dist[row][order] <= radius]
         np.testing.assert_array_equal(gi, order[:k])
         np.testing.assert_array_equal(gd, dist[row][order[:k]])
+
+
+@pytest.mark.parametrize("bits", [64, 100])
+def test_blocked_search_across_block_boundaries(monkeypatch, bits):
+    """Distances are computed in cache-sized database blocks: with a tiny block size the
+    block edges fall everywhere; one and two 64-bit words."""
+    from ssah_tf import retrieval
+
+    monkeypatch.setattr(retrieval, "_SEARCH_BLOCK", 7)
+    rng = np.random.default_rng(bits)
+    d = rng.choice([-1, 1], size=(101, bits))
+    q = np.concatenate([d[:2], rng.choice([-1, 1], size=(3, bits))])
+    dist = (q[:, None] != d[None]).sum(-1)
+    for row, (gi, gd) in enumerate(search(pack_codes(q), pack_codes(d), top_k=10)):
+        order = np.lexsort((np.arange(len(d)), dist[row]))[:10]
+        np.testing.assert_array_equal(gi, order)
+        np.testing.assert_array_equal(gd, dist[row][order])

@@ -97,7 +97,7 @@ def ssah_config(*, num_labels: int | None = None, text_dim: int | None = None):
 def define_execution_flags() -> None:
     """--mixed_precision and --jit_compile: how the networks run, not what they compute."""
     flags.DEFINE_bool("mixed_precision", None, "bf16 matmuls/convolutions on float32 weights "
-                      "(image backbone, TxtNet hidden layer, discriminator hidden layers); "
+                      "(image backbone, TxtNet hidden layer); "
                       "default: off, or the run's setting.")
     flags.DEFINE_bool("jit_compile", None, "XLA-compile every network's forward pass "
                       "(default: off, or the run's setting).")

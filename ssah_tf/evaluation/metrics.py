@@ -18,6 +18,7 @@ by min(k, number relevant), gives different numbers.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
@@ -86,15 +87,28 @@ def _map_blocks(fn, query_codes, database_codes, query_labels, database_labels, 
     dist_dtype = np.uint8 if bits < 256 else np.uint16
     rows = _block_rows(len(db_codes), block_size)
 
+    workspace = _Workspace()
+
     def block(start):
         stop = min(start + rows, len(q_words))
-        distance = np.zeros((stop - start, len(db_words)), dist_dtype)
+        shape = (stop - start, len(db_words))
+        distance = workspace.get("distance", shape, dist_dtype)
+        xor = workspace.get("xor", shape, q_words.dtype)
         for w in range(q_words.shape[1]):
-            distance += np.bitwise_count(q_words[start:stop, None, w] ^ db_words[None, :, w])
-        relevant = np.zeros(distance.shape, bool)
+            np.bitwise_xor(q_words[start:stop, None, w], db_words[None, :, w], out=xor)
+            if w == 0:
+                np.bitwise_count(xor, out=distance)
+            else:
+                distance += np.bitwise_count(xor, out=workspace.get("count", shape, np.uint8))
+        relevant = workspace.get("relevant", shape, np.bool_)
+        shared = workspace.get("shared", shape, q_labels.dtype)
         for w in range(q_labels.shape[1]):
-            relevant |= (q_labels[start:stop, None, w] & db_labels[None, :, w]) != 0
-        return fn(distance, relevant, bits)
+            np.bitwise_and(q_labels[start:stop, None, w], db_labels[None, :, w], out=shared)
+            if w == 0:
+                np.not_equal(shared, 0, out=relevant)
+            else:
+                relevant |= shared != 0
+        return fn(distance, relevant, bits, workspace)
 
     starts = range(0, len(q_words), rows)
     workers = workers or min(len(starts), os.cpu_count() or 1)
@@ -102,6 +116,19 @@ def _map_blocks(fn, query_codes, database_codes, query_labels, database_labels, 
         return [block(s) for s in starts]
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(block, starts))
+
+
+class _Workspace(threading.local):
+    """Per-thread buffers reused from block to block: fresh multi-MB temporaries per
+    block cost page faults (and TensorFlow sets glibc to return freed memory eagerly)."""
+
+    def get(self, name: str, shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
+        size = int(np.prod(shape))
+        buffer = self.__dict__.get(name)
+        if buffer is None or buffer.size < size or buffer.dtype != np.dtype(dtype):
+            buffer = (np.zeros if zeros else np.empty)(size, dtype)
+            self.__dict__[name] = buffer
+        return buffer[:size].reshape(shape)
 
 
 def _counting_sort_csr():
@@ -117,7 +144,7 @@ _COO_TOCSR = _counting_sort_csr()
 
 
 def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, bits: int,
-                      k: int | None = None) -> np.ndarray:
+                      k: int | None = None, workspace: _Workspace | None = None) -> np.ndarray:
     """Relevance of each query's items in stable Hamming order (distance, then index).
 
     A stable counting sort by (query, distance): the CSR conversion of a sparse matrix
@@ -126,14 +153,17 @@ def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, bits: int,
     (O(pairs), no comparison sort). NumPy's stable radix argsort is the fallback.
     """
     rows, num_db = distance.shape
+    workspace = workspace or _Workspace()
     if _COO_TOCSR is not None and rows * (bits + 1) < 2**31 and distance.size < 2**31:
         bins = bits + 1
-        row_id = np.empty(distance.shape, np.int32)
+        size = distance.size
+        row_id = workspace.get("row_id", distance.shape, np.int32)
         np.add(distance, (np.arange(rows, dtype=np.int32) * bins)[:, None], out=row_id)
-        ranked = np.empty(distance.size, np.bool_)
-        _COO_TOCSR(rows * bins, num_db, distance.size, row_id.ravel(),
-                   np.zeros(distance.size, np.int32), relevant.ravel(),
-                   np.empty(rows * bins + 1, np.int32), np.empty(distance.size, np.int32), ranked)
+        ranked = workspace.get("ranked", (size,), np.bool_)
+        _COO_TOCSR(rows * bins, num_db, size, row_id.ravel(),
+                   workspace.get("zero_columns", (size,), np.int32, zeros=True),
+                   relevant.ravel(), np.empty(rows * bins + 1, np.int32),
+                   workspace.get("csr_indices", (size,), np.int32), ranked)
         ranked = ranked.reshape(rows, num_db)
     else:
         order = np.argsort(distance, axis=1, kind="stable")
@@ -158,14 +188,18 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
         raise ValueError("top_k must be positive")
     inverse_rank = 1.0 / np.arange(1, k + 1)
 
-    def block_ap(distance, relevant, bits):
-        ranked = _ranked_relevance(distance, relevant, bits, k)
+    def block_ap(distance, relevant, bits, workspace):
+        ranked = _ranked_relevance(distance, relevant, bits, k, workspace)
         # AP = (1 / R) sum over relevant positions r of hits(r) / r.
-        hits = np.cumsum(ranked, axis=1, dtype=np.int32)
+        hits = workspace.get("hits", ranked.shape, np.int32)
+        np.cumsum(ranked, axis=1, dtype=np.int32, out=hits)
         num_relevant = hits[:, -1].copy()
         np.multiply(hits, ranked, out=hits)
+        hits_float = workspace.get("hits_float", ranked.shape, np.float64)
+        np.copyto(hits_float, hits)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ap = np.where(num_relevant > 0, (hits @ inverse_rank) / np.maximum(num_relevant, 1), 0.0)
+            ap = np.where(num_relevant > 0, (hits_float @ inverse_rank)
+                          / np.maximum(num_relevant, 1), 0.0)
         return float(ap.sum()), int((num_relevant > 0).sum()), len(ap)
 
     parts = _map_blocks(block_ap, query_codes, database_codes, query_labels, database_labels,
@@ -188,8 +222,8 @@ def precision_at_n(*, query_codes: np.ndarray, database_codes: np.ndarray,
     k = int(min(n_values.max(), num_db))
     clipped = np.minimum(n_values, num_db)
 
-    def block(distance, relevant, bits):
-        hits = np.cumsum(_ranked_relevance(distance, relevant, bits, k), axis=1)
+    def block(distance, relevant, bits, workspace):
+        hits = np.cumsum(_ranked_relevance(distance, relevant, bits, k, workspace), axis=1)
         return (hits[:, clipped - 1] / clipped).sum(axis=0)
 
     parts = _map_blocks(block, query_codes, database_codes, query_labels, database_labels,
@@ -210,7 +244,7 @@ def precision_recall_by_radius(*, query_codes: np.ndarray, database_codes: np.nd
     """
     bins = np.asarray(query_codes).shape[1] + 1
 
-    def block(distance, relevant, bits):
+    def block(distance, relevant, bits, workspace):
         rows = len(distance)
         offset = (np.arange(rows)[:, None] * bins + distance).ravel()
         per_radius = np.bincount(offset, minlength=rows * bins).reshape(rows, bins)
