@@ -105,8 +105,10 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
-def test_sigterm_checkpoints_and_exits(tmp_path):
-    process = start(tmp_path / "run", "--epochs=30", "--steps_per_loop=1")
+@pytest.mark.parametrize("steps_per_loop", ["1", "100"])
+def test_sigterm_checkpoints_and_exits(tmp_path, steps_per_loop):
+    """Mid-pass (one step per loop call) and at a pass boundary (a whole pass per call)."""
+    process = start(tmp_path / "run", "--epochs=30", f"--steps_per_loop={steps_per_loop}")
     wait_for_checkpoints(tmp_path / "run", 1, process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=300) == 3
