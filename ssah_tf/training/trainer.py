@@ -610,6 +610,8 @@ class Trainer:
                                >= run.checkpoint_interval_seconds)
                         if due:
                             self._save("pass")
+                        if self._preempt_requested:  # SIGTERM: stop at this pass boundary
+                            raise Preempted(self._save("preempted"))
                         if stage_done:
                             break
                 self._log_epoch_table(epoch, time.time() - epoch_start)
@@ -618,7 +620,9 @@ class Trainer:
                 last = int(self.epoch.numpy()) >= schedule.epochs
                 if run.eval_every and (int(self.epoch.numpy()) % run.eval_every == 0 or last):
                     results = self.evaluate_and_select(epoch, time.time() - epoch_start)
-                self._save("epoch")
+                path = self._save("epoch")
+                if self._preempt_requested:
+                    raise Preempted(path)
         finally:
             signal.signal(signal.SIGTERM, previous_handler)
             self.summaries.flush()
