@@ -72,7 +72,10 @@ def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: i
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(dir=parent, prefix=".export-")
     try:
-        tf.saved_model.save(module, staging, signatures=dict(module.serving))
+        # Serving only: the custom gradients of the training path (folded TxtNet
+        # layer, LRN, wide matmuls) are not needed and capture eager constants.
+        tf.saved_model.save(module, staging, signatures=dict(module.serving),
+                            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
         # What ssah-encode needs besides the graph: input spec, identity, vocabulary.
         with open(os.path.join(staging, EXPORT_INFO), "w") as f:
             json.dump({"bits": bits, "num_labels": num_labels, "text_dim": text_dim,

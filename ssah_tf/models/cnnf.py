@@ -19,7 +19,7 @@ import tensorflow as tf
 
 
 from ssah_tf.errors import UserError
-from ssah_tf.models.layers import check_compute_dtype, wide_matmul
+from ssah_tf.models.layers import check_compute_dtype, local_response_norm, wide_matmul
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +232,7 @@ class CNNFBackbone(keras.layers.Layer):
             elif layer.kind == "relu":
                 x = tf.nn.relu(x)
             elif layer.kind == "lrn":
-                x = tf.cast(tf.nn.local_response_normalization(tf.cast(x, tf.float32), *layer.lrn),
+                x = tf.cast(local_response_norm(tf.cast(x, tf.float32), *layer.lrn),
                             self.conv_dtype)
             elif layer.kind == "pool":
                 x = tf.nn.max_pool2d(x, [1, *layer.pool_size, 1], [1, *layer.stride, 1], "VALID")

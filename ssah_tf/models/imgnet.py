@@ -8,7 +8,7 @@ from absl import logging
 
 from ssah_tf.errors import UserError
 from ssah_tf.models.cnnf import CNNFBackbone, read_cnnf_file
-from ssah_tf.models.layers import NetworkOutput, check_compute_dtype, dense
+from ssah_tf.models.layers import NetworkOutput, check_compute_dtype, dense, dense_apply
 
 BACKBONES = ("cnnf", "vgg19", "mlp")
 
@@ -106,7 +106,7 @@ class ImgNet(keras.Model):
         return self.backbone.preprocess(images)
 
     def call(self, images: tf.Tensor) -> NetworkOutput:
-        feature = tf.nn.relu(self.semantic(self.backbone(images)))
+        feature = tf.nn.relu(dense_apply(self.semantic, self.backbone(images)))
         return NetworkOutput(feature=feature,
                              hash=tf.tanh(self.hash_head(feature)),
                              label=tf.sigmoid(self.label_head(feature)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import NetworkOutput, dense, local_response_norm
+from ssah_tf.models.layers import NetworkOutput, dense, dense_apply, local_response_norm
 
 
 class LabNet(keras.Model):
@@ -29,7 +29,7 @@ class LabNet(keras.Model):
 
     def call(self, labels: tf.Tensor) -> NetworkOutput:
         hidden = local_response_norm(tf.nn.relu(self.hidden(labels)))
-        feature = tf.nn.relu(self.semantic(hidden))
+        feature = tf.nn.relu(dense_apply(self.semantic, hidden))
         return NetworkOutput(feature=feature,
                              hash=tf.tanh(self.hash_head(feature)),
                              label=tf.sigmoid(self.label_head(feature)))
