@@ -135,6 +135,16 @@ def _nll_elementwise(inner, label_bits_rows, label_bits_cols, value):
     return tf.reduce_sum(tf.cast(tf.reduce_sum(elementwise, axis=1), tf.float64))
 
 
+@tf.function(jit_compile=True)
+def similarity_from_bits(row_bits: tf.Tensor, column_bits: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
+    """``losses.similarity`` from :func:`pack_label_bits` words: S_ij = value if rows i
+    and j share a label, else 0, in one fused pass (the label matmul has K = c, which
+    runs far below matmul peak, and needs a compare and a cast after it)."""
+    shared = tf.reduce_any(tf.bitwise.bitwise_and(row_bits[:, None, :], column_bits[None, :, :]) != 0,
+                           axis=-1)
+    return tf.where(shared, value, tf.zeros_like(value))
+
+
 class Trainer:
     """Trains SSAH on ``data`` restricted to ``split.train``; evaluates on query/database."""
 
@@ -360,7 +370,8 @@ class Trainer:
                 joint = tf.add_n([tf.gather(bank.hash, local) for bank in self.banks.values()])
             target = losses.quantization_target(own_hash=output.hash, joint_hash_sum=joint,
                                                 target=cfg.quantization_target)
-            sim = losses.similarity(self.train_labels, labels, value=cfg.similarity_value)
+            sim = similarity_from_bits(self.train_label_bits, tf.gather(self.train_label_bits, local),
+                                       tf.constant(cfg.similarity_value, tf.float32))
             terms = losses.generator_loss(
                 output, labels=labels, sim=sim, lab_feature_bank=self.banks["lab"].feature,
                 lab_hash_bank=self.banks["lab"].hash, quant_target=target, config=cfg,

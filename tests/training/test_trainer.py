@@ -172,6 +172,21 @@ def test_label_bit_words_share_a_label_exactly_when_the_product_is_positive():
     np.testing.assert_array_equal(shared, labels @ labels.T > 0)
 
 
+@pytest.mark.parametrize("value", [1.0, 0.5])
+def test_similarity_from_label_bits_equals_the_loss_module_similarity(value):
+    from ssah_tf import losses
+    from ssah_tf.training.trainer import pack_label_bits, similarity_from_bits
+
+    rng = np.random.default_rng(1)
+    labels = (rng.random((60, 70)) < 0.03).astype(np.float32)  # 3 words, some empty rows
+    batch = rng.choice(60, 9, replace=False)
+    bits = tf.constant(pack_label_bits(labels))
+    fused = similarity_from_bits(bits, tf.gather(bits, batch), tf.constant(value)).numpy()
+    expected = losses.similarity(labels, labels[batch], value=value).numpy()
+    np.testing.assert_array_equal(fused, expected)
+    assert 0 < (fused > 0).mean() < 1  # both outcomes occur
+
+
 def test_bulk_text_encoding_uses_the_folded_layer_and_agrees(tmp_path):
     trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="paper",
                            eval_every=0)
