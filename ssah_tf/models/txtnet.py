@@ -61,31 +61,37 @@ class TxtNet(keras.Model):
                              hash=tf.tanh(self.hash_head(head_input)),
                              label=tf.sigmoid(self.label_head(head_input)))
 
-    def folded_weights(self) -> dict[str, tf.Tensor]:
+    def folded_weights(self, transposed: bool = False) -> dict[str, tf.Tensor]:
         """The first layer's kernel folded with the branch resizes (differentiable).
 
         ``raw`` [d_t, hidden]: the raw-text rows; ``branches`` [sum_w d_t // w,
         hidden]: R_c @ K_c per branch, stacked; ``bias``. Compute once and pass
-        to :meth:`call_folded` when the weights are fixed (bulk encoding).
+        to :meth:`call_folded` when the weights are fixed (bulk encoding), with
+        ``transposed=True``: [hidden, rows] copies, for which TF's CPU matmul (many
+        output rows, few columns) runs ~2x faster than in the training layout.
         """
         raw, branches = self.folding.fold(tf.convert_to_tensor(self.hidden.kernel))
-        return {"raw": raw, "branches": branches, "bias": tf.convert_to_tensor(self.hidden.bias)}
+        folded = {"bias": tf.convert_to_tensor(self.hidden.bias)}
+        if transposed:
+            folded.update(raw_t=tf.transpose(raw), branches_t=tf.transpose(branches))
+        else:
+            folded.update(raw=raw, branches=branches)
+        return folded
 
-    def call_folded(self, text: tf.Tensor, folded: dict[str, tf.Tensor],
-                    sparse_text: bool = False) -> NetworkOutput:
-        """The network with :meth:`folded_weights` given.
-
-        ``sparse_text``: the raw channel's product as a sparse-dense matmul, for
-        bag-of-words texts with few non-zeros (MIRFLICKR: ~12 of 1,386).
-        """
+    def call_folded(self, text: tf.Tensor, folded: dict[str, tf.Tensor]) -> NetworkOutput:
+        """The network with :meth:`folded_weights` given (either layout)."""
         dtype = self.hidden.compute_dtype  # bfloat16 under mixed precision
         text = tf.convert_to_tensor(text, tf.float32)
-        if sparse_text and dtype == "float32":
-            pre = tf.sparse.sparse_dense_matmul(tf.sparse.from_dense(text), folded["raw"])
-        else:
-            pre = tf.matmul(tf.cast(text, dtype), tf.cast(folded["raw"], dtype))
+        parts = [(text, "raw")]
         if self.fusion.windows:
-            pooled = tf.concat([self.fusion.pooled(text, index)
-                                for index in range(len(self.fusion.windows))], axis=1)
-            pre += tf.matmul(tf.cast(pooled, dtype), tf.cast(folded["branches"], dtype))
+            parts.append((tf.concat([self.fusion.pooled(text, index)
+                                     for index in range(len(self.fusion.windows))], axis=1),
+                          "branches"))
+        if "raw_t" in folded:  # (W^T x^T)^T: the same sums in the faster orientation
+            pre = tf.transpose(tf.add_n([
+                tf.matmul(tf.cast(folded[name + "_t"], dtype), tf.cast(x, dtype), transpose_b=True)
+                for x, name in parts]))
+        else:
+            pre = tf.add_n([tf.matmul(tf.cast(x, dtype), tf.cast(folded[name], dtype))
+                            for x, name in parts])
         return self._heads(tf.nn.bias_add(pre, tf.cast(folded["bias"], dtype)))
