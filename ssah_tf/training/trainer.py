@@ -124,13 +124,18 @@ def pack_label_bits(labels: np.ndarray) -> np.ndarray:
     return out.astype(np.int32)
 
 
+def _shares_label(row_bits: tf.Tensor, column_bits: tf.Tensor) -> tf.Tensor:
+    """[rows, columns] bool: the rows' and columns' label bit words have a common bit."""
+    return tf.reduce_any(tf.bitwise.bitwise_and(row_bits[:, None, :], column_bits[None, :, :]) != 0,
+                         axis=-1)
+
+
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _nll_elementwise(inner, label_bits_rows, label_bits_cols, value):
     """sum(softplus(T) - S * T) of one block, T = inner / 2; S from the label bit words.
     XLA fuses it into one pass over the block (the matmul stays in TF's faster kernel)."""
     theta = inner / 2.0
-    shared = tf.reduce_any(tf.bitwise.bitwise_and(label_bits_rows[:, None, :],
-                                                  label_bits_cols[None, :, :]) != 0, axis=-1)
+    shared = _shares_label(label_bits_rows, label_bits_cols)
     elementwise = tf.nn.softplus(theta) - tf.where(shared, value * theta, 0.0)
     return tf.reduce_sum(tf.cast(tf.reduce_sum(elementwise, axis=1), tf.float64))
 
@@ -140,9 +145,7 @@ def similarity_from_bits(row_bits: tf.Tensor, column_bits: tf.Tensor, value: tf.
     """``losses.similarity`` from :func:`pack_label_bits` words: S_ij = value if rows i
     and j share a label, else 0, in one fused pass (the label matmul has K = c, which
     runs far below matmul peak, and needs a compare and a cast after it)."""
-    shared = tf.reduce_any(tf.bitwise.bitwise_and(row_bits[:, None, :], column_bits[None, :, :]) != 0,
-                           axis=-1)
-    return tf.where(shared, value, tf.zeros_like(value))
+    return tf.where(_shares_label(row_bits, column_bits), value, tf.zeros_like(value))
 
 
 class Trainer:
