@@ -6,7 +6,9 @@ label. Ranking is by Hamming distance with ties broken by database index
 (stable), so results are reproducible, unlike the release's unstable
 ``np.argsort``. Work is blocked over queries so memory stays bounded, and the
 ranking is a stable counting sort of whole query blocks at once (O(pairs), no
-comparison sort), run on a thread pool.
+comparison sort), run on a thread pool. ``mean_average_precision`` goes further
+when numba is installed: a compiled two-pass kernel per query (``kernels.py``)
+that never materialises the ranking.
 
 mAP@k here is the mean over queries of AP computed on the first k ranked items
 (precision at each relevant position among the first k, averaged over those
@@ -143,6 +145,60 @@ def _counting_sort_csr():
 _COO_TOCSR = _counting_sort_csr()
 
 
+def _compiled_average_precisions():
+    """The numba kernel of ``kernels.py`` (None without numba: NumPy blocks instead)."""
+    try:
+        from ssah_tf.evaluation.kernels import average_precisions
+        return average_precisions
+    except ImportError:
+        return None
+
+
+_AP_KERNEL = _compiled_average_precisions()
+
+
+def _pack_uint64(bits: np.ndarray) -> np.ndarray:
+    """Boolean [items, m] -> uint64 words [items, ceil(m / 64)] (zero padded)."""
+    packed = np.packbits(bits, axis=1)
+    words = max(1, -(-packed.shape[1] // 8))
+    padded = np.zeros((len(packed), words * 8), np.uint8)
+    padded[:, :packed.shape[1]] = packed
+    return padded.view(np.uint64)
+
+
+def _compiled_map(query_codes, database_codes, query_labels, database_labels, k, block_size,
+                  workers):
+    """Per-query AP and relevant counts from the compiled kernel, on a thread pool."""
+    _check(query_codes, database_codes, query_labels, database_labels)
+    q_codes, db_codes = _as_pm1(query_codes), _as_pm1(database_codes)
+    if q_codes.shape[1] != db_codes.shape[1]:
+        raise ValueError(f"code lengths differ: {q_codes.shape[1]} vs {db_codes.shape[1]} bits")
+    q_words, db_words = _pack_uint64(q_codes > 0), _pack_uint64(db_codes > 0)
+    q_labels = _pack_uint64(np.asarray(query_labels) > 0)
+    db_labels = _pack_uint64(np.asarray(database_labels) > 0)
+    num_queries = len(q_words)
+    ap = np.zeros(num_queries, np.float64)
+    num_relevant = np.zeros(num_queries, np.int64)
+    workers = workers or os.cpu_count() or 1
+    # The kernel's memory is O(database) per call whatever the block, so blocks only
+    # balance the threads: several per worker.
+    rows = block_size or max(1, -(-num_queries // (4 * workers)))
+    starts = range(0, num_queries, rows)
+
+    def block(start):
+        stop = min(start + rows, num_queries)
+        _AP_KERNEL(q_words[start:stop], db_words, q_labels[start:stop], db_labels,
+                   q_codes.shape[1], k, ap[start:stop], num_relevant[start:stop])
+
+    if workers <= 1 or len(starts) <= 1:
+        for start in starts:
+            block(start)
+    else:
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            list(pool.map(block, starts))
+    return ap, num_relevant
+
+
 def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, bits: int,
                       k: int | None = None, workspace: _Workspace | None = None) -> np.ndarray:
     """Relevance of each query's items in stable Hamming order (distance, then index).
@@ -186,6 +242,11 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
     k = num_db if top_k is None else min(int(top_k), num_db)
     if k <= 0:
         raise ValueError("top_k must be positive")
+    if _AP_KERNEL is not None and num_db > 0:
+        ap, num_relevant = _compiled_map(query_codes, database_codes, query_labels,
+                                         database_labels, k, block_size, workers)
+        counted = int((num_relevant > 0).sum()) if skip_empty_queries else len(ap)
+        return float(ap.sum()) / counted if counted else 0.0
     inverse_rank = 1.0 / np.arange(1, k + 1)
 
     def block_ap(distance, relevant, bits, workspace):

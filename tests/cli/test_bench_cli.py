@@ -7,7 +7,8 @@ from tests.helpers import run_cli
 
 KEYS = ("lab_step_s", "dis_step_s", "img_step_s_fp32", "img_step_s_bf16", "txt_step_s",
         "monitor_loss_s", "peak_rss_gb", "text_encode_per_s", "image_encode_per_s",
-        "map_eval_s", "matmul_gflops_fp32", "matmul_gflops_bf16", "search_s")
+        "map_eval_s", "map_eval_s_16bits", "map_speedup_vs_release_loop",
+        "matmul_gflops_fp32", "matmul_gflops_bf16", "search_s")
 
 
 def test_quick_bench_writes_every_key(tmp_path):

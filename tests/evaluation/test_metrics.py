@@ -39,7 +39,7 @@ def random_case(seed, nq=13, nd=40, bits=16, c=5, distinct_codes=None):
     return qb, db, ql, dl
 
 
-def test_toy_case_by_hand():
+def test_toy_case_by_hand(map_implementation):
     # 2-bit codes. Query q = (+1, +1) with label A.
     # Database: d0 (-1,-1) A, d1 (+1,+1) B, d2 (+1,-1) A, d3 (+1,+1) A.
     # Distances 2, 0, 1, 0 -> stable ranking d1, d3, d2, d0; relevant 0, 1, 1, 1.
@@ -61,9 +61,22 @@ def test_toy_case_by_hand():
     assert hamming_distance(q, d).tolist() == [[2, 0, 1, 0]]
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def map_implementation(request, monkeypatch):
+    """Run a test with the numba kernel and again with the NumPy blocks."""
+    from ssah_tf.evaluation import metrics
+
+    if request.param == "compiled":
+        if metrics._AP_KERNEL is None:
+            pytest.skip("numba is not installed (an install requirement): no compiled kernel")
+    else:
+        monkeypatch.setattr(metrics, "_AP_KERNEL", None)
+    return request.param
+
+
 @pytest.mark.parametrize("seed,distinct", [(0, None), (1, 3), (2, 2)])
 @pytest.mark.parametrize("k", [None, 5, 1000])
-def test_map_equals_brute_force(seed, distinct, k):
+def test_map_equals_brute_force(seed, distinct, k, map_implementation):
     qb, db, ql, dl = random_case(seed, distinct_codes=distinct)
     for skip in (False, True):
         got = mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql,
@@ -109,7 +122,8 @@ def test_zero_one_codes_and_errors():
 
 
 @pytest.mark.parametrize("bits,classes", [(8, 3), (64, 5), (72, 70), (300, 4)])
-def test_wide_codes_and_labels_threads_and_fallback(monkeypatch, bits, classes):
+def test_wide_codes_and_labels_threads_and_fallback(monkeypatch, bits, classes,
+                                                    map_implementation):
     """Multi-word codes (72 bits), uint16 distances (300 bits), labels past one 64-bit
     word (70 classes): every block size, thread count and the argsort fallback agree
     with the brute-force reference."""
@@ -123,5 +137,28 @@ def test_wide_codes_and_labels_threads_and_fallback(monkeypatch, bits, classes):
         brute_force_map(qb, db, ql, dl, 7), abs=1e-12)
     from ssah_tf.evaluation import metrics
 
+    monkeypatch.setattr(metrics, "_AP_KERNEL", None)
     monkeypatch.setattr(metrics, "_COO_TOCSR", None)  # NumPy's stable argsort instead
     assert mean_average_precision(**kw, block_size=2) == pytest.approx(expected, abs=1e-12)
+
+
+def test_compiled_kernel_matches_numpy_at_scale(monkeypatch):
+    """Label-correlated 64-bit codes with many ties, 300 queries x 3,000 items, full and
+    @k: the compiled kernel and the NumPy blocks (each exact against brute force on
+    the small cases above) agree, with and without empty queries."""
+    from ssah_tf.evaluation import metrics
+
+    if metrics._AP_KERNEL is None:
+        pytest.skip("numba is not installed (an install requirement): no compiled kernel")
+    rng = np.random.default_rng(11)
+    ql = (rng.random((300, 24)) < 0.1).astype(np.float32)
+    dl = (rng.random((3000, 24)) < 0.1).astype(np.float32)
+    projection = rng.standard_normal((24, 64))
+    qb = np.where(ql @ projection + rng.standard_normal((300, 64)) >= 0, 1, -1)
+    db = np.where(dl @ projection + rng.standard_normal((3000, 64)) >= 0, 1, -1)
+    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
+    settings = [dict(), dict(top_k=50), dict(top_k=50, skip_empty_queries=True)]
+    compiled = [mean_average_precision(**kw, **s) for s in settings]
+    monkeypatch.setattr(metrics, "_AP_KERNEL", None)
+    numpy_blocks = [mean_average_precision(**kw, **s) for s in settings]
+    np.testing.assert_allclose(compiled, numpy_blocks, rtol=0, atol=1e-12)
