@@ -136,7 +136,11 @@ def _nll_elementwise(inner, label_bits_rows, label_bits_cols, value):
     XLA fuses it into one pass over the block (the matmul stays in TF's faster kernel)."""
     theta = inner / 2.0
     shared = _shares_label(label_bits_rows, label_bits_cols)
-    elementwise = tf.nn.softplus(theta) - tf.where(shared, value * theta, 0.0)
+    # softplus as max(T, 0) + log(1 + e^-|T|): stable, and XLA's log is ~30 % cheaper
+    # here than the log1p inside tf.nn.softplus (the transcendental math is most of
+    # this pass); the two differ by < 6e-8 per element (where 1 + e^-|T| rounds).
+    softplus = tf.maximum(theta, 0.0) + tf.math.log(1.0 + tf.exp(-tf.abs(theta)))
+    elementwise = softplus - tf.where(shared, value * theta, 0.0)
     return tf.reduce_sum(tf.cast(tf.reduce_sum(elementwise, axis=1), tf.float64))
 
 
