@@ -120,6 +120,9 @@ def test_cnnf_new_layout_loads(tmp_path):
     backbone = make_backbone("cnnf", cnnf_path=path)
     out = backbone(backbone.preprocess(tf.zeros([2, 224, 224, 3], tf.uint8)))
     assert out.shape == (2, 6)
+    # The file's weights live only in the variables (no second, NumPy copy kept).
+    np.testing.assert_array_equal(backbone.kernels[0].numpy(), spec.layers[0].kernel)
+    assert all(layer.kernel is None and layer.bias is None for layer in backbone.spec.layers)
 
 
 def test_cnnf_old_layout_golden_file(golden_dir):
