@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging as pylogging
 import os
 import sys
@@ -120,6 +121,17 @@ class _QuietTensorFlow(pylogging.Filter):
         return record.levelno > pylogging.INFO or "tensorflow" not in record.pathname
 
 
+def disk_full_message(error: BaseException) -> str | None:
+    """The one-line error for a write that failed on a full disk (None for any other
+    error). TF reports it as ResourceExhaustedError, Python as OSError(ENOSPC)."""
+    if not ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
+            or "No space left on device" in str(error)):
+        return None
+    return ("no space left on device while writing output; free disk space (or write to "
+            "another --model_dir / --output_dir) and run again. Partial files were removed; "
+            "a training run's completed checkpoints are intact: continue it with --resume")
+
+
 def run_main(main: Callable[[list[str]], int | None]) -> None:
     """absl ``app.run`` with user errors as one line on stderr and exit status 2;
     every option is a --flag, so positional arguments are rejected here for all tools."""
@@ -140,6 +152,12 @@ def run_main(main: Callable[[list[str]], int | None]) -> None:
                 raise
             print(f"{os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
             sys.exit(2)
+        except Exception as error:  # noqa: BLE001 — only a full disk is turned into one line
+            message = disk_full_message(error)
+            if message is None or FLAGS.verbosity >= 1:
+                raise
+            print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
+            sys.exit(1)
 
     app.run(wrapped)
     logging.flush()

@@ -12,8 +12,10 @@ checkpoint (written on SIGTERM) replays the same batches.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import math
 import os
+import shutil
 import signal
 import time
 from typing import Any
@@ -111,6 +113,24 @@ def _chief_and_scratch_dir(strategy: tf.distribute.Strategy, model_dir: str) -> 
     cluster = resolver.cluster_spec().as_dict()
     chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
     return chief, os.path.join(model_dir, f".worker_{task_type}_{task_id}")
+
+
+def save_checkpoint(manager: tf.train.CheckpointManager, step: tf.Variable) -> str:
+    """``manager.save`` that leaves no partial files when it fails (a full disk, say).
+
+    TF writes a checkpoint's shards into ``<prefix>_temp`` folders (and ``*.tempstate*``
+    files) and renames them when complete, so the previous checkpoints are never
+    touched; a failed save only leaves those temporaries behind, and they go here.
+    """
+    try:
+        return manager.save(checkpoint_number=step)
+    except BaseException:
+        folder = glob.escape(manager.directory)
+        for leftover in glob.glob(os.path.join(folder, "*_temp")):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in glob.glob(os.path.join(folder, "*.tempstate*")):
+            os.remove(leftover)
+        raise
 
 
 def pack_label_bits(labels: np.ndarray) -> np.ndarray:
@@ -540,7 +560,7 @@ class Trainer:
         self.pass_table.assign(tf.cast(table, tf.int64))
 
     def _save(self, reason: str) -> str:
-        path = self.manager.save(checkpoint_number=self.global_step)
+        path = save_checkpoint(self.manager, self.global_step)
         self._last_save = time.time()
         logging.debug("checkpoint %s (%s)", path, reason)
         return path
@@ -812,7 +832,7 @@ class Trainer:
         improved = selection > float(self.best_metric.numpy())
         if improved:
             self.best_metric.assign(selection)
-            self.best_manager.save(checkpoint_number=self.global_step)
+            save_checkpoint(self.best_manager, self.global_step)
         record["best_so_far"] = improved
         record["eval_seconds"] = time.time() - started
         record["epoch_seconds"] = epoch_seconds

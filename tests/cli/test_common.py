@@ -1,0 +1,35 @@
+"""CLI error handling shared by every tool: a full disk is one line, not a traceback."""
+
+import errno
+import subprocess
+import sys
+
+import tensorflow as tf
+
+from ssah_tf.cli.common import disk_full_message
+
+FULL_DISK_TOOL = """
+import errno, tensorflow as tf
+from ssah_tf.cli.common import run_main
+
+def main(argv):
+    raise tf.errors.ResourceExhaustedError(
+        None, None, "best-105_temp/part-00000; No space left on device [Op:SaveV2]")
+
+run_main(main)
+"""
+
+
+def test_disk_full_is_recognised_from_python_and_tensorflow_errors():
+    assert "--resume" in disk_full_message(OSError(errno.ENOSPC, "No space left on device"))
+    assert disk_full_message(tf.errors.ResourceExhaustedError(
+        None, None, "x.tempstate1; No space left on device [Op:SaveV2]")) is not None
+    assert disk_full_message(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")) is None
+    assert disk_full_message(OSError(errno.EACCES, "Permission denied")) is None
+
+
+def test_a_tool_that_hits_a_full_disk_exits_with_one_line():
+    result = subprocess.run([sys.executable, "-c", FULL_DISK_TOOL], capture_output=True, text=True)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "error: no space left on device" in last and "Traceback" not in result.stderr
