@@ -7,8 +7,8 @@ label. Ranking is by Hamming distance with ties broken by database index
 ``np.argsort``. Work is blocked over queries so memory stays bounded, and the
 ranking is a stable counting sort of whole query blocks at once (O(pairs), no
 comparison sort), run on a thread pool. ``mean_average_precision`` goes further
-when numba is installed: a compiled two-pass kernel per query (``kernels.py``)
-that never materialises the ranking.
+when numba is installed: a compiled kernel per query (``kernels.py``) that
+never materialises the ranking.
 
 mAP@k here is the mean over queries of AP computed on the first k ranked items
 (precision at each relevant position among the first k, averaged over those
@@ -52,6 +52,15 @@ def _check(query_codes, database_codes, query_labels, database_labels):
         raise ValueError("query and database labels have different numbers of classes")
 
 
+def _checked_codes(query_codes, database_codes, query_labels, database_labels):
+    """Both code sets as {-1, +1} float arrays, after checking counts and code lengths."""
+    _check(query_codes, database_codes, query_labels, database_labels)
+    q_codes, db_codes = _as_pm1(query_codes), _as_pm1(database_codes)
+    if q_codes.shape[1] != db_codes.shape[1]:
+        raise ValueError(f"code lengths differ: {q_codes.shape[1]} vs {db_codes.shape[1]} bits")
+    return q_codes, db_codes
+
+
 def _pack_words(bits: np.ndarray) -> np.ndarray:
     """Boolean [items, m] -> unsigned words [items, words] (8/16/32/64-bit lanes)."""
     packed = np.packbits(bits, axis=1)
@@ -78,10 +87,8 @@ def _map_blocks(fn, query_codes, database_codes, query_labels, database_labels, 
     bit-packed labels; NumPy releases the GIL in these kernels, so blocks run in
     parallel. Results are returned in block order.
     """
-    _check(query_codes, database_codes, query_labels, database_labels)
-    q_codes, db_codes = _as_pm1(query_codes), _as_pm1(database_codes)
-    if q_codes.shape[1] != db_codes.shape[1]:
-        raise ValueError(f"code lengths differ: {q_codes.shape[1]} vs {db_codes.shape[1]} bits")
+    q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels,
+                                       database_labels)
     bits = q_codes.shape[1]
     q_words, db_words = _pack_words(q_codes > 0), _pack_words(db_codes > 0)
     q_labels = _pack_words(np.asarray(query_labels) > 0)
@@ -169,10 +176,8 @@ def _pack_uint64(bits: np.ndarray) -> np.ndarray:
 def _compiled_map(query_codes, database_codes, query_labels, database_labels, k, block_size,
                   workers):
     """Per-query AP and relevant counts from the compiled kernel, on a thread pool."""
-    _check(query_codes, database_codes, query_labels, database_labels)
-    q_codes, db_codes = _as_pm1(query_codes), _as_pm1(database_codes)
-    if q_codes.shape[1] != db_codes.shape[1]:
-        raise ValueError(f"code lengths differ: {q_codes.shape[1]} vs {db_codes.shape[1]} bits")
+    q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels,
+                                       database_labels)
     q_words, db_words = _pack_uint64(q_codes > 0), _pack_uint64(db_codes > 0)
     q_labels = _pack_uint64(np.asarray(query_labels) > 0)
     db_labels = _pack_uint64(np.asarray(database_labels) > 0)
@@ -235,8 +240,9 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
 
     With ``skip_empty_queries`` False (the release's convention) a query with no
     relevant item (among the first k) counts as AP 0; with True it is left out.
-    ``block_size`` queries are ranked at a time (default: about 1M pairs per block) on
-    ``workers`` threads (default: one per CPU core).
+    ``block_size`` queries are ranked at a time (default: about 1M pairs per block; with
+    the compiled kernel, four blocks per thread) on ``workers`` threads
+    (default: one per CPU core).
     """
     num_db = len(database_codes)
     k = num_db if top_k is None else min(int(top_k), num_db)
