@@ -37,7 +37,18 @@ class NetworkConfig:
     # Release bug: each discriminator is built twice without sharing weights
     # (four nets D_IL, D_L1, D_TL, D_L2); the paper has two shared nets.
     discriminator_shared: bool = True
+    # 'normal': every new kernel, bias and multi-scale scalar N(0, 1) * init_stddev
+    # (the release); 'glorot': Glorot-uniform kernels, zero biases, unit multi-scale
+    # scalars. The paper does not say; the release's N(0, 0.01) leaves LabNet at the
+    # Theta = 0 plateau on most data (docs/training.md).
+    init_scheme: str = "glorot"
     init_stddev: float = 0.01
+    # Dense inputs as (x - mean) / std with training-item statistics: 'auto' scales
+    # unless every training value is 0 or 1 (tag vectors), 'on' / 'off' force it.
+    # Image features only (the mlp backbone on a dataset's features); pixels keep their
+    # own preprocessing.
+    standardize_image_features: str = "auto"
+    standardize_text: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +84,22 @@ class OptimizerConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
+    # Decoupled weight decay (AdamW: w <- w - lr * weight_decay * w each step, biases
+    # included); 0 = plain Adam, as the release.
+    weight_decay: float = 0.0
     # Release: one Adam object for LabNet, ImgNet and TxtNet, so one shared
     # bias-correction counter; the paper preset gives each network its own.
     shared_hash_optimizer: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Algorithm 1's state outside the networks."""
+
+    # Initial memory banks: 'normal' N(0, 1) noise (the release) or 'zeros'. Noise
+    # banks make the first stage fit random targets (every unwritten row is a random
+    # F^l / H^l and enters B = sign(H^v + H^t + H^l)); zero rows add a constant.
+    bank_init: str = "zeros"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,16 +110,22 @@ class SSAHConfig:
     network: NetworkConfig = NetworkConfig()
     loss: LossConfig = LossConfig()
     optimizer: OptimizerConfig = OptimizerConfig()
+    training: TrainingConfig = TrainingConfig()
+
+
+SECTIONS = {"network": NetworkConfig, "loss": LossConfig, "optimizer": OptimizerConfig,
+            "training": TrainingConfig}
 
 
 _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {"network": {}, "loss": {}, "optimizer": {}},
+    "paper": {"network": {}, "loss": {}, "optimizer": {}, "training": {}},
     "release": {
         "network": {
             "multiscale_windows": RELEASE_WINDOWS,
             "text_head_lrn": True,
             "discriminator_hidden": (512, 256),
             "discriminator_shared": False,
+            "init_scheme": "normal",
         },
         "loss": {
             "pairwise_form": "squared_residual",
@@ -105,21 +135,30 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "adversarial_form": "release_cross_entropy",
         },
         "optimizer": {"shared_hash_optimizer": True},
+        "training": {"bank_init": "normal"},
     },
 }
+
+# What a run recorded before a field existed did: a config.json without the field
+# resumes and evaluates with these values, not with today's defaults.
+LEGACY_VALUES = {"init_scheme": "normal", "standardize_image_features": "off",
+                 "standardize_text": "off", "bank_init": "normal"}
 
 _CHOICES = {
     "pairwise_form": ("nll", "squared_residual"),
     "quantization_target": ("joint", "own_batch"),
     "adversarial_form": ("least_squares", "release_cross_entropy"),
+    "init_scheme": ("normal", "glorot"),
+    "standardize_image_features": ("auto", "on", "off"),
+    "standardize_text": ("auto", "on", "off"),
+    "bank_init": ("normal", "zeros"),
 }
 
 
 def preset_fields() -> dict[str, tuple[str, dataclasses.Field]]:
     """Map every overridable field name to (section, dataclass field)."""
     out = {}
-    for section, cls in (("network", NetworkConfig), ("loss", LossConfig),
-                         ("optimizer", OptimizerConfig)):
+    for section, cls in SECTIONS.items():
         for field in dataclasses.fields(cls):
             out[field.name] = (section, field)
     return out
@@ -151,7 +190,8 @@ def make_config(preset: str = "paper", **overrides: Any) -> SSAHConfig:
             "--multiscale_windows or a larger vocabulary")
     return SSAHConfig(preset=preset, network=network,
                       loss=LossConfig(**sections["loss"]),
-                      optimizer=OptimizerConfig(**sections["optimizer"]))
+                      optimizer=OptimizerConfig(**sections["optimizer"]),
+                      training=TrainingConfig(**sections["training"]))
 
 
 def preset_differences() -> list[tuple[str, Any, Any]]:
@@ -181,8 +221,13 @@ def _tuples(cls, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def from_dict(values: Mapping[str, Any]) -> SSAHConfig:
-    """Inverse of :func:`to_dict` (e.g. a run's config.json)."""
-    return SSAHConfig(preset=values["preset"],
-                      network=NetworkConfig(**_tuples(NetworkConfig, values["network"])),
-                      loss=LossConfig(**_tuples(LossConfig, values["loss"])),
-                      optimizer=OptimizerConfig(**_tuples(OptimizerConfig, values["optimizer"])))
+    """Inverse of :func:`to_dict` (e.g. a run's config.json). Fields a run recorded
+    before they existed take :data:`LEGACY_VALUES` (what that code did)."""
+    sections = {}
+    for section, cls in SECTIONS.items():
+        stored = dict(values.get(section, {}))
+        for field in dataclasses.fields(cls):
+            if field.name not in stored and field.name in LEGACY_VALUES:
+                stored[field.name] = LEGACY_VALUES[field.name]
+        sections[section] = cls(**_tuples(cls, stored))
+    return SSAHConfig(preset=values["preset"], **sections)

@@ -43,10 +43,23 @@ def define_data_flags() -> None:
     flags.DEFINE_integer("demo_seed", 0, "Demo: generator seed.")
 
 
-def data_config():
+def explicit(name: str) -> bool:
+    """Whether the user gave --name (on the command line or in a flag file)."""
+    return FLAGS[name].present > 0
+
+
+def data_config(stored: dict | None = None):
+    """DataConfig from the data flags; with ``stored`` (a resumed run's "data" record)
+    the stored values, overridden by the flags the user gave."""
     from ssah_tf.data.registry import DataConfig
 
-    return DataConfig(**{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(DataConfig)})
+    values = {}
+    for field in dataclasses.fields(DataConfig):
+        if stored is not None and field.name in stored and not explicit(field.name):
+            values[field.name] = stored[field.name]
+        else:
+            values[field.name] = getattr(FLAGS, field.name)
+    return DataConfig(**values)
 
 
 def define_model_flags() -> None:
@@ -77,10 +90,18 @@ def _field_kind(field: dataclasses.Field) -> str:
     return annotation if annotation in ("int", "float", "bool", "str") else "tuple"
 
 
-def ssah_config(*, num_labels: int | None = None, text_dim: int | None = None):
-    """The frozen SSAHConfig from --preset and per-field flags (data fills label/text dims)."""
+def ssah_config(*, num_labels: int | None = None, text_dim: int | None = None,
+                stored=None):
+    """The frozen SSAHConfig from --preset and per-field flags (data fills label/text dims).
+
+    ``stored``: a resumed run's SSAHConfig; its values stand unless a flag was given.
+    """
+    preset = stored.preset if stored is not None and not explicit("preset") else FLAGS.preset
     overrides = {}
-    for name, (_, field) in preset_fields().items():
+    for name, (section, field) in preset_fields().items():
+        if stored is not None and not explicit(name):
+            overrides[name] = getattr(getattr(stored, section), name)
+            continue
         value = getattr(FLAGS, name)
         if value is not None and _field_kind(field) == "tuple":
             try:
@@ -92,7 +113,7 @@ def ssah_config(*, num_labels: int | None = None, text_dim: int | None = None):
         overrides["num_labels"] = num_labels
     if overrides.get("text_dim") is None:
         overrides["text_dim"] = text_dim
-    return make_config(FLAGS.preset, **overrides)
+    return make_config(preset, **overrides)
 
 
 def define_execution_flags() -> None:
@@ -108,6 +129,13 @@ def execution_overrides() -> dict:
     """The execution flags the user set, as RunConfig fields."""
     return {name: getattr(FLAGS, name) for name in ("mixed_precision", "jit_compile")
             if getattr(FLAGS, name) is not None}
+
+
+def stored_or_flag(name: str, stored: dict | None, default_from_flags=None):
+    """A resumed run's stored value of ``name`` unless --name was given."""
+    if stored is not None and name in stored and not explicit(name):
+        return stored[name]
+    return getattr(FLAGS, name) if default_from_flags is None else default_from_flags
 
 
 def default_run_dir(name: str) -> str:

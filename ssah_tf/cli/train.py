@@ -37,6 +37,8 @@ for _net, _lr, _passes in (("lab", 1e-3, 2), ("img", 3e-4, 2), ("txt", 3e-4, 2),
     flags.DEFINE_float(f"lr_{_net}", _lr, f"Paper schedule: Adam learning rate of {_net}.")
     flags.DEFINE_integer(f"passes_{_net}", _passes, f"Paper schedule: passes of {_net} per epoch.")
 flags.DEFINE_float("lr_decay", 0.9, "Paper schedule: learning-rate factor per epoch.")
+flags.DEFINE_integer("min_stage_steps", 100, "Paper schedule: LabNet, ImgNet and TxtNet stages "
+                     "run at least this many steps (more passes on small training sets).")
 flags.DEFINE_string("model_dir", None, "Run directory (default: workspace/runs/<dataset>_<time>).")
 flags.DEFINE_bool("resume", False, "Continue the latest checkpoint in --model_dir.")
 flags.DEFINE_string("init_from", None, "Initialise network weights from this checkpoint "
@@ -77,7 +79,7 @@ def check_flag_values() -> None:
     positive = ["batch_size", "image_size", "keep_checkpoints", "demo_items", "demo_labels",
                 "lr_lab", "lr_img", "lr_txt", "lr_dis", "lr_decay", "passes_lab", "passes_img",
                 "passes_txt", "passes_dis", "epochs", "map_top_k", "bits"]
-    non_negative = ["eval_every", "save_every_passes", "steps_per_loop", "val_size",
+    non_negative = ["eval_every", "save_every_passes", "steps_per_loop", "val_size", "min_stage_steps",
                     "checkpoint_interval_seconds"]
     for name in positive:
         value = getattr(FLAGS, name)
@@ -90,14 +92,50 @@ def check_flag_values() -> None:
         raise UserError("--resume and --init_from exclude each other: a resumed run already has weights")
 
 
-def main(argv):
+def stored_run_config(model_dir: str | None) -> dict | None:
+    """A resumed run's config.json (None for a new run): on --resume the run's own
+    settings stand, and only the flags given on the command line change them."""
+    if not FLAGS.resume or not model_dir:
+        return None
+    path = os.path.join(model_dir, "config.json")
+    if not os.path.isfile(path):
+        return None
+    import json
+
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path} is not readable JSON ({error}); restore it from a backup "
+                        "or start a new --model_dir") from None
+
+
+def schedule_config(stored: dict | None):
+    """The ScheduleConfig from the flags (or a resumed run's, with given flags applied)."""
+    from ssah_tf.training.schedules import ScheduleConfig, schedule_from_dict
+
+    base = schedule_from_dict(stored["schedule"]) if stored else None
+    names = ["batch_size", "lr_decay", "min_stage_steps"] + [
+        f"{k}_{n}" for k in ("lr", "passes") for n in ("lab", "img", "txt", "dis")]
+    values = {n: (getattr(base, n) if base is not None and not common.explicit(n)
+                  else getattr(FLAGS, n)) for n in names}
+    if base is not None and not common.explicit("schedule"):
+        name = base.name
+    else:
+        name = FLAGS.schedule or ("release" if FLAGS.preset == "release" else "paper")
+    if base is not None and not common.explicit("epochs"):
+        epochs = base.epochs
+    else:
+        epochs = FLAGS.epochs or (500 if name == "release" else 20)
+    return ScheduleConfig(name=name, epochs=epochs, **values)
+
+
+def build_trainer():
+    """The Trainer the flags describe, validated, with nothing written to disk yet."""
     check_flag_values()
-    from ssah_tf.data import load_dataset, resolve_split, save_split
-    from ssah_tf.data.registry import split_path
-    from ssah_tf.training.schedules import ScheduleConfig
-    from ssah_tf.training.summaries import write_json_atomic
-    from ssah_tf.training.trainer import Preempted, RunConfig, TrainConfig, Trainer
-    from ssah_tf.config import to_dict
+    from ssah_tf.config import from_dict
+    from ssah_tf.data import load_dataset, resolve_split
+    from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
     import tensorflow as tf
 
     # The strategy comes first: MultiWorkerMirroredStrategy must exist before other TF work.
@@ -105,55 +143,68 @@ def main(argv):
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(FLAGS.seed)
-    data = load_dataset(common.data_config())
+    stored = stored_run_config(FLAGS.model_dir)
+    data_config = common.data_config(stored["data"] if stored else None)
+    data = load_dataset(data_config)
     logging.info("%s", data.summary())
+    stored_run = stored["run"] if stored else None
     modalities = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}[FLAGS.modalities]
+    if stored_run and not common.explicit("modalities"):
+        modalities = tuple(stored_run["modalities"])
     missing = [m for m in modalities if m not in data.modalities]
     if FLAGS.modalities == "both" and missing:
         modalities = tuple(m for m in modalities if m in data.modalities)
         logging.warning("%s has no %s: training %s only", data.name, missing[0], modalities[0])
     elif missing:
         raise UserError(f"--modalities={FLAGS.modalities} but {data.name} has no {missing[0]}")
-    backbone = FLAGS.backbone
+    backbone = common.stored_or_flag("backbone", stored_run)
     if backbone == "auto":
         backbone = "cnnf" if FLAGS.cnnf_path else "mlp"
         if "image" in modalities and backbone == "mlp" and data.image_features is None \
                 and data.name != "demo":
             raise UserError("images need --backbone=cnnf --cnnf_path=imagenet-vgg-f.mat "
                             "(or --backbone=vgg19)")
-    ssah = common.ssah_config(num_labels=data.num_labels, text_dim=data.text_dim or 1)
+    ssah = common.ssah_config(num_labels=data.num_labels, text_dim=data.text_dim or 1,
+                              stored=from_dict(stored["ssah"]) if stored else None)
     if ssah.network.num_labels != data.num_labels or (
             "text" in modalities and ssah.network.text_dim != data.text_dim):
         raise UserError(f"--num_labels/--text_dim disagree with the data ({data.num_labels} "
                         f"labels, text dim {data.text_dim})")
-    schedule_name = FLAGS.schedule or ("release" if FLAGS.preset == "release" else "paper")
-    schedule = ScheduleConfig(
-        name=schedule_name,
-        epochs=FLAGS.epochs or (500 if schedule_name == "release" else 20),
-        batch_size=FLAGS.batch_size, lr_decay=FLAGS.lr_decay,
-        **{f"{k}_{n}": getattr(FLAGS, f"{k}_{n}") for k in ("lr", "passes")
-           for n in ("lab", "img", "txt", "dis")})
-    split = resolve_split(data, common.data_config())
+    schedule = schedule_config(stored)
+    split = resolve_split(data, data_config)
     logging.info("split: %s", split.sizes())
     model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_{FLAGS.preset}_{ssah.network.bits}b")
-    run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone,
-                    cnnf_path=FLAGS.cnnf_path, vgg19_weights=FLAGS.vgg19_weights,
-                    image_size=FLAGS.image_size, seed=FLAGS.seed, eval_every=FLAGS.eval_every,
-                    save_every_passes=FLAGS.save_every_passes,
-                    checkpoint_interval_seconds=FLAGS.checkpoint_interval_seconds,
-                    keep_checkpoints=FLAGS.keep_checkpoints, steps_per_loop=FLAGS.steps_per_loop,
-                    val_size=FLAGS.val_size, map_top_k=FLAGS.map_top_k,
-                    **common.execution_overrides())
+    run_fields = ("cnnf_path", "vgg19_weights", "image_size", "seed", "eval_every",
+                  "save_every_passes", "checkpoint_interval_seconds", "keep_checkpoints",
+                  "steps_per_loop", "val_size", "map_top_k", "mixed_precision", "jit_compile")
+    run_values = {name: common.stored_or_flag(name, stored_run) for name in run_fields}
+    for name in ("mixed_precision", "jit_compile"):  # None: the RunConfig default
+        if run_values[name] is None:
+            del run_values[name]
+    run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone, **run_values)
     config = TrainConfig(ssah=ssah, schedule=schedule, run=run)
     trainer = Trainer(config, data, split, strategy)
     trainer.restore_or_initialize(resume=FLAGS.resume, init_from=FLAGS.init_from)
+    return trainer, data_config
+
+
+def main(argv):
+    from ssah_tf.data import save_split
+    from ssah_tf.data.registry import split_path
+    from ssah_tf.training.summaries import write_json_atomic
+    from ssah_tf.training.trainer import Preempted
+    from ssah_tf.config import to_dict
+
+    trainer, data_config = build_trainer()
+    config, split, strategy = trainer.config, trainer.split, trainer.strategy
+    model_dir = config.run.model_dir
     # Only now, with inputs validated, does the run directory get its files.
     if trainer.is_chief:
         if not os.path.exists(split_path(model_dir)):
             save_split(split, split_path(model_dir))
         write_json_atomic(os.path.join(model_dir, "config.json"), {
-            "ssah": to_dict(ssah), "schedule": dataclasses.asdict(schedule),
-            "run": dataclasses.asdict(run), "data": dataclasses.asdict(common.data_config()),
+            "ssah": to_dict(config.ssah), "schedule": dataclasses.asdict(config.schedule),
+            "run": dataclasses.asdict(config.run), "data": dataclasses.asdict(data_config),
             "replicas": strategy.num_replicas_in_sync})
     logging.info("run directory %s (%d replicas)", model_dir, strategy.num_replicas_in_sync)
     try:

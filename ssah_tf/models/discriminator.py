@@ -7,7 +7,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import dense
+from ssah_tf.models.layers import Initialization, dense
 
 
 class Discriminator(keras.Model):
@@ -18,15 +18,15 @@ class Discriminator(keras.Model):
     """
 
     def __init__(self, *, semantic_dim: int = 512, hidden: Sequence[int] = (4096, 4096),
-                 init_stddev: float = 0.01, compute_dtype: str = "float32", **kwargs):
+                 init: Initialization = Initialization(), compute_dtype: str = "float32", **kwargs):
         super().__init__(**kwargs)
         # Attributes fc1, fc2, ... rather than a list: Keras' list tracker is invisible
         # to tf.train.Checkpoint.
         self._depth = len(hidden)
         for i, units in enumerate(hidden):
-            setattr(self, f"fc{i + 1}", dense(units, init_stddev, f"fc{i + 1}",
+            setattr(self, f"fc{i + 1}", dense(units, init, f"fc{i + 1}",
                                               compute_dtype=compute_dtype))
-        self.out = dense(1, init_stddev, "out")
+        self.out = dense(1, init, "out")
         width = semantic_dim
         for layer in self.hidden_layers:
             layer.build((None, width))

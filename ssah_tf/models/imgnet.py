@@ -8,7 +8,8 @@ from absl import logging
 
 from ssah_tf.errors import UserError
 from ssah_tf.models.cnnf import CNNFBackbone, read_cnnf_file
-from ssah_tf.models.layers import NetworkOutput, check_compute_dtype, dense, dense_apply
+from ssah_tf.models.layers import (Initialization, InputStandardization, NetworkOutput,
+                                   check_compute_dtype, dense, dense_apply)
 
 BACKBONES = ("cnnf", "vgg19", "mlp")
 
@@ -49,14 +50,21 @@ class VGG19Backbone(keras.layers.Layer):
 
 
 class MLPBackbone(keras.layers.Layer):
-    """Precomputed image features d -> hidden (ReLU): ImgNet after its conv trunk."""
+    """Precomputed image features d -> hidden (ReLU): ImgNet after its conv trunk.
 
-    def __init__(self, input_dim: int, hidden_dim: int = 4096, init_stddev: float = 0.01,
-                 compute_dtype: str = "float32", **kwargs):
+    ``standardize``: the features pass through (x - mean) / scale first, with the
+    training items' statistics (set by the trainer, stored in the checkpoint).
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int = 4096,
+                 init: Initialization = Initialization(), compute_dtype: str = "float32",
+                 standardize: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = input_dim
         self.output_dim = hidden_dim
-        self.hidden = dense(hidden_dim, init_stddev, "hidden", compute_dtype=compute_dtype)
+        self.input_scaling = (InputStandardization(input_dim, name="input_scaling")
+                              if standardize else None)
+        self.hidden = dense(hidden_dim, init, "hidden", compute_dtype=compute_dtype)
         self.hidden.build((None, input_dim))
         self.built = True
 
@@ -64,13 +72,15 @@ class MLPBackbone(keras.layers.Layer):
         return tf.cast(features, tf.float32)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
+        if self.input_scaling is not None:
+            x = self.input_scaling(x)
         return tf.nn.relu(tf.cast(self.hidden(x), tf.float32))
 
 
 def make_backbone(name: str, *, cnnf_path: str | None = None, vgg19_weights: str | None = None,
                   image_feature_dim: int | None = None, hidden_dim: int = 4096,
-                  init_stddev: float = 0.01, compute_dtype: str = "float32"
-                  ) -> keras.layers.Layer:
+                  init: Initialization = Initialization(), compute_dtype: str = "float32",
+                  standardize_features: bool = False) -> keras.layers.Layer:
     """Build one of the ImgNet backbones by name (``compute_dtype``: its matmul/conv dtype)."""
     if name == "cnnf":
         if not cnnf_path:
@@ -81,8 +91,8 @@ def make_backbone(name: str, *, cnnf_path: str | None = None, vgg19_weights: str
     if name == "mlp":
         if not image_feature_dim:
             raise UserError("--backbone=mlp needs image features (a dataset with image_features)")
-        return MLPBackbone(image_feature_dim, hidden_dim, init_stddev, compute_dtype=compute_dtype,
-                           name="mlp")
+        return MLPBackbone(image_feature_dim, hidden_dim, init, compute_dtype=compute_dtype,
+                           standardize=standardize_features, name="mlp")
     raise UserError(f"unknown backbone {name!r}; use one of {', '.join(BACKBONES)}")
 
 
@@ -90,12 +100,12 @@ class ImgNet(keras.Model):
     """backbone -> semantic_dim (ReLU) = F; heads H (tanh), L_hat (sigmoid)."""
 
     def __init__(self, *, backbone: keras.layers.Layer, num_labels: int, bits: int,
-                 semantic_dim: int = 512, init_stddev: float = 0.01, **kwargs):
+                 semantic_dim: int = 512, init: Initialization = Initialization(), **kwargs):
         super().__init__(**kwargs)
         self.backbone = backbone
-        self.semantic = dense(semantic_dim, init_stddev, "semantic")
-        self.hash_head = dense(bits, init_stddev, "hash")
-        self.label_head = dense(num_labels, init_stddev, "label")
+        self.semantic = dense(semantic_dim, init, "semantic")
+        self.hash_head = dense(bits, init, "hash")
+        self.label_head = dense(num_labels, init, "label")
         self.semantic.build((None, backbone.output_dim))
         self.hash_head.build((None, semantic_dim))
         self.label_head.build((None, semantic_dim))

@@ -5,20 +5,21 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import NetworkOutput, dense, dense_apply, local_response_norm
+from ssah_tf.models.layers import (Initialization, NetworkOutput, dense, dense_apply,
+                                   local_response_norm)
 
 
 class LabNet(keras.Model):
     """labels -> 4096 (ReLU, LRN) -> semantic_dim (ReLU) = F; heads H (tanh), L_hat (sigmoid)."""
 
     def __init__(self, *, num_labels: int, bits: int, semantic_dim: int = 512,
-                 hidden_dim: int = 4096, init_stddev: float = 0.01, **kwargs):
+                 hidden_dim: int = 4096, init: Initialization = Initialization(), **kwargs):
         super().__init__(**kwargs)
         self.num_labels = num_labels
-        self.hidden = dense(hidden_dim, init_stddev, "hidden")
-        self.semantic = dense(semantic_dim, init_stddev, "semantic")
-        self.hash_head = dense(bits, init_stddev, "hash")
-        self.label_head = dense(num_labels, init_stddev, "label")
+        self.hidden = dense(hidden_dim, init, "hidden")
+        self.semantic = dense(semantic_dim, init, "semantic")
+        self.hash_head = dense(bits, init, "hash")
+        self.label_head = dense(num_labels, init, "label")
         # Weights exist right after construction, so checkpoints and optimizers
         # can be built before the first step.
         self.hidden.build((None, num_labels))

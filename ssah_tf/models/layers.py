@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple, Sequence
 
 import keras
@@ -18,8 +19,48 @@ class NetworkOutput(NamedTuple):
 
 
 def normal_init(stddev: float) -> keras.initializers.Initializer:
-    """SSAH initialises every new weight and bias as N(0, 1) * stddev."""
+    """The release initialises every new weight and bias as N(0, 1) * stddev."""
     return keras.initializers.RandomNormal(mean=0.0, stddev=stddev)
+
+
+INIT_SCHEMES = ("normal", "glorot")
+
+
+@dataclasses.dataclass(frozen=True)
+class Initialization:
+    """How the new (not pretrained) weights start.
+
+    'normal' (the release): every kernel, bias and multi-scale scalar N(0, 1) * stddev.
+    'glorot': Glorot-uniform kernels, zero biases, multi-scale scalars 1. With the
+    release's 0.01 every pre-activation of a 4096-wide layer is ~0.01, the pairwise
+    inner products start at ~1e-4 and gradients push the ReLU features to zero
+    before they separate the classes (docs/training.md); Glorot keeps each layer's
+    activations at the scale of its input.
+    """
+
+    scheme: str = "normal"
+    stddev: float = 0.01
+
+    def __post_init__(self):
+        if self.scheme not in INIT_SCHEMES:
+            raise ValueError(f"init scheme must be one of {INIT_SCHEMES}, got {self.scheme!r}")
+
+    def kernel(self) -> keras.initializers.Initializer:
+        if self.scheme == "glorot":
+            return keras.initializers.GlorotUniform()
+        return normal_init(self.stddev)
+
+    def bias(self) -> keras.initializers.Initializer:
+        if self.scheme == "glorot":
+            return keras.initializers.Zeros()
+        return normal_init(self.stddev)
+
+    def scale(self) -> keras.initializers.Initializer:
+        """The multi-scale branch scalars: with N(0, 0.01) about half start negative,
+        and relu(negative * pooled tags) is 0 with zero gradient: a dead branch."""
+        if self.scheme == "glorot":
+            return keras.initializers.Ones()
+        return normal_init(self.stddev)
 
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -31,17 +72,17 @@ def check_compute_dtype(compute_dtype: str) -> str:
     return compute_dtype
 
 
-def dense(units: int, stddev: float, name: str, activation=None,
+def dense(units: int, init: Initialization, name: str, activation=None,
           compute_dtype: str = "float32") -> keras.layers.Dense:
-    """A dense layer with SSAH's N(0, 0.01) initialisation of kernel and bias.
+    """A dense layer initialised by ``init`` (the release: N(0, 0.01) kernel and bias).
 
     ``compute_dtype="bfloat16"``: float32 weights, bf16 matmul (Keras' mixed policy);
     the output is bf16 and callers cast back to float32.
     """
     policy = "mixed_bfloat16" if check_compute_dtype(compute_dtype) == "bfloat16" else "float32"
     return keras.layers.Dense(units, activation=activation, name=name, dtype=policy,
-                              kernel_initializer=normal_init(stddev),
-                              bias_initializer=normal_init(stddev))
+                              kernel_initializer=init.kernel(),
+                              bias_initializer=init.bias())
 
 
 @tf.custom_gradient
@@ -139,8 +180,8 @@ class MultiScaleFusion(keras.layers.Layer):
     the given order.
     """
 
-    def __init__(self, text_dim: int, windows: Sequence[int], init_stddev: float = 0.01,
-                 **kwargs):
+    def __init__(self, text_dim: int, windows: Sequence[int],
+                 init: Initialization = Initialization(), **kwargs):
         super().__init__(**kwargs)
         if windows and max(windows) > text_dim:
             raise ValueError(f"text_dim {text_dim} < largest pooling window {max(windows)}")
@@ -150,7 +191,7 @@ class MultiScaleFusion(keras.layers.Layer):
         # tf.train.Checkpoint does not see, so a list would not be checkpointed.
         for w in self.windows:
             setattr(self, f"scale_w{w}", self.add_weight(
-                shape=(), initializer=normal_init(init_stddev), name=f"scale_w{w}"))
+                shape=(), initializer=init.scale(), name=f"scale_w{w}"))
         self._resize = [tf1_bilinear_matrix(text_dim // w, text_dim).T for w in self.windows]
 
     @property
@@ -178,3 +219,24 @@ class MultiScaleFusion(keras.layers.Layer):
     def call(self, text: tf.Tensor) -> tf.Tensor:
         channels = [text] + [self.branch(text, i) for i in range(len(self.windows))]
         return tf.stack(channels, axis=-1)
+
+
+class InputStandardization(keras.layers.Layer):
+    """(x - mean) / scale per input column, with non-trainable statistics that the
+    trainer sets from the training items and checkpoints with the network, so every
+    user of the network (evaluation, export, encoding) applies what training used."""
+
+    def __init__(self, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = int(dim)
+        self.mean = self.add_weight(shape=(self.dim,), initializer="zeros", trainable=False,
+                                    name="mean")
+        self.scale = self.add_weight(shape=(self.dim,), initializer="ones", trainable=False,
+                                     name="scale")
+
+    def set_statistics(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        self.mean.assign(np.asarray(mean, np.float32))
+        self.scale.assign(np.asarray(scale, np.float32))
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return (tf.cast(x, tf.float32) - self.mean) / self.scale

@@ -11,6 +11,7 @@ from ssah_tf.config import NetworkConfig
 from ssah_tf.models.discriminator import Discriminator
 from ssah_tf.models.imgnet import ImgNet
 from ssah_tf.models.labnet import LabNet
+from ssah_tf.models.layers import Initialization
 from ssah_tf.models.txtnet import TxtNet
 
 DISCRIMINATOR_KEYS = ("IL", "L1", "TL", "L2")
@@ -50,27 +51,36 @@ class SSAHNetworks:
         return tf.train.Checkpoint(**self.checkpoint_items())
 
 
+def initialization(config: NetworkConfig) -> Initialization:
+    """The configured initialisation of every new (not pretrained) weight."""
+    return Initialization(scheme=config.init_scheme, stddev=config.init_stddev)
+
+
 def build_networks(config: NetworkConfig, *, imgnet_backbone: keras.layers.Layer | None,
-                   with_text: bool = True, compute_dtype: str = "float32") -> SSAHNetworks:
+                   with_text: bool = True, compute_dtype: str = "float32",
+                   standardize_text: bool = False) -> SSAHNetworks:
     """Construct every network a configuration needs (call under ``strategy.scope()``).
 
     ``compute_dtype="bfloat16"``: mixed precision for TxtNet's hidden layer (the image
     backbone takes its own argument); the discriminators stay float32 — the release's
     are tiny, and bf16 adversarial logits moved the demo's mAP by up to 0.03 — as do
-    weights, heads, losses and banks.
+    weights, heads, losses and banks. ``standardize_text``: TxtNet standardises its
+    input (dense texts; statistics set by the trainer).
     """
+    init = initialization(config)
     common = dict(bits=config.bits, num_labels=config.num_labels,
-                  semantic_dim=config.semantic_dim, init_stddev=config.init_stddev)
+                  semantic_dim=config.semantic_dim, init=init)
     labnet = LabNet(hidden_dim=config.hidden_dim, name="labnet", **common)
     imgnet = (ImgNet(backbone=imgnet_backbone, name="imgnet", **common)
               if imgnet_backbone is not None else None)
     txtnet = (TxtNet(text_dim=config.text_dim, windows=config.multiscale_windows,
                      hidden_dim=config.hidden_dim, text_head_lrn=config.text_head_lrn,
-                     compute_dtype=compute_dtype, name="txtnet", **common) if with_text else None)
+                     compute_dtype=compute_dtype, standardize=standardize_text, name="txtnet",
+                     **common) if with_text else None)
 
     def make(name: str) -> Discriminator:
         return Discriminator(semantic_dim=config.semantic_dim, hidden=config.discriminator_hidden,
-                             init_stddev=config.init_stddev, name=f"discriminator_{name}")
+                             init=init, name=f"discriminator_{name}")
 
     discriminators: dict[str, Discriminator] = {}
     if imgnet is not None:

@@ -7,8 +7,8 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import (MultiScaleFusion, NetworkOutput, dense, dense_apply,
-                                   local_response_norm)
+from ssah_tf.models.layers import (Initialization, InputStandardization, MultiScaleFusion,
+                                   NetworkOutput, dense, dense_apply, local_response_norm)
 from ssah_tf.models.text_folding import FoldedFirstLayer
 
 
@@ -17,22 +17,26 @@ class TxtNet(keras.Model):
 
     ``text_head_lrn``: the release feeds LRN(F) to both heads while F itself
     (used by losses and discriminators) stays the un-normalised ReLU output.
+    ``standardize``: dense text vectors pass through (x - mean) / scale first, with
+    the training items' statistics (set by the trainer, stored in the checkpoint).
     """
 
     def __init__(self, *, text_dim: int, num_labels: int, bits: int,
                  windows: Sequence[int], semantic_dim: int = 512, hidden_dim: int = 4096,
-                 text_head_lrn: bool = True, init_stddev: float = 0.01,
-                 compute_dtype: str = "float32", **kwargs):
+                 text_head_lrn: bool = True, init: Initialization = Initialization(),
+                 compute_dtype: str = "float32", standardize: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.text_dim = text_dim
         self.text_head_lrn = text_head_lrn
-        self.fusion = MultiScaleFusion(text_dim, windows, init_stddev, name="fusion")
+        self.input_scaling = (InputStandardization(text_dim, name="input_scaling")
+                              if standardize else None)
+        self.fusion = MultiScaleFusion(text_dim, windows, init, name="fusion")
         channels = 1 + len(self.fusion.windows)
         # Mixed precision covers the d_t * channels -> hidden matmul, almost all the work.
-        self.hidden = dense(hidden_dim, init_stddev, "hidden", compute_dtype=compute_dtype)
-        self.semantic = dense(semantic_dim, init_stddev, "semantic")
-        self.hash_head = dense(bits, init_stddev, "hash")
-        self.label_head = dense(num_labels, init_stddev, "label")
+        self.hidden = dense(hidden_dim, init, "hidden", compute_dtype=compute_dtype)
+        self.semantic = dense(semantic_dim, init, "semantic")
+        self.hash_head = dense(bits, init, "hash")
+        self.label_head = dense(num_labels, init, "label")
         self.hidden.build((None, text_dim * channels))
         self.semantic.build((None, hidden_dim))
         self.hash_head.build((None, semantic_dim))
@@ -42,9 +46,14 @@ class TxtNet(keras.Model):
             text_dim, [self.fusion.resize_matrix(i) for i in range(len(self.fusion.windows))])
         self.built = True
 
+    def scaled_input(self, text: tf.Tensor) -> tf.Tensor:
+        """The text as the network sees it (standardised when ``standardize``)."""
+        text = tf.convert_to_tensor(text, tf.float32)
+        return self.input_scaling(text) if self.input_scaling is not None else text
+
     def multiscale(self, text: tf.Tensor) -> tf.Tensor:
         """The fused [batch, d_t, 1 + windows] map (the release's formulation)."""
-        return self.fusion(text)
+        return self.fusion(self.scaled_input(text))
 
     def call(self, text: tf.Tensor) -> NetworkOutput:
         # The release multiplies the fused map, flattened row-major, by the
@@ -81,7 +90,7 @@ class TxtNet(keras.Model):
     def call_folded(self, text: tf.Tensor, folded: dict[str, tf.Tensor]) -> NetworkOutput:
         """The network with :meth:`folded_weights` given (either layout)."""
         dtype = self.hidden.compute_dtype  # bfloat16 under mixed precision
-        text = tf.convert_to_tensor(text, tf.float32)
+        text = self.scaled_input(text)
         parts = [(text, "raw")]
         if self.fusion.windows:
             parts.append((tf.concat([self.fusion.pooled(text, index)

@@ -16,12 +16,17 @@ class MemoryBanks(tf.Module):
     """feature / hash / label banks of one network (SPEC 4)."""
 
     def __init__(self, network: str, *, num_items: int, semantic_dim: int, bits: int,
-                 num_labels: int, generator: tf.random.Generator):
+                 num_labels: int, generator: tf.random.Generator, init: str = "normal"):
         super().__init__(name=f"{network}_banks")
+        if init not in ("normal", "zeros"):
+            raise ValueError(f"bank init must be 'normal' or 'zeros', got {init!r}")
 
         def bank(width: int, what: str) -> tf.Variable:
-            # The release initialises the banks with N(0, 1) noise.
-            return tf.Variable(generator.normal([num_items, width]), trainable=False,
+            # The release initialises the banks with N(0, 1) noise (drawn from the
+            # run's generator, so 'normal' runs keep their random stream).
+            value = (generator.normal([num_items, width]) if init == "normal"
+                     else tf.zeros([num_items, width]))
+            return tf.Variable(value, trainable=False,
                                name=f"{network}_{what}",
                                synchronization=tf.VariableSynchronization.ON_READ,
                                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)

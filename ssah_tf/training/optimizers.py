@@ -60,7 +60,8 @@ class TF1Adam(keras.optimizers.Adam):
 def make_adam(config: OptimizerConfig, name: str) -> keras.optimizers.Adam:
     """An Adam optimizer with TF1's arithmetic and the configured epsilon."""
     return TF1Adam(learning_rate=1e-3, beta_1=config.adam_beta1,
-                   beta_2=config.adam_beta2, epsilon=config.adam_epsilon, name=name)
+                   beta_2=config.adam_beta2, epsilon=config.adam_epsilon,
+                   weight_decay=config.weight_decay or None, name=name)
 
 
 def make_stage_optimizers(config: OptimizerConfig, stage_variables: dict[str, Iterable[tf.Variable]]

@@ -16,7 +16,7 @@ def trainer_from_run(model_dir: str, **run_overrides):
     from ssah_tf.config import from_dict
     from ssah_tf.data.protocols import load_split
     from ssah_tf.data.registry import DataConfig, load_dataset, split_path
-    from ssah_tf.training.schedules import ScheduleConfig
+    from ssah_tf.training.schedules import schedule_from_dict
     from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
 
     path = os.path.join(model_dir, "config.json")
@@ -27,7 +27,7 @@ def trainer_from_run(model_dir: str, **run_overrides):
     data = load_dataset(DataConfig(**saved["data"]))
     split = load_split(split_path(model_dir), data.num_items)
     run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]), **run_overrides)
-    config = TrainConfig(ssah=from_dict(saved["ssah"]), schedule=ScheduleConfig(**saved["schedule"]),
+    config = TrainConfig(ssah=from_dict(saved["ssah"]), schedule=schedule_from_dict(saved["schedule"]),
                          run=RunConfig(**run))
     return Trainer(config, data, split, tf.distribute.OneDeviceStrategy("/cpu:0")
                    if not tf.config.list_logical_devices("GPU")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -28,6 +30,28 @@ class ScheduleConfig:
     passes_img: int = 2
     passes_txt: int = 2
     passes_dis: int = 1
+    # Paper schedule: a generator stage runs at least this many steps (whole passes),
+    # so small training sets get as many updates per epoch as large ones: 2 passes of
+    # 1,000 items at batch 128 are 14 steps, too few for LabNet to leave its start.
+    min_stage_steps: int = 100
+
+
+# What a run recorded before a schedule field existed did (see config.LEGACY_VALUES).
+LEGACY_SCHEDULE_VALUES = {"min_stage_steps": 0}
+
+
+def schedule_from_dict(values: Mapping[str, Any]) -> ScheduleConfig:
+    """A stored schedule (config.json); fields it predates take their legacy values."""
+    known = {f.name for f in dataclasses.fields(ScheduleConfig)}
+    stored = {k: v for k, v in values.items() if k in known}
+    for name, value in LEGACY_SCHEDULE_VALUES.items():
+        stored.setdefault(name, value)
+    return ScheduleConfig(**stored)
+
+
+def stage_passes(passes: int, min_steps: int, steps_per_pass: int) -> int:
+    """Passes of a stage: ``passes``, or more to reach ``min_steps`` steps."""
+    return max(passes, math.ceil(min_steps / max(1, steps_per_pass)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +79,10 @@ _RELEASE_PASSES = {"lab": (10, 5), "dis": (1, 1), "img": (15, 7, 5), "txt": (15,
 _RELEASE_BREAK = {"lab": "lab", "dis": "none", "img": "hash", "txt": "hash"}
 
 
-def epoch_plan(config: ScheduleConfig, epoch: int, networks: tuple[str, ...]) -> list[StagePlan]:
-    """The stages of ``epoch`` for the networks present (subset of lab, img, txt, dis)."""
+def epoch_plan(config: ScheduleConfig, epoch: int, networks: tuple[str, ...],
+               steps_per_pass: int = 1) -> list[StagePlan]:
+    """The stages of ``epoch`` for the networks present (subset of lab, img, txt, dis);
+    ``steps_per_pass`` (training items // batch) sets the paper schedule's step floor."""
     plans: list[StagePlan] = []
     if config.name == "release":
         rates = release_learning_rates()
@@ -78,8 +104,10 @@ def epoch_plan(config: ScheduleConfig, epoch: int, networks: tuple[str, ...]) ->
     decay = config.lr_decay ** epoch
     for network in ("lab", "img", "txt", "dis"):  # Algorithm 1: discriminators last
         if network in networks:
-            plans.append(StagePlan(network, 0, getattr(config, f"passes_{network}"),
-                                   getattr(config, f"lr_{network}") * decay))
+            passes = getattr(config, f"passes_{network}")
+            if network != "dis":
+                passes = stage_passes(passes, config.min_stage_steps, steps_per_pass)
+            plans.append(StagePlan(network, 0, passes, getattr(config, f"lr_{network}") * decay))
     return plans
 
 

@@ -30,20 +30,19 @@ from ssah_tf.config import SSAHConfig, to_dict
 from ssah_tf.data.dataset import CrossModalDataset
 from ssah_tf.data.pipeline import image_feature_matrix, make_dataset
 from ssah_tf.data.protocols import Split
+from ssah_tf.data.scaling import fit_standardizer, wants_scaling
 from ssah_tf.errors import UserError
-from ssah_tf.evaluation.metrics import mean_average_precision
+from ssah_tf.evaluation.directions import direction_maps, label_prior_map
 from ssah_tf.models.imgnet import make_backbone
 from ssah_tf.models.layers import NetworkOutput
-from ssah_tf.models.networks import DISCRIMINATOR_KEYS, build_networks
+from ssah_tf.models.networks import DISCRIMINATOR_KEYS, build_networks, initialization
 from ssah_tf.training.banks import MemoryBanks
+from ssah_tf.training.monitors import CollapseMonitor
 from ssah_tf.training.optimizers import make_stage_optimizers
 from ssah_tf.training.steps import apply_gradients
 from ssah_tf.training.schedules import (ScheduleConfig, ScheduleExhausted, StagePlan, early_break,
                                         epoch_plan, monitors_this_pass)
 from ssah_tf.training.summaries import SummaryWriter, code_statistics, write_json_atomic
-
-DIRECTIONS = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"),
-              "t2t": ("text", "text"), "l2i": ("label", "image"), "l2t": ("label", "text")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,6 +211,17 @@ class Trainer:
         self.train_features = (tf.constant(self.feature_matrix[self.train_index])
                                if self.feature_matrix is not None else None)
 
+        # Dense inputs are standardised with the training items' statistics (the demo's
+        # pixel features and 0/1 tags keep their form); the statistics live in the networks.
+        self.input_scalers = {}
+        if self.feature_matrix is not None and data.image_features is not None and wants_scaling(
+                ssah.network.standardize_image_features, self.feature_matrix[self.train_index],
+                "image_features"):
+            self.input_scalers["image"] = fit_standardizer(self.feature_matrix[self.train_index])
+        if self.has_text and wants_scaling(ssah.network.standardize_text,
+                                           data.texts[self.train_index], "text"):
+            self.input_scalers["text"] = fit_standardizer(data.texts[self.train_index])
+
         # The RNG lives outside the strategy scope: it is only used by the eager outer loop.
         self.rng = tf.random.Generator.from_seed(run.seed)
         with strategy.scope():
@@ -221,18 +231,21 @@ class Trainer:
                     run.backbone, cnnf_path=run.cnnf_path, vgg19_weights=run.vgg19_weights,
                     image_feature_dim=(self.feature_matrix.shape[1]
                                        if self.feature_matrix is not None else None),
-                    hidden_dim=ssah.network.hidden_dim, init_stddev=ssah.network.init_stddev,
-                    compute_dtype=run.compute_dtype)
+                    hidden_dim=ssah.network.hidden_dim, init=initialization(ssah.network),
+                    compute_dtype=run.compute_dtype,
+                    standardize_features="image" in self.input_scalers)
             self.networks = build_networks(ssah.network, imgnet_backbone=backbone,
                                            with_text=self.has_text,
-                                           compute_dtype=run.compute_dtype)
+                                           compute_dtype=run.compute_dtype,
+                                           standardize_text="text" in self.input_scalers)
+            self._set_input_statistics()
             self.banks = {}
             for network in ("lab", "img", "txt"):
                 if network in self.networks_present:
                     self.banks[network] = MemoryBanks(
                         network, num_items=self.num_train, semantic_dim=ssah.network.semantic_dim,
                         bits=ssah.network.bits, num_labels=ssah.network.num_labels,
-                        generator=self.rng)
+                        generator=self.rng, init=ssah.training.bank_init)
             self.stage_variables = self._stage_variables()
             self.optimizers = make_stage_optimizers(ssah.optimizer, self.stage_variables)
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -276,8 +289,22 @@ class Trainer:
         self._last_save = time.time()
         self._epoch_rows: dict[str, dict[str, float]] = {}
         self.history: list[dict[str, Any]] = []
+        self.collapse_monitor = CollapseMonitor(
+            pairwise_form=ssah.loss.pairwise_form, squares_factor=ssah.loss.squares_factor,
+            init_scheme=ssah.network.init_scheme,
+            release_schedule=config.schedule.name == "release")
 
     # ------------------------------------------------------------------ set-up
+    def _set_input_statistics(self) -> None:
+        """Write the training items' input statistics into the networks' scaling layers
+        (a resumed run restores the stored ones over these)."""
+        layers = {"image": self.networks.imgnet.backbone.input_scaling
+                  if "image" in self.input_scalers else None,
+                  "text": self.networks.txtnet.input_scaling if "text" in self.input_scalers
+                  else None}
+        for modality, scaler in self.input_scalers.items():
+            layers[modality].set_statistics(scaler.mean, scaler.scale)
+
     def _stage_variables(self) -> dict[str, list[tf.Variable]]:
         nets, d = self.networks, self.networks.discriminators
         release_adversarial = self.config.ssah.loss.adversarial_form == "release_cross_entropy"
@@ -619,7 +646,7 @@ class Trainer:
             while int(self.epoch.numpy()) < schedule.epochs:
                 epoch = int(self.epoch.numpy())
                 try:
-                    plan = epoch_plan(schedule, epoch, self.networks_present)
+                    plan = epoch_plan(schedule, epoch, self.networks_present, self.steps_per_pass)
                 except ScheduleExhausted as stop:
                     logging.warning("stopping before epoch %d: %s", epoch, stop)
                     break
@@ -633,6 +660,8 @@ class Trainer:
                         means = self._run_pass(stage)
                         seconds = time.time() - began
                         self._pass_seconds[stage.network] = seconds
+                        if stage.network != "dis":
+                            self._check_health(epoch, stage, pass_index, means)
                         stop, monitored = self._early_break(stage, pass_index)
                         self.pass_cursor.assign(stage.passes if stop else pass_index + 1)
                         self._log_pass(epoch, stage, pass_index, means, seconds, monitored,
@@ -702,6 +731,25 @@ class Trainer:
             ", ".join(f"{n} {v:.4g}" for n, v in zip(names[:-1], means[:-1])),
             f", monitor {monitored:.6g}" if monitored is not None else "",
             " -> early break" if stopped else "", time.strftime("%H:%M:%S", time.gmtime(remaining)))
+
+    def _check_health(self, epoch: int, stage: StagePlan, pass_index: int,
+                      means: np.ndarray) -> None:
+        """Collapse checks on what the pass wrote into the network's banks (monitors.py)."""
+        names = _term_names(stage.network, self.has_image, self.has_text)
+        rows = tf.constant(np.unique(self.pass_table.numpy()))
+        bank = self.banks[stage.network]
+        health, lines = self.collapse_monitor.check(
+            stage.network, terms=dict(zip(names, means.tolist())), num_items=self.num_train,
+            batch_size=self.batch_size,
+            features=tf.gather(tf.convert_to_tensor(bank.feature), rows).numpy(),
+            hashes=tf.gather(tf.convert_to_tensor(bank.hash), rows).numpy(),
+            learning_rate=stage.learning_rate,
+            # The very first pass starts from empty banks, where the terms are near their
+            # Theta = 0 value by construction.
+            check_plateau=(epoch, stage.index, pass_index) != (0, 0, 0))
+        for line in lines:
+            logging.warning("%s", line)
+        self.summaries.scalars(health.scalars(stage.network), int(self.global_step.numpy()))
 
     def _log_epoch_table(self, epoch: int, seconds: float) -> None:
         lines = [f"epoch {epoch} summary ({seconds:.1f} s):",
@@ -777,24 +825,18 @@ class Trainer:
             ["text"] if self.has_text else [])
         q = {m: self.encode(query, m) for m in modalities}
         db = {m: self.encode(database, m) for m in modalities if m != "label"}
-        out = {}
-        for name, (source, target) in DIRECTIONS.items():
-            if source in q and target in db:
-                out[f"map_{name}"] = mean_average_precision(
-                    query_codes=np.sign(q[source]), database_codes=np.sign(db[target]),
-                    query_labels=self.data.labels[query],
-                    database_labels=self.data.labels[database], top_k=self.config.run.map_top_k)
+        out = direction_maps(query_codes=q, database_codes=db, query_labels=self.data.labels[query],
+                             database_labels=self.data.labels[database],
+                             top_k=self.config.run.map_top_k)
         return out, q
 
     def label_prior_map(self, query: np.ndarray, database: np.ndarray) -> float:
         """Baseline: mAP when every code is equal, i.e. a ranking that ignores the data
         (ties fall back to the shuffled database order): what labels alone give."""
         if not hasattr(self, "_label_prior"):
-            ones_q = np.ones((len(query), 1), np.float32)
-            ones_db = np.ones((len(database), 1), np.float32)
-            self._label_prior = mean_average_precision(
-                query_codes=ones_q, database_codes=ones_db, query_labels=self.data.labels[query],
-                database_labels=self.data.labels[database], top_k=self.config.run.map_top_k)
+            self._label_prior = label_prior_map(query_labels=self.data.labels[query],
+                                                database_labels=self.data.labels[database],
+                                                top_k=self.config.run.map_top_k)
         return self._label_prior
 
     def selection_metric(self, maps: dict[str, float]) -> float:

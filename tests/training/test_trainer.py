@@ -202,3 +202,46 @@ def test_bulk_text_encoding_uses_the_folded_layer_and_agrees(tmp_path):
     transposed = net.call_folded(texts, net.folded_weights(transposed=True)).hash.numpy()
     np.testing.assert_allclose(transposed, plain, rtol=0, atol=1e-6)
     assert np.abs(plain).max() > 1e-3  # a non-trivial output
+
+
+def test_input_statistics_come_from_training_items_only(tmp_path):
+    from tests.training.tiny import tiny_data
+
+    data = tiny_data()
+    data.texts = data.texts * 3.0 + 0.5  # dense texts: standardised too
+    split_rows = None
+    trainer = tiny_trainer(tmp_path, one_device(), data=data, eval_every=0)
+    split_rows = trainer.train_index
+    others = np.setdiff1d(np.arange(data.num_items), split_rows)
+    data.image_features[others] += 1000.0  # queries / database only: must not matter
+    again = tiny_trainer(tmp_path / "b", one_device(), data=data, eval_every=0)
+    for net, layer, x in ((trainer, "image", None), (again, "image", None)):
+        scaling = net.networks.imgnet.backbone.input_scaling
+        feats = data.image_features[split_rows]
+        np.testing.assert_allclose(scaling.mean.numpy(), feats.mean(0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(scaling.scale.numpy(), feats.std(0), rtol=1e-5)
+    text_scaling = again.networks.txtnet.input_scaling
+    np.testing.assert_allclose(text_scaling.mean.numpy(), data.texts[split_rows].mean(0), atol=1e-5)
+    # 0/1 tags keep their form (auto): the default tiny data has binary texts.
+    plain = tiny_trainer(tmp_path / "c", one_device(), eval_every=0)
+    assert plain.networks.txtnet.input_scaling is None
+    assert plain.networks.imgnet.backbone.input_scaling is not None
+
+
+def test_release_start_warns_of_its_collapse_and_paper_start_does_not(tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        tiny_trainer(tmp_path / "paper", one_device(), passes=3, eval_every=0).train()
+    assert "not learning" not in caplog.text and "collapsed" not in caplog.text
+    assert "nearly constant" not in caplog.text
+    caplog.clear()
+    trainer = tiny_trainer(tmp_path / "release", one_device(), preset="release", passes=3,
+                           eval_every=0)
+    # The release's start: the N(0, 0.01) weights, with LabNet's semantic layer biased
+    # negative so every ReLU is dead (what its 1e-2 learning rate does to real data).
+    trainer.networks.labnet.semantic.bias.assign(tf.fill([16], -1.0))
+    with caplog.at_level(logging.WARNING):
+        trainer.train()
+    assert "LabNet collapsed: 100% of its semantic features are 0" in caplog.text
+    assert "LabNet's codes are nearly constant" in caplog.text

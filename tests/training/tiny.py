@@ -28,7 +28,8 @@ def tiny_trainer(model_dir, strategy, *, preset="paper", schedule="paper", epoch
     ssah = make_config(preset, bits=8, num_labels=data.num_labels, text_dim=data.text_dim,
                        semantic_dim=16, hidden_dim=32, discriminator_hidden=(16, 8))
     sched = ScheduleConfig(name=schedule, epochs=epochs, batch_size=batch_size, passes_lab=passes,
-                           passes_img=passes, passes_txt=passes, passes_dis=passes)
+                           passes_img=passes, passes_txt=passes, passes_dis=passes,
+                           min_stage_steps=0)
     run = RunConfig(model_dir=str(model_dir), modalities=modalities, backbone=backbone, seed=seed,
                     eval_batch_size=16, checkpoint_interval_seconds=0.0, **run_kwargs)
     keras.utils.set_random_seed(seed)

@@ -1,0 +1,153 @@
+"""Collapse detection: tell the user when a network stopped learning, and why.
+
+After every generator pass the trainer checks three signs of a collapsed
+network (docs/training.md explains each):
+
+* its pairwise terms stay within 1 % of their value at Theta = 0 (the network's
+  inner products carry no similarity information: the plateau the release's
+  N(0, 0.01) initialisation starts on);
+* >= 90 % of its semantic features are 0 for every item the pass saw (dead ReLUs:
+  the gradient through them is 0, they never come back);
+* its codes are nearly constant (>= 99 % of the items share one code, or every
+  bit has the same sign for >= 99 % of them).
+
+Each condition gives one warning line per network (naming the flag to change)
+and a TensorBoard scalar every pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+NETWORK_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet"}
+PLATEAU_TOLERANCE = 0.01
+DEAD_FRACTION = 0.9
+CONSTANT_SHARE = 0.99
+
+
+def pairwise_zero_value(*, num_items: int, batch_size: int, form: str,
+                        squares_factor: float = 1.0) -> float:
+    """A pairwise term's value when every inner product Theta is 0, for one step.
+
+    'nll': sum over the n x batch pairs of softplus(0) - S * 0 = n * batch * ln 2;
+    'squared_residual': squares_factor * n * batch * (ln 2)^2.
+    """
+    pairs = float(num_items) * float(batch_size)
+    if form == "nll":
+        return pairs * math.log(2.0)
+    if form == "squared_residual":
+        return squares_factor * pairs * math.log(2.0) ** 2
+    raise ValueError(f"unknown pairwise form {form!r}")
+
+
+def dead_feature_fraction(features: np.ndarray) -> float:
+    """Fraction of feature columns that are 0 for every row."""
+    features = np.asarray(features)
+    if features.size == 0:
+        return 0.0
+    return float(np.mean(np.all(features == 0, axis=0)))
+
+
+def code_concentration(hashes: np.ndarray) -> tuple[float, float]:
+    """(share of rows holding the most common code, smallest per-bit majority share)."""
+    bits = np.asarray(hashes) >= 0
+    if bits.size == 0:
+        return 0.0, 0.0
+    packed = np.packbits(bits, axis=1)
+    _, counts = np.unique(packed, axis=0, return_counts=True)
+    top_share = float(counts.max()) / len(bits)
+    positive = bits.mean(axis=0)
+    majority = np.maximum(positive, 1.0 - positive)
+    return top_share, float(majority.min())
+
+
+@dataclasses.dataclass(frozen=True)
+class PassHealth:
+    """What the checks measured for one network after one pass."""
+
+    feature_pair_ratio: float
+    hash_pair_ratio: float
+    dead_features: float
+    top_code_share: float
+    min_bit_majority: float
+
+    def scalars(self, network: str) -> dict[str, float]:
+        return {f"health/{network}_{k}": v for k, v in dataclasses.asdict(self).items()}
+
+
+def measure_pass(*, terms: dict[str, float], zero_value: float, features: np.ndarray,
+                 hashes: np.ndarray) -> PassHealth:
+    """The health figures of a pass: mean loss terms and the outputs it wrote."""
+    top_share, bit_majority = code_concentration(hashes)
+    return PassHealth(feature_pair_ratio=terms["feature_pair"] / zero_value,
+                      hash_pair_ratio=terms["hash_pair"] / zero_value,
+                      dead_features=dead_feature_fraction(features),
+                      top_code_share=top_share, min_bit_majority=bit_majority)
+
+
+def diagnose(network: str, health: PassHealth, *, learning_rate: float, init_scheme: str,
+             release_schedule: bool, check_plateau: bool = True) -> dict[str, str]:
+    """kind -> the warning line for every collapse sign ``health`` shows."""
+    name = NETWORK_NAMES[network]
+    flag = f"--lr_{network}"
+    if release_schedule:
+        rate_fix = (f"the release schedule sets it from its fixed lists; train with "
+                    f"--schedule=paper (its {flag} defaults keep the features alive)")
+    else:
+        rate_fix = f"lower {flag}"
+    out = {}
+    if check_plateau and (abs(health.feature_pair_ratio - 1.0) <= PLATEAU_TOLERANCE
+            and abs(health.hash_pair_ratio - 1.0) <= PLATEAU_TOLERANCE):
+        cause = ("the release's N(0, 0.01) initialisation starts on this plateau: use "
+                 "--init_scheme=glorot" if init_scheme == "normal"
+                 else f"check the inputs and {flag}")
+        out["plateau"] = (
+            f"{name} is not learning: its pairwise terms stayed within 1% of their value at "
+            f"Theta = 0 for the whole pass (feature {health.feature_pair_ratio:.3f}, hash "
+            f"{health.hash_pair_ratio:.3f} of n*batch*ln 2); {cause}")
+    if health.dead_features >= DEAD_FRACTION:
+        out["dead"] = (
+            f"{name} collapsed: {health.dead_features:.0%} of its semantic features are 0 for "
+            f"every item of the pass (dead ReLUs get no gradient and never recover); its "
+            f"learning rate {learning_rate:.3g} is too high for this data: {rate_fix}")
+    if health.top_code_share >= CONSTANT_SHARE or health.min_bit_majority >= CONSTANT_SHARE:
+        what = (f"{health.top_code_share:.1%} of the items share one code"
+                if health.top_code_share >= CONSTANT_SHARE
+                else f"every bit has one sign for >= {health.min_bit_majority:.1%} of the items")
+        out["constant_codes"] = (
+            f"{name}'s codes are nearly constant ({what}): they cannot rank anything; "
+            + (f"{rate_fix}" if health.dead_features >= DEAD_FRACTION
+               else f"check its learning rate ({flag}) and the pairwise weights"))
+    return out
+
+
+class CollapseMonitor:
+    """Runs the checks after each generator pass and warns once per network and kind."""
+
+    def __init__(self, *, pairwise_form: str, squares_factor: float, init_scheme: str,
+                 release_schedule: bool):
+        self.pairwise_form = pairwise_form
+        self.squares_factor = squares_factor
+        self.init_scheme = init_scheme
+        self.release_schedule = release_schedule
+        self.warned: set[tuple[str, str]] = set()
+
+    def check(self, network: str, *, terms: dict[str, float], num_items: int, batch_size: int,
+              features: np.ndarray, hashes: np.ndarray, learning_rate: float,
+              check_plateau: bool = True) -> tuple[PassHealth, list[str]]:
+        """(health, new warning lines) for ``network`` after a pass."""
+        zero = pairwise_zero_value(num_items=num_items, batch_size=batch_size,
+                                   form=self.pairwise_form, squares_factor=self.squares_factor)
+        health = measure_pass(terms=terms, zero_value=zero, features=features, hashes=hashes)
+        lines = []
+        for kind, line in diagnose(network, health, learning_rate=learning_rate,
+                                   init_scheme=self.init_scheme,
+                                   release_schedule=self.release_schedule,
+                                   check_plateau=check_plateau).items():
+            if (network, kind) not in self.warned:
+                self.warned.add((network, kind))
+                lines.append(line)
+        return health, lines
