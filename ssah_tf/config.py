@@ -144,7 +144,7 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 LEGACY_VALUES = {"init_scheme": "normal", "standardize_image_features": "off",
                  "standardize_text": "off", "bank_init": "normal"}
 
-_CHOICES = {
+CHOICES = {
     "pairwise_form": ("nll", "squared_residual"),
     "quantization_target": ("joint", "own_batch"),
     "adversarial_form": ("least_squares", "release_cross_entropy"),
@@ -176,9 +176,9 @@ def make_config(preset: str = "paper", **overrides: Any) -> SSAHConfig:
             continue
         if name not in fields:
             raise UserError(f"unknown configuration field {name!r}")
-        if name in _CHOICES and value not in _CHOICES[name]:
+        if name in CHOICES and value not in CHOICES[name]:
             raise UserError(
-                f"--{name}={value!r} is not valid; use one of {', '.join(_CHOICES[name])}")
+                f"--{name}={value!r} is not valid; use one of {', '.join(CHOICES[name])}")
         sections[fields[name][0]][name] = value
     network = NetworkConfig(**sections["network"])
     if network.bits <= 0 or network.num_labels <= 0 or network.text_dim <= 0:

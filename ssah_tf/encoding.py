@@ -34,21 +34,29 @@ class EncodedItems:
 
 def load_array(path: str, key: str) -> np.ndarray:
     """A float32 matrix from .npy, .npz (``key``) or text (space-separated numbers)."""
+    from ssah_tf.data.files import load_npy, load_npz
+
     if not os.path.isfile(path):
         raise UserError(f"{path} does not exist")
     if path.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as f:
-            if key not in f.files:
-                raise UserError(f"{path} has no {key!r} (keys: {', '.join(f.files)})")
-            return np.asarray(f[key], np.float32)
+        arrays = load_npz(path, "input file")
+        if key not in arrays:
+            raise UserError(f"{path} has no {key!r} (keys: {', '.join(sorted(arrays)) or 'none'})")
+        return _numeric(arrays[key], f"{path}:{key}")
     if path.endswith(".npy"):
-        return np.asarray(np.load(path, allow_pickle=False), np.float32)
+        return _numeric(load_npy(path, "input file"), path)
     with open(path) as f:
         try:
             return np.array([[float(v) for v in line.split()] for line in f if line.strip()],
                             np.float32)
         except ValueError:
             raise UserError(f"{path}: expected space-separated numbers per line") from None
+
+
+def _numeric(array: np.ndarray, where: str) -> np.ndarray:
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise UserError(f"{where} has dtype {array.dtype}; expected numbers")
+    return np.asarray(array, np.float32)
 
 
 def _batches(n: int, size: int):

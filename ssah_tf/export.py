@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
+from ssah_tf.atomic import staged_directory
 from ssah_tf.models.networks import SSAHNetworks
 
 
@@ -62,16 +61,15 @@ def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: i
                        pixels: bool, bits: int, source: str = "",
                        vocabulary: tuple[str, ...] | None = None) -> str:
     """Write the SavedModel to ``export_dir`` (all or nothing: staged, then renamed)."""
-    if os.path.exists(export_dir) and os.listdir(export_dir):
-        from ssah_tf.errors import UserError
+    from ssah_tf.errors import UserError
 
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise UserError(f"export directory {export_dir} is an existing file; choose a folder")
+    if os.path.exists(export_dir) and os.listdir(export_dir):
         raise UserError(f"export directory {export_dir} exists and is not empty")
     module = _Encoders(networks, num_labels=num_labels, text_dim=text_dim,
                        image_shape=image_shape, image_dtype=tf.uint8 if pixels else tf.float32)
-    parent = os.path.dirname(os.path.abspath(export_dir))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=".export-")
-    try:
+    with staged_directory(export_dir, ".export-") as staging:
         # Serving only: the custom gradients of the training path (folded TxtNet
         # layer, LRN, wide matmuls) are not needed and capture eager constants.
         tf.saved_model.save(module, staging, signatures=dict(module.serving),
@@ -86,10 +84,4 @@ def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: i
         if vocabulary:
             with open(os.path.join(staging, VOCABULARY), "w") as f:
                 f.write("\n".join(vocabulary) + "\n")
-        if os.path.exists(export_dir):
-            os.rmdir(export_dir)
-        os.replace(staging, export_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return export_dir

@@ -35,19 +35,26 @@ def save_code_file(path: str, *, codes: np.ndarray, ids: Sequence[str], bits: in
 
 
 def load_code_file(path: str) -> dict:
-    if not os.path.isfile(path):
-        raise UserError(f"code file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path} is not a code file written by ssah-encode ({error})") from None
+    from ssah_tf.data.files import load_npz
+
+    data = load_npz(path, "code file")
     missing = [k for k in ("codes", "ids", "bits") if k not in data]
     if missing:
         raise UserError(f"{path} lacks {', '.join(missing)}; write it with ssah-encode")
+    if np.asarray(data["bits"]).size != 1 or not np.issubdtype(np.asarray(data["bits"]).dtype,
+                                                               np.integer):
+        raise UserError(f"{path}: bits must be one integer")
     bits = int(data["bits"])
-    if data["codes"].dtype != np.uint8 or data["codes"].shape[1] != (bits + 7) // 8:
-        raise UserError(f"{path}: codes must be uint8 [n, {(bits + 7) // 8}] for {bits} bits")
+    codes = data["codes"]
+    if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != (bits + 7) // 8:
+        raise UserError(f"{path}: codes must be uint8 [n, {(bits + 7) // 8}] for {bits} bits, "
+                        f"got {codes.dtype} {codes.shape}")
+    if len(codes) == 0:
+        raise UserError(f"{path} holds no codes")
+    for key in ("ids", "labels"):
+        if key in data and len(data[key]) != len(codes):
+            raise UserError(f"{path}: {len(data[key])} {key} for {len(codes)} codes; the file is "
+                            "inconsistent, write it again with ssah-encode")
     return data
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging as pylogging
+import math
 import os
 import sys
 import time
@@ -41,6 +42,12 @@ def define_data_flags() -> None:
     flags.DEFINE_integer("demo_image_size", 32, "Demo: image side in pixels.")
     flags.DEFINE_integer("demo_vocab", 200, "Demo: tag vocabulary size (text dimension).")
     flags.DEFINE_integer("demo_seed", 0, "Demo: generator seed.")
+    group_flags("data", ["dataset", "data_path", "data_dir", "image_root", "vocab_file",
+                         "split_seed", "split_file", "query_size", "train_size", "database_size",
+                         "allow_query_overlap", "demo_items", "demo_labels", "demo_image_size",
+                         "demo_vocab", "demo_seed"])
+    flags.DEFINE_bool("allow_query_overlap", False, "Accept a split whose queries are also "
+                      "training or database items (a leak: refused unless this is set).")
 
 
 def explicit(name: str) -> bool:
@@ -67,10 +74,14 @@ def define_model_flags() -> None:
     flags.DEFINE_enum("preset", "paper", PRESETS,
                       "paper: the method as published; release: the authors' TF1 code, bugs "
                       "included. Chooses defaults only; every field below overrides it.")
+    from ssah_tf.config import CHOICES
+
     for name, (section, field) in preset_fields().items():
         help_text = f"[{section}] override of the preset's {name}"
         kind = _field_kind(field)
-        if name == "bits":
+        if name in CHOICES:
+            flags.DEFINE_enum(name, None, list(CHOICES[name]), help_text)
+        elif name == "bits":
             flags.DEFINE_integer(name, 16, "Code length K in bits.")
         elif kind == "int":
             flags.DEFINE_integer(name, None, help_text)
@@ -82,6 +93,8 @@ def define_model_flags() -> None:
             flags.DEFINE_string(name, None, help_text)
         else:
             flags.DEFINE_list(name, None, help_text + " (comma-separated integers)")
+    group_flags("method (the preset and each of its fields; README's preset table)",
+                ["preset"] + list(preset_fields()))
 
 
 def _field_kind(field: dataclasses.Field) -> str:
@@ -123,6 +136,7 @@ def define_execution_flags() -> None:
                       "default: off, or the run's setting.")
     flags.DEFINE_bool("jit_compile", None, "XLA-compile every network's forward pass "
                       "(default: off, or the run's setting).")
+    group_flags("execution (same results within rounding)", ["mixed_precision", "jit_compile"])
 
 
 def execution_overrides() -> dict:
@@ -160,9 +174,168 @@ def disk_full_message(error: BaseException) -> str | None:
             "a training run's completed checkpoints are intact: continue it with --resume")
 
 
-def run_main(main: Callable[[list[str]], int | None]) -> None:
-    """absl ``app.run`` with user errors as one line on stderr and exit status 2;
-    every option is a --flag, so positional arguments are rejected here for all tools."""
+_IO_ERRNOS = {errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
+              errno.EPERM: "operation not permitted", errno.EDQUOT: "disk quota exceeded"}
+
+
+def io_error_message(error: BaseException) -> str | None:
+    """One line for an output that cannot be written (full disk, read-only or
+    unwritable place); None for any other error."""
+    full = disk_full_message(error)
+    if full is not None:
+        return full
+    if isinstance(error, OSError) and error.errno in _IO_ERRNOS:
+        where = f" {error.filename}" if getattr(error, "filename", None) else ""
+        return (f"cannot write{where}: {_IO_ERRNOS[error.errno]}; choose a writable place "
+                "(--model_dir / --output_dir / --export_dir / --output)")
+    text = str(error)
+    for marker, what in (("Read-only file system", "read-only file system"),
+                         ("Permission denied", "permission denied")):
+        if marker in text and type(error).__module__.startswith("tensorflow"):
+            return (f"cannot write output: {what}; choose a writable place "
+                    "(--model_dir / --output_dir / --export_dir / --output)")
+    return None
+
+
+def tool_name() -> str:
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ssah"
+
+
+def fail(message: str, status: int) -> None:
+    """Print ``<tool>: error: message`` on stderr (one line) and exit."""
+    print(f"{tool_name()}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.exit(status)
+
+
+# ----------------------------------------------------------------------------- flag rules
+def _positive_int(v):
+    return v is None or (isinstance(v, int) and v > 0)
+
+
+def _non_negative_int(v):
+    return v is None or (isinstance(v, int) and v >= 0)
+
+
+def _positive_float(v):
+    return v is None or (math.isfinite(v) and v > 0)
+
+
+def _non_negative_float(v):
+    return v is None or (math.isfinite(v) and v >= 0)
+
+
+def _unit_interval_open_right(v):
+    return v is None or (math.isfinite(v) and 0 <= v < 1)
+
+
+def _unit_interval(v):
+    return v is None or (math.isfinite(v) and 0 < v <= 1)
+
+
+def _positive_int_list(v):
+    if v is None:
+        return True
+    try:
+        return all(int(x) > 0 for x in v)
+    except (TypeError, ValueError):
+        return False
+
+
+# One table for every tool: a flag with this name gets this rule wherever it exists.
+FLAG_RULES: dict[str, tuple[Callable, str]] = {}
+for _names, _rule, _text in (
+        (("bits", "batch_size", "image_size", "keep_checkpoints", "demo_items", "demo_labels",
+          "demo_image_size", "demo_vocab", "epochs", "map_top_k", "hidden_dim", "semantic_dim",
+          "num_labels", "text_dim", "query_size", "train_size", "database_size", "top_k",
+          "passes_lab", "passes_img", "passes_txt", "passes_dis", "repeats",
+          "eval_batch_size"), _positive_int, "must be a positive integer"),
+        (("eval_every", "save_every_passes", "steps_per_loop", "val_size", "min_stage_steps",
+          "radius", "split_seed", "seed", "demo_seed"), _non_negative_int,
+         "must be a non-negative integer"),
+        (("lr_lab", "lr_img", "lr_txt", "lr_dis", "lr_decay", "init_stddev", "adam_epsilon",
+          "squares_factor"), _positive_float, "must be a positive finite number"),
+        (("checkpoint_interval_seconds", "weight_decay", "weight_feature_pair",
+          "weight_hash_pair", "weight_quantization", "weight_label", "weight_adversarial",
+          "l2"), _non_negative_float, "must be a finite number >= 0"),
+        (("adam_beta1", "adam_beta2"), _unit_interval_open_right, "must be in [0, 1)"),
+        (("similarity_value",), _unit_interval, "must be in (0, 1]"),
+        (("multiscale_windows", "discriminator_hidden"), _positive_int_list,
+         "must be comma-separated positive integers")):
+    for _name in _names:
+        FLAG_RULES[_name] = (_rule, _text)
+
+
+def register_flag_rules() -> None:
+    """Attach :data:`FLAG_RULES` (absl validators) to every defined flag they name."""
+    for name, (rule, text) in FLAG_RULES.items():
+        if name in FLAGS and not getattr(FLAGS[name], "_ssah_rule", False):
+            flags.register_validator(name, rule, message=text)
+            FLAGS[name]._ssah_rule = True
+
+
+# ----------------------------------------------------------------------------- help
+_GROUPS: dict[str, str] = {}
+
+
+def group_flags(title: str, names) -> None:
+    """Show ``names`` under ``title`` in --help."""
+    for name in names:
+        _GROUPS.setdefault(name, title)
+
+
+def _help_text(module) -> str:
+    doc = (module.__doc__ or "").strip()
+    own = [f.name for f in FLAGS.get_flags_for_module(module.__name__)]
+    order = [module.__name__.rsplit(".", 1)[-1]]
+    groups: dict[str, list[str]] = {order[0]: []}
+    for name in own:
+        title = _GROUPS.get(name, order[0])
+        groups.setdefault(title, []).append(name)
+    for name, title in _GROUPS.items():
+        if name in FLAGS and name not in own:
+            groups.setdefault(title, []).append(name)
+    lines = [doc, ""]
+    for title, names in groups.items():
+        if not names:
+            continue
+        lines.append(f"{title} flags:" if title != order[0] else f"{tool_name()} flags:")
+        for name in names:
+            flag = FLAGS[name]
+            default = "" if flag.default is None else f" (default: {flag.default_as_str})"
+            lines.append(f"  --{name}: {' '.join(flag.help.split())}{default}")
+        lines.append("")
+    lines.append("--helpfull lists every flag (absl's and TensorFlow's too); --flagfile=FILE "
+                 "reads flags from a file.")
+    return "\n".join(lines)
+
+
+def parse_flags(module):
+    """absl flag parsing with --help / --helpfull that print and exit 0, and parse
+    errors as one ``<tool>: error:`` line with exit status 2."""
+
+    def parser(argv):
+        for arg in argv[1:]:
+            if arg in ("--help", "-h", "-?", "--helpshort"):
+                print(_help_text(module))
+                sys.exit(0)
+            if arg == "--helpfull":
+                print((module.__doc__ or "").strip() + "\n\n" + FLAGS.get_help())
+                sys.exit(0)
+        try:
+            return FLAGS(argv)
+        except flags.Error as error:
+            fail(f"{error}; see --help", 2)
+
+    return parser
+
+
+def run_main(main: Callable[[list[str]], int | None], module=None) -> None:
+    """absl ``app.run`` with user errors as one line on stderr and exit status 2,
+    output that cannot be written (full disk, read-only or unwritable place) as one
+    line with status 1, Ctrl-C as one line with status 130; every option is a --flag,
+    so positional arguments are rejected here for all tools."""
+    module = module or sys.modules[main.__module__]
+    register_flag_rules()
 
     def wrapped(argv):
         import tensorflow as tf
@@ -178,16 +351,16 @@ def run_main(main: Callable[[list[str]], int | None]) -> None:
         except UserError as error:
             if FLAGS.verbosity >= 1:
                 raise
-            print(f"{os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
-            sys.exit(2)
-        except Exception as error:  # noqa: BLE001 — only a full disk is turned into one line
-            message = disk_full_message(error)
+            fail(str(error), 2)
+        except KeyboardInterrupt:
+            fail("interrupted (Ctrl-C); nothing half-written was left behind", 130)
+        except Exception as error:  # noqa: BLE001 — only I/O failures become one line
+            message = io_error_message(error)
             if message is None or FLAGS.verbosity >= 1:
                 raise
-            print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
-            sys.exit(1)
+            fail(message, 1)
 
-    app.run(wrapped)
+    app.run(wrapped, flags_parser=parse_flags(module))
     logging.flush()
 
 

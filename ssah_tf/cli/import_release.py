@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 from absl import flags, logging
 
+from ssah_tf.atomic import staged_directory
 from ssah_tf.cli import common
 from ssah_tf.errors import UserError
 
@@ -30,6 +29,8 @@ def main(argv):
                                  "output_dir") if getattr(FLAGS, name) is None]
     if missing:
         raise UserError("missing required flags: " + ", ".join(f"--{m}" for m in missing))
+    if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
+        raise UserError(f"--output_dir {FLAGS.output_dir} is an existing file; choose a folder")
     if os.path.exists(FLAGS.output_dir) and os.listdir(FLAGS.output_dir):
         raise UserError(f"--output_dir {FLAGS.output_dir} exists and is not empty")
     from ssah_tf.config import to_dict
@@ -37,10 +38,7 @@ def main(argv):
 
     models = load_release_checkpoint(FLAGS.checkpoint, FLAGS.cnnf, bits=FLAGS.bits,
                                      num_labels=FLAGS.num_labels, text_dim=FLAGS.text_dim)
-    parent = os.path.dirname(os.path.abspath(FLAGS.output_dir))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=".import-")
-    try:
+    with staged_directory(FLAGS.output_dir, ".import-") as staging:  # all or nothing
         path = models.networks.checkpoint().write(os.path.join(staging, "imported"))
         with open(os.path.join(staging, "config.json"), "w") as f:
             json.dump({"ssah": to_dict(models.config), "source": os.path.abspath(FLAGS.checkpoint),
@@ -48,12 +46,6 @@ def main(argv):
                       f, indent=1, default=list)
         with open(os.path.join(staging, "checkpoint"), "w") as f:
             f.write('model_checkpoint_path: "imported"\nall_model_checkpoint_paths: "imported"\n')
-        if os.path.exists(FLAGS.output_dir):
-            os.rmdir(FLAGS.output_dir)
-        os.replace(staging, FLAGS.output_dir)  # all or nothing
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     logging.info("imported %s", FLAGS.checkpoint)
     print(f"wrote {os.path.join(FLAGS.output_dir, 'imported')} "
           f"(use ssah-train --preset=release --init_from={FLAGS.output_dir})")

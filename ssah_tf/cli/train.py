@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 
+import numpy as np
 from absl import flags, logging
 
 from ssah_tf.cli import common
@@ -40,7 +42,10 @@ flags.DEFINE_float("lr_decay", 0.9, "Paper schedule: learning-rate factor per ep
 flags.DEFINE_integer("min_stage_steps", 100, "Paper schedule: LabNet, ImgNet and TxtNet stages "
                      "run at least this many steps (more passes on small training sets).")
 flags.DEFINE_string("model_dir", None, "Run directory (default: workspace/runs/<dataset>_<time>).")
-flags.DEFINE_bool("resume", False, "Continue the latest checkpoint in --model_dir.")
+flags.DEFINE_bool("resume", False, "Continue the latest checkpoint in --model_dir (its own "
+                  "settings stand; only flags you give change them).")
+flags.DEFINE_string("resume_from", None, "Continue from this checkpoint of the run instead of "
+                    "the latest (a prefix such as RUN/checkpoints/ckpt-40); implies --resume.")
 flags.DEFINE_string("init_from", None, "Initialise network weights from this checkpoint "
                     "(a run's, or one made by ssah-import-release).")
 flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
@@ -75,39 +80,72 @@ def make_strategy(name: str):
 
 
 def check_flag_values() -> None:
-    """Invalid numbers fail at start with one line naming the flag."""
-    positive = ["batch_size", "image_size", "keep_checkpoints", "demo_items", "demo_labels",
-                "lr_lab", "lr_img", "lr_txt", "lr_dis", "lr_decay", "passes_lab", "passes_img",
-                "passes_txt", "passes_dis", "epochs", "map_top_k", "bits"]
-    non_negative = ["eval_every", "save_every_passes", "steps_per_loop", "val_size", "min_stage_steps",
-                    "checkpoint_interval_seconds"]
-    for name in positive:
-        value = getattr(FLAGS, name)
-        if value is not None and value <= 0:
-            raise UserError(f"--{name}={value} must be positive")
-    for name in non_negative:
-        if getattr(FLAGS, name) < 0:
-            raise UserError(f"--{name}={getattr(FLAGS, name)} must not be negative")
-    if FLAGS.resume and FLAGS.init_from:
+    """What single-flag rules (common.FLAG_RULES, checked at parse) cannot see."""
+    if (FLAGS.resume or FLAGS.resume_from) and FLAGS.init_from:
         raise UserError("--resume and --init_from exclude each other: a resumed run already has weights")
+    if FLAGS.model_dir and os.path.exists(FLAGS.model_dir) and not os.path.isdir(FLAGS.model_dir):
+        raise UserError(f"--model_dir={FLAGS.model_dir} is an existing file, not a directory; "
+                        "choose a directory")
+
+
+def resuming() -> bool:
+    return bool(FLAGS.resume or FLAGS.resume_from)
 
 
 def stored_run_config(model_dir: str | None) -> dict | None:
     """A resumed run's config.json (None for a new run): on --resume the run's own
     settings stand, and only the flags given on the command line change them."""
-    if not FLAGS.resume or not model_dir:
+    from ssah_tf.training.runs import read_json
+
+    if not resuming() or not model_dir:
         return None
     path = os.path.join(model_dir, "config.json")
     if not os.path.isfile(path):
         return None
-    import json
+    stored = read_json(path)
+    if not isinstance(stored, dict) or not all(k in stored for k in ("ssah", "schedule", "run",
+                                                                      "data")):
+        raise UserError(f"{path} is damaged (it lacks the ssah / schedule / run / data records); "
+                        "restore it from a backup or start a new --model_dir")
+    return stored
 
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path} is not readable JSON ({error}); restore it from a backup "
-                        "or start a new --model_dir") from None
+
+# Fields of a run that a resume may not change (with the whole method and data records).
+FIXED_RUN_FIELDS = ("modalities", "backbone", "image_size")
+PATH_FIELDS = ("data_path", "data_dir", "image_root", "vocab_file", "split_file")
+
+
+def absolute_paths(data_config):
+    """The data config with every path absolute (what a run stores and compares)."""
+    return dataclasses.replace(data_config, **{
+        name: os.path.abspath(getattr(data_config, name))
+        for name in PATH_FIELDS if getattr(data_config, name)})
+
+
+def resume_changes(stored: dict, record: dict) -> dict:
+    """The changed settings a resume may make; UserError for the ones it may not."""
+    from ssah_tf.training.runs import config_differences
+
+    stored = dict(stored)
+    stored["data"] = dataclasses.asdict(absolute_paths(_data_config_class()(**{
+        k: v for k, v in stored["data"].items()
+        if k in {f.name for f in dataclasses.fields(_data_config_class())}})))
+    changes = config_differences(stored, record)
+    fixed = {k: v for k, v in changes.items()
+             if k.split(".")[0] in ("ssah", "data")
+             or k in {f"run.{name}" for name in FIXED_RUN_FIELDS}}
+    if fixed:
+        listed = "; ".join(f"--{k.split('.')[-1]} (run: {a}, now: {b})"
+                           for k, (a, b) in fixed.items())
+        raise UserError(f"--resume would change the run's method or data: {listed}. A run's "
+                        "method and data are fixed: drop these flags, or start a new --model_dir")
+    return {k: v for k, v in changes.items() if k != "run.model_dir"}
+
+
+def _data_config_class():
+    from ssah_tf.data.registry import DataConfig
+
+    return DataConfig
 
 
 def schedule_config(stored: dict | None):
@@ -133,8 +171,10 @@ def schedule_config(stored: dict | None):
 def build_trainer():
     """The Trainer the flags describe, validated, with nothing written to disk yet."""
     check_flag_values()
-    from ssah_tf.config import from_dict
+    from ssah_tf.config import from_dict, to_dict
     from ssah_tf.data import load_dataset, resolve_split
+    from ssah_tf.data.protocols import load_split
+    from ssah_tf.data.registry import split_path
     from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
     import tensorflow as tf
 
@@ -144,7 +184,7 @@ def build_trainer():
         tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(FLAGS.seed)
     stored = stored_run_config(FLAGS.model_dir)
-    data_config = common.data_config(stored["data"] if stored else None)
+    data_config = absolute_paths(common.data_config(stored["data"] if stored else None))
     data = load_dataset(data_config)
     logging.info("%s", data.summary())
     stored_run = stored["run"] if stored else None
@@ -172,6 +212,11 @@ def build_trainer():
                         f"labels, text dim {data.text_dim})")
     schedule = schedule_config(stored)
     split = resolve_split(data, data_config)
+    if stored and os.path.isfile(split_path(FLAGS.model_dir)):
+        # The run's own split, whatever the split flags now say (resume_changes refuses
+        # changed ones).
+        split = load_split(split_path(FLAGS.model_dir), data.num_items,
+                           allow_overlap=data_config.allow_query_overlap)
     logging.info("split: %s", split.sizes())
     model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_{FLAGS.preset}_{ssah.network.bits}b")
     run_fields = ("cnnf_path", "vgg19_weights", "image_size", "seed", "eval_every",
@@ -183,35 +228,67 @@ def build_trainer():
             del run_values[name]
     run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone, **run_values)
     config = TrainConfig(ssah=ssah, schedule=schedule, run=run)
+    record = {"ssah": to_dict(ssah), "schedule": dataclasses.asdict(schedule),
+              "run": dataclasses.asdict(run), "data": dataclasses.asdict(data_config),
+              "replicas": strategy.num_replicas_in_sync}
+    changes = resume_changes(stored, record) if stored else {}
+    if run.val_size:
+        outside = len(np.setdiff1d(split.database, split.train))
+        if run.val_size > outside:
+            raise UserError(f"--val_size={run.val_size} exceeds the {outside} database items "
+                            "outside the training set; lower it")
     trainer = Trainer(config, data, split, strategy)
-    trainer.restore_or_initialize(resume=FLAGS.resume, init_from=FLAGS.init_from)
-    return trainer, data_config
+    trainer.restore_or_initialize(resume=resuming(), init_from=FLAGS.init_from,
+                                  resume_from=FLAGS.resume_from)
+    return trainer, record, changes
 
 
 def main(argv):
+    import shutil
+
+    import tensorflow as tf
+
     from ssah_tf.data import save_split
     from ssah_tf.data.registry import split_path
+    from ssah_tf.training.runs import RunLock, record_config_changes
     from ssah_tf.training.summaries import write_json_atomic
     from ssah_tf.training.trainer import Preempted
-    from ssah_tf.config import to_dict
 
-    trainer, data_config = build_trainer()
+    trainer, record, changes = build_trainer()
     config, split, strategy = trainer.config, trainer.split, trainer.strategy
     model_dir = config.run.model_dir
-    # Only now, with inputs validated, does the run directory get its files.
-    if trainer.is_chief:
-        if not os.path.exists(split_path(model_dir)):
-            save_split(split, split_path(model_dir))
-        write_json_atomic(os.path.join(model_dir, "config.json"), {
-            "ssah": to_dict(config.ssah), "schedule": dataclasses.asdict(config.schedule),
-            "run": dataclasses.asdict(config.run), "data": dataclasses.asdict(data_config),
-            "replicas": strategy.num_replicas_in_sync})
+    # Only now, with inputs validated, does anything get written: first the lock (the
+    # chief's on the run, a worker's on its own scratch folder), then the run's files.
+    owned = model_dir if trainer.is_chief else trainer._scratch_dir
+    created = not os.path.exists(owned)
+    lock = RunLock(owned).acquire()
+    try:
+        if trainer.is_chief:
+            if not resuming() and tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")):
+                raise UserError(f"{model_dir} got checkpoints while this start was validated; "
+                                "pass --resume to continue it or choose a new --model_dir")
+            if not os.path.exists(split_path(model_dir)):
+                save_split(split, split_path(model_dir))
+            if not os.path.exists(os.path.join(model_dir, "config.json")):
+                write_json_atomic(os.path.join(model_dir, "config.json"), record)
+            elif changes:
+                record_config_changes(model_dir, changes, step=int(trainer.global_step.numpy()))
+                logging.info("resume changes %s (recorded in config_changes.json)",
+                             ", ".join(sorted(changes)))
+    except BaseException:
+        lock.release()
+        if created:
+            shutil.rmtree(owned, ignore_errors=True)
+        raise
     logging.info("run directory %s (%d replicas)", model_dir, strategy.num_replicas_in_sync)
     try:
         results = trainer.train()
     except Preempted as stop:
-        logging.warning("preempted: checkpoint %s written; rerun with --resume", stop)
+        print(f"{common.tool_name()}: stopped by {trainer.stop_signal}: checkpoint {stop} "
+              "written; rerun with --resume to continue", file=sys.stderr)
         return 3
+    finally:
+        lock.release()
     if not trainer.is_chief:
         return 0
     table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())

@@ -42,6 +42,48 @@ class Split:
         return f"query {len(self.query)}, train {len(self.train)}, database {len(self.database)}"
 
 
+def checked_split(query, train, database, *, num_items: int, where: str,
+                  allow_overlap: bool = False, seed: int | None = None) -> Split:
+    """A Split from three index arrays after checking them; UserError naming ``where``.
+
+    Indices must be integers in [0, num_items) without repeats; query and train must
+    not be empty; a query that is also a training or database item leaks the answer
+    into the ranking, so it is refused unless ``allow_overlap`` (then warned).
+    """
+    arrays = {}
+    for name, index in (("query_index", query), ("train_index", train),
+                        ("database_index", database)):
+        index = np.asarray(index)
+        if index.dtype.kind not in "iu":
+            raise UserError(f"{where}: {name} has dtype {index.dtype}; indices must be integers "
+                            "(save them as int64)")
+        index = index.astype(np.int64).ravel()
+        if index.size and (index.min() < 0 or index.max() >= num_items):
+            raise UserError(f"{where}: {name} has indices outside [0, {num_items}); was it made "
+                            "for another dataset?")
+        if len(np.unique(index)) != len(index):
+            repeated = int(len(index) - len(np.unique(index)))
+            raise UserError(f"{where}: {name} repeats {repeated} indices; each item may appear "
+                            "once")
+        arrays[name] = index
+    for name in ("query_index", "train_index", "database_index"):
+        if arrays[name].size == 0:
+            raise UserError(f"{where}: {name} is empty; a split needs queries, training items "
+                            "and a database")
+    leaked = np.intersect1d(arrays["query_index"],
+                            np.union1d(arrays["train_index"], arrays["database_index"]))
+    if leaked.size:
+        message = (f"{where}: {leaked.size} queries are also training or database items "
+                   f"(e.g. item {int(leaked[0])}), which leaks them into the ranking")
+        if not allow_overlap:
+            raise UserError(message + "; fix the split or pass --allow_query_overlap")
+        from absl import logging
+
+        logging.warning("%s (--allow_query_overlap)", message)
+    return Split(arrays["query_index"], arrays["train_index"], arrays["database_index"],
+                 seed=seed)
+
+
 def default_protocol(name: str, num_items: int) -> Protocol:
     """The dataset's protocol, or 10% queries and up to 10,000 training items."""
     if name in PROTOCOLS:
@@ -80,22 +122,18 @@ def save_split(split: Split, path: str) -> None:
         seed=np.array(-1 if split.seed is None else split.seed)), binary=True)
 
 
-def load_split(path: str, num_items: int) -> Split:
+def load_split(path: str, num_items: int, *, allow_overlap: bool = False) -> Split:
     """Read a split written by :func:`save_split` (or by another implementation)."""
+    from ssah_tf.data.files import load_npz
+
     if not os.path.isfile(path):
         raise UserError(f"split file {path} does not exist; check --split_file")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in ("query_index", "train_index", "database_index") if k not in f.files]
-            if missing:
-                raise UserError(f"split file {path} lacks {', '.join(missing)} (keys: {', '.join(f.files)})")
-            arrays = [np.asarray(f[k]).astype(np.int64).ravel()
-                      for k in ("query_index", "train_index", "database_index")]
-            seed = int(f["seed"]) if "seed" in f.files else None
-    except (OSError, ValueError) as error:
-        raise UserError(f"split file {path} is not a readable .npz ({error})") from None
-    for name, index in zip(("query_index", "train_index", "database_index"), arrays):
-        if index.size and (index.min() < 0 or index.max() >= num_items):
-            raise UserError(f"split file {path}: {name} has indices outside [0, {num_items}); "
-                            "was it made for another dataset?")
-    return Split(*arrays, seed=None if seed == -1 else seed)
+    arrays = load_npz(path, "split file")
+    missing = [k for k in ("query_index", "train_index", "database_index") if k not in arrays]
+    if missing:
+        raise UserError(f"split file {path} lacks {', '.join(missing)} "
+                        f"(keys: {', '.join(sorted(arrays)) or 'none'})")
+    seed = int(arrays["seed"]) if "seed" in arrays and np.asarray(arrays["seed"]).size == 1 else None
+    return checked_split(arrays["query_index"], arrays["train_index"], arrays["database_index"],
+                         num_items=num_items, where=f"split file {path}",
+                         allow_overlap=allow_overlap, seed=None if seed == -1 else seed)

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.io
 
 from ssah_tf.data.dataset import ArrayImages, CrossModalDataset, FileImages, validate
+from ssah_tf.data.files import load_npz
 from ssah_tf.errors import UserError
 
 IMAGE_KEYS = ("images", "IAll", "I_all")
@@ -226,13 +227,7 @@ def read_feature_file(path: str, name: str = "npz") -> CrossModalDataset:
         mat = _MatFile(path)
         arrays = {k: mat.array(k) for k in mat.names}
     else:
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except ValueError as error:
-            raise UserError(f"{path}: cannot read without pickle ({error}); save plain arrays") from None
-        except (OSError, EOFError) as error:
-            raise UserError(f"{path} is not a readable .npz file ({error})") from None
+        arrays = load_npz(path, "dataset file")
     keys = ", ".join(sorted(arrays)) or "none"
     if "labels" not in arrays:
         raise UserError(f"{path}: missing key 'labels' (keys: {keys})")
@@ -254,7 +249,7 @@ def read_feature_file(path: str, name: str = "npz") -> CrossModalDataset:
     if present:
         if len(present) != 3:
             raise UserError(f"{path}: give all of {', '.join(SPLIT_KEYS)} or none (found {present})")
-        split = tuple(np.asarray(arrays[k]).astype(np.int64).ravel() for k in SPLIT_KEYS)
+        split = tuple(np.asarray(arrays[k]).ravel() for k in SPLIT_KEYS)
     label_names = tuple(str(s) for s in arrays["label_names"]) if "label_names" in arrays else None
     return validate(CrossModalDataset(
         name=name, labels=labels,

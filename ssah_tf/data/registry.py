@@ -8,7 +8,7 @@ import os
 from absl import logging
 
 from ssah_tf.data.dataset import CrossModalDataset
-from ssah_tf.data.protocols import Split, default_protocol, load_split, make_split
+from ssah_tf.data.protocols import Split, checked_split, default_protocol, load_split, make_split
 from ssah_tf.data.readers import detect_and_read, read_feature_file
 from ssah_tf.data.synthetic import make_demo_dataset
 from ssah_tf.errors import UserError
@@ -35,6 +35,7 @@ class DataConfig:
     demo_image_size: int = 32
     demo_vocab: int = 200
     demo_seed: int = 0
+    allow_query_overlap: bool = False
 
 
 def load_dataset(config: DataConfig) -> CrossModalDataset:
@@ -63,17 +64,24 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
 def resolve_split(data: CrossModalDataset, config: DataConfig) -> Split:
     """The split to use: --split_file, else the dataset's own indices, else a seeded protocol."""
     if config.split_file:
-        split = load_split(config.split_file, data.num_items)
+        split = load_split(config.split_file, data.num_items,
+                           allow_overlap=config.allow_query_overlap)
         logging.info("split from %s: %s", config.split_file, split.sizes())
         return split
     if data.predefined_split is not None and config.query_size is None:
         query, train, database = data.predefined_split
-        return Split(query=query, train=train, database=database, seed=None)
+        return checked_split(query, train, database, num_items=data.num_items,
+                             where=f"{data.source or data.name} (its own split)",
+                             allow_overlap=config.allow_query_overlap)
     protocol = default_protocol(data.name, data.num_items)
+
+    def chosen(value, default):
+        return default if value is None else value
+
     return make_split(data.num_items,
-                      query_size=config.query_size or protocol.query,
-                      train_size=config.train_size or protocol.train,
-                      database_size=config.database_size or protocol.database,
+                      query_size=chosen(config.query_size, protocol.query),
+                      train_size=chosen(config.train_size, protocol.train),
+                      database_size=chosen(config.database_size, protocol.database),
                       seed=config.split_seed)
 
 

@@ -36,10 +36,21 @@ def code_statistics(hashes: np.ndarray) -> dict[str, float]:
 
 
 class SummaryWriter:
-    """Scalars, histograms, config text and hparams under ``<run>/tensorboard``."""
+    """Scalars, histograms, config text and hparams under ``<run>/tensorboard``.
+
+    The event file is created at the first write, so building a trainer (to validate
+    a start, or to evaluate a run) leaves nothing on disk.
+    """
 
     def __init__(self, log_dir: str):
-        self.writer = tf.summary.create_file_writer(log_dir)
+        self.log_dir = log_dir
+        self._writer = None
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        return self._writer
 
     def scalars(self, values: Mapping[str, float], step: int) -> None:
         with self.writer.as_default(step=step):
@@ -64,4 +75,5 @@ class SummaryWriter:
         self.writer.flush()
 
     def flush(self) -> None:
-        self.writer.flush()
+        if self._writer is not None:
+            self._writer.flush()

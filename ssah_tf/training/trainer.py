@@ -12,7 +12,6 @@ checkpoint (written on SIGTERM) replays the same batches.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import math
 import os
 import shutil
@@ -36,7 +35,9 @@ from ssah_tf.evaluation.directions import direction_maps, label_prior_map
 from ssah_tf.models.imgnet import make_backbone
 from ssah_tf.models.layers import NetworkOutput
 from ssah_tf.models.networks import DISCRIMINATOR_KEYS, build_networks, initialization
+from ssah_tf.training import checkpoints
 from ssah_tf.training.banks import MemoryBanks
+from ssah_tf.training.checkpoints import save_checkpoint
 from ssah_tf.training.monitors import CollapseMonitor
 from ssah_tf.training.optimizers import make_stage_optimizers
 from ssah_tf.training.steps import apply_gradients
@@ -112,24 +113,6 @@ def _chief_and_scratch_dir(strategy: tf.distribute.Strategy, model_dir: str) -> 
     cluster = resolver.cluster_spec().as_dict()
     chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
     return chief, os.path.join(model_dir, f".worker_{task_type}_{task_id}")
-
-
-def save_checkpoint(manager: tf.train.CheckpointManager, step: tf.Variable) -> str:
-    """``manager.save`` that leaves no partial files when it fails (a full disk, say).
-
-    TF writes a checkpoint's shards into ``<prefix>_temp`` folders (and ``*.tempstate*``
-    files) and renames them when complete, so the previous checkpoints are never
-    touched; a failed save only leaves those temporaries behind, and they go here.
-    """
-    try:
-        return manager.save(checkpoint_number=step)
-    except BaseException:
-        folder = glob.escape(manager.directory)
-        for leftover in glob.glob(os.path.join(folder, "*_temp")):
-            shutil.rmtree(leftover, ignore_errors=True)
-        for leftover in glob.glob(os.path.join(folder, "*.tempstate*")):
-            os.remove(leftover)
-        raise
 
 
 def pack_label_bits(labels: np.ndarray) -> np.ndarray:
@@ -275,6 +258,8 @@ class Trainer:
         self.is_chief, worker_dir = _chief_and_scratch_dir(strategy, run.model_dir)
         self._scratch_dir = worker_dir
         base = run.model_dir if self.is_chief else worker_dir
+        for folder in ("checkpoints", "best"):
+            checkpoints.check_folder(os.path.join(base, folder))
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(base, "checkpoints"),
             max_to_keep=run.keep_checkpoints, checkpoint_name="ckpt")
@@ -286,6 +271,7 @@ class Trainer:
         self._encoders: dict[str, Any] = {}
         self._pass_seconds: dict[str, float] = {}
         self._preempt_requested = False
+        self.stop_signal = "SIGTERM"
         self._last_save = time.time()
         self._epoch_rows: dict[str, dict[str, float]] = {}
         self.history: list[dict[str, Any]] = []
@@ -325,12 +311,22 @@ class Trainer:
             out["dis"] = dis_vars
         return out
 
-    def restore_or_initialize(self, *, resume: bool, init_from: str | None) -> None:
-        """``resume``: continue the latest checkpoint of the run; ``init_from``: take network
-        weights from another checkpoint (a run's, or one imported from the release)."""
+    def restore_or_initialize(self, *, resume: bool, init_from: str | None,
+                              resume_from: str | None = None) -> None:
+        """``resume``: continue the latest checkpoint of the run (``resume_from``: that
+        checkpoint of the run instead); ``init_from``: take network weights from another
+        checkpoint (a run's, or one imported from the release)."""
         latest = self.manager.latest_checkpoint
+        if resume_from:
+            if not tf.io.gfile.exists(resume_from + ".index"):
+                raise UserError(f"--resume_from={resume_from}: no checkpoint there (give a "
+                                "prefix such as RUN/checkpoints/ckpt-40)")
+            resume, latest = True, resume_from
         if resume and latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            except (tf.errors.OpError, AssertionError, ValueError) as error:
+                raise UserError(checkpoints.damaged_message(latest, error)) from None
             self._load_history()
             logging.info("resumed from %s (epoch %d, stage %d, pass %d, step %d)", latest,
                          int(self.epoch.numpy()), int(self.stage_cursor.numpy()),
@@ -351,14 +347,17 @@ class Trainer:
 
     def _load_history(self) -> None:
         """Evaluation records of earlier epochs (for best-epoch selection after a resume)."""
-        import json
+        from ssah_tf.training.runs import read_json
 
         folder = os.path.join(self.config.run.model_dir, "eval")
         if os.path.isdir(folder):
             for name in sorted(os.listdir(folder)):
                 if name.startswith("epoch_") and name.endswith(".json"):
-                    with open(os.path.join(folder, name)) as f:
-                        record = json.load(f)
+                    path = os.path.join(folder, name)
+                    record = read_json(path)
+                    if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
+                        raise UserError(f"{path} is damaged (no epoch record); restore it or "
+                                        "remove it")
                     if record["epoch"] < int(self.epoch.numpy()):
                         self.history.append(record)
 
@@ -592,9 +591,14 @@ class Trainer:
         logging.debug("checkpoint %s (%s)", path, reason)
         return path
 
-    def _on_sigterm(self, signum, frame):  # noqa: ARG002
-        logging.warning("SIGTERM: checkpointing at the next step boundary")
+    def _on_stop_signal(self, signum, frame):  # noqa: ARG002
+        name = signal.Signals(signum).name
+        if self._preempt_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
+        logging.warning("%s: checkpointing at the next step boundary (Ctrl-C again to stop "
+                        "at once)", name)
         self._preempt_requested = True
+        self.stop_signal = name
 
     def _run_pass(self, stage: StagePlan) -> np.ndarray:
         loop = self._loop(stage.network)
@@ -633,7 +637,8 @@ class Trainer:
     def train(self) -> dict[str, Any]:
         """Run (or continue) training to ``schedule.epochs``; returns the final results."""
         run, schedule = self.config.run, self.config.schedule
-        previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        previous_handlers = {sig: signal.signal(sig, self._on_stop_signal)
+                             for sig in (signal.SIGTERM, signal.SIGINT)}
         self.summaries.config(
             {"ssah": to_dict(self.config.ssah), "schedule": dataclasses.asdict(schedule),
              "run": dataclasses.asdict(run), "split": self.split.sizes(),
@@ -691,13 +696,12 @@ class Trainer:
                 if self._preempt_requested:
                     raise Preempted(path)
         finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
             self.summaries.flush()
         if not results:
             results = self.evaluate_and_select(int(self.epoch.numpy()) - 1, 0.0)
         if not self.is_chief:
-            import shutil
-
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
         return results
 

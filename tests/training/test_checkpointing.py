@@ -5,7 +5,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from ssah_tf.training.trainer import save_checkpoint
+from ssah_tf.training.checkpoints import save_checkpoint
 
 
 class _FailingManager:

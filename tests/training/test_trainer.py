@@ -142,8 +142,11 @@ def test_jit_compile_matches_and_mixed_precision_is_close(tmp_path):
     states = {}
     for name, kwargs in (("plain", {}), ("jit", {"jit_compile": True}),
                          ("bf16", {"mixed_precision": True})):
+        # N(0, 0.01) biases: the bound below is relative to each tensor's largest value,
+        # and zero-initialised biases are still ~1e-3 after these few steps.
         trainer = tiny_trainer(tmp_path / name, strategy, preset="paper", schedule="paper",
-                               passes=2, eval_every=0, **kwargs)
+                               passes=2, eval_every=0,
+                               ssah_overrides={"init_scheme": "normal"}, **kwargs)
         trainer.train()
         states[name] = state(trainer)
         if name == "bf16":

@@ -22,11 +22,12 @@ def tiny_data(n=60, c=4, d_t=52, d_img=7, seed=0):
 
 def tiny_trainer(model_dir, strategy, *, preset="paper", schedule="paper", epochs=1, seed=0,
                  passes=1, batch_size=8, modalities=("image", "text"), data=None, split=None,
-                 backbone="mlp", **run_kwargs):
+                 backbone="mlp", ssah_overrides=None, **run_kwargs):
     data = data or tiny_data()
     split = split or make_split(data.num_items, query_size=12, train_size=32, seed=0)
     ssah = make_config(preset, bits=8, num_labels=data.num_labels, text_dim=data.text_dim,
-                       semantic_dim=16, hidden_dim=32, discriminator_hidden=(16, 8))
+                       semantic_dim=16, hidden_dim=32, discriminator_hidden=(16, 8),
+                       **(ssah_overrides or {}))
     sched = ScheduleConfig(name=schedule, epochs=epochs, batch_size=batch_size, passes_lab=passes,
                            passes_img=passes, passes_txt=passes, passes_dis=passes,
                            min_stage_steps=0)

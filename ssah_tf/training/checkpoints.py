@@ -1,0 +1,104 @@
+"""Checkpoint files of a run: saving without leftovers, and refusing damaged ones.
+
+A damaged checkpoint folder must never look empty: TensorFlow ignores an
+unreadable ``checkpoint`` state file (it logs "Checkpoint ignored" and reports
+no checkpoint), and a run that then "starts fresh" overwrites the real ones.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+
+import tensorflow as tf
+
+from ssah_tf.errors import UserError
+
+STATE_FILE = "checkpoint"
+_STATE_LINE = re.compile(r'^(model_checkpoint_path|all_model_checkpoint_paths): "[^"]*"$'
+                         r'|^(all_model_checkpoint_timestamps|last_preserved_timestamp): '
+                         r'[-+0-9.eE]+$')
+
+
+def save_checkpoint(manager: tf.train.CheckpointManager, step: tf.Variable) -> str:
+    """``manager.save`` that leaves no partial files when it fails (a full disk, say).
+
+    TF writes a checkpoint's shards into ``<prefix>_temp`` folders (and ``*.tempstate*``
+    files) and renames them when complete, so the previous checkpoints are never
+    touched; a failed save only leaves those temporaries behind, and they go here.
+    """
+    try:
+        return manager.save(checkpoint_number=step)
+    except BaseException:
+        folder = glob.escape(manager.directory)
+        for leftover in glob.glob(os.path.join(folder, "*_temp")):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in glob.glob(os.path.join(folder, "*.tempstate*")):
+            os.remove(leftover)
+        raise
+
+
+def checkpoint_prefixes(directory: str) -> list[str]:
+    """Prefixes of the checkpoints in ``directory`` (having an .index), oldest first."""
+    found = []
+    for index in glob.glob(os.path.join(glob.escape(directory), "*.index")):
+        prefix = index[:-len(".index")]
+        number = re.search(r"-(\d+)$", prefix)
+        found.append((int(number.group(1)) if number else -1, prefix))
+    return [prefix for _, prefix in sorted(found)]
+
+
+def state_file_readable(directory: str) -> bool:
+    """Whether ``directory/checkpoint`` is a well-formed state file naming files that exist."""
+    path = os.path.join(directory, STATE_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not lines or not all(_STATE_LINE.match(line) for line in lines):
+        return False
+    latest = lines[0].split('"')[1] if lines[0].startswith("model_checkpoint_path") else None
+    if latest is None:
+        return False
+    latest = latest if os.path.isabs(latest) else os.path.join(directory, latest)
+    return os.path.exists(latest + ".index")
+
+
+def check_folder(directory: str) -> None:
+    """Refuse a checkpoint folder that holds checkpoint files but no readable state file."""
+    has_data = bool(glob.glob(os.path.join(glob.escape(directory), "*.index"))
+                    or glob.glob(os.path.join(glob.escape(directory), "*.data-*")))
+    if not has_data or state_file_readable(directory):
+        return
+    prefixes = checkpoint_prefixes(directory)
+    intact = [p for p in reversed(prefixes) if is_intact(p)]
+    hint = (f"resume from the newest intact one with --resume_from={intact[0]}" if intact
+            else "no checkpoint there is intact: start a new --model_dir (or --init_from "
+                 "another run)")
+    raise UserError(f"{os.path.join(directory, STATE_FILE)} is missing or unreadable although "
+                    f"{directory} holds checkpoint files; nothing was changed: {hint}")
+
+
+def is_intact(prefix: str) -> bool:
+    """Whether every tensor of the checkpoint at ``prefix`` can be read."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, RuntimeError):
+        return False
+    return True
+
+
+def damaged_message(prefix: str, error: BaseException) -> str:
+    """One line for a checkpoint that failed to restore, offering an intact older one."""
+    directory = os.path.dirname(prefix)
+    older = [p for p in reversed(checkpoint_prefixes(directory)) if p != prefix and is_intact(p)]
+    hint = (f"the older {os.path.basename(older[0])} is intact: resume from it with "
+            f"--resume_from={older[0]}" if older
+            else "no other checkpoint there is intact: start a new --model_dir")
+    kind = type(error).__name__
+    return f"checkpoint {prefix} is damaged and cannot be restored ({kind}); nothing was changed: {hint}"
