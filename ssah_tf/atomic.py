@@ -87,3 +87,26 @@ def staged_directory(final_path: str, prefix: str) -> Iterator[str]:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_created(created)
         raise
+
+
+@contextlib.contextmanager
+def staged_output(directory: str) -> Iterator[str]:
+    """Yield a temporary folder; when the block completes, move everything in it into
+    ``directory`` (created if needed, same-named entries replaced); when it fails,
+    remove it and leave ``directory`` as it was."""
+    if not os.path.isdir(directory):
+        with staged_directory(directory, ".output-") as staging:
+            yield staging
+        return
+    staging = tempfile.mkdtemp(dir=directory, prefix=".output-")
+    try:
+        yield staging
+        for name in os.listdir(staging):
+            target = os.path.join(directory, name)
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target)
+            os.replace(os.path.join(staging, name), target)
+        os.rmdir(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -176,16 +176,21 @@ def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = Non
 class ExportedEncoder:
     """An ssah-export SavedModel with its input description."""
 
-    def __init__(self, export_dir: str):
-        from ssah_tf.export import EXPORT_INFO, VOCABULARY
+    def __init__(self, export_dir: str, *, trust: bool = False):
+        from ssah_tf.export import EXPORT_INFO, VOCABULARY, check_trusted
 
         info_path = os.path.join(export_dir, EXPORT_INFO)
         if not os.path.isfile(info_path):
             raise UserError(f"{export_dir} is not an ssah-export directory (no {EXPORT_INFO})")
         import tensorflow as tf
 
-        with open(info_path) as f:
-            self.info = json.load(f)
+        try:
+            with open(info_path) as f:
+                self.info = json.load(f)
+        except ValueError as error:
+            raise UserError(f"{info_path} is damaged ({error}); export the run again") from None
+        if not trust:
+            check_trusted(export_dir)
         self.model = tf.saved_model.load(export_dir)
         self.bits = int(self.info["bits"])
         self.identity = f"{os.path.abspath(export_dir)} ({self.info.get('source', '')})"

@@ -51,3 +51,91 @@ def write_fake_cnnf(path: str, *, layout: str = "old", widths=(6, 6, 6, 6, 6), f
     write_random_cnnf(path, conv_widths=widths, fc_widths=(fc6, fc7, 3), layout=layout,
                       seed=seed, mean_shape=mean_shape, stddev=0.05)
 
+
+
+FAILING_WRITES = r"""
+import builtins, errno, os, runpy, sys
+root = os.path.abspath(os.environ["SSAH_TEST_FAIL_UNDER"])
+code = getattr(errno, os.environ["SSAH_TEST_ERRNO"])
+
+
+def _denied(path):
+    try:
+        path = os.path.abspath(os.fsdecode(path))
+    except TypeError:
+        return False
+    return path == root or path.startswith(root + os.sep)
+
+
+def _deny(path):
+    raise OSError(code, os.strerror(code), os.fsdecode(path))
+
+
+_mkdir, _open, _builtin_open = os.mkdir, os.open, builtins.open
+
+
+def mkdir(path, *args, **kwargs):
+    if _denied(path):
+        _deny(path)
+    return _mkdir(path, *args, **kwargs)
+
+
+def open_fd(path, flags, *args, **kwargs):
+    if _denied(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+        _deny(path)
+    return _open(path, flags, *args, **kwargs)
+
+
+def open_file(file, mode="r", *args, **kwargs):
+    if isinstance(file, (str, bytes, os.PathLike)) and _denied(file) and set(mode) & set("wax+"):
+        _deny(file)
+    return _builtin_open(file, mode, *args, **kwargs)
+
+
+os.mkdir, os.open, builtins.open = mkdir, open_fd, open_file
+module = sys.argv[1]
+sys.argv = [module.rsplit(".", 1)[-1] + ".py"] + sys.argv[2:]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def run_cli_failing_writes(module: str, under: str, error: str, *args: str, timeout: int = 600):
+    """Run a CLI whose writes (os.mkdir, os.open, open for writing) below ``under``
+    fail with ``error`` (an errno name: EACCES, EROFS): as root, permissions do not bite."""
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO,
+                       CUDA_VISIBLE_DEVICES="", SSAH_TEST_FAIL_UNDER=str(under),
+                       SSAH_TEST_ERRNO=error)
+    return subprocess.run([sys.executable, "-c", FAILING_WRITES, module, *args],
+                          capture_output=True, text=True, timeout=timeout, env=environment,
+                          cwd=REPO)
+
+
+def listing(root) -> dict:
+    """{relative path: (size, mtime_ns)} of everything below ``root`` ({} if absent)."""
+    out = {}
+    root = str(root)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            info = os.stat(path)
+            out[os.path.relpath(path, root)] = (info.st_size if name in files else 0,
+                                                info.st_mtime_ns)
+    return out
+
+
+TF_BANNER = ("WARNING: All log messages before absl::InitializeLog()", "I0000", "W0000", "E0000")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without TensorFlow's C++ start-up banner."""
+    return [line for line in stderr.splitlines()
+            if line.strip() and not line.startswith(TF_BANNER)]
+
+
+def assert_one_line_error(result, status: int, fragment: str) -> str:
+    """The tool failed with ``status`` and said exactly one line containing ``fragment``."""
+    lines = error_lines(result.stderr)
+    assert result.returncode == status, result.stderr[-3000:]
+    assert len(lines) == 1, "\n".join(lines)[-3000:]
+    assert ": error: " in lines[0] and fragment in lines[0], lines[0]
+    return lines[0]

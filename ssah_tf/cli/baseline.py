@@ -37,18 +37,16 @@ def main(argv):
     from ssah_tf.evaluation.baselines import run_baseline
     from ssah_tf.training.summaries import write_json_atomic
 
-    if FLAGS.bits <= 0:
-        raise UserError(f"--bits={FLAGS.bits} must be positive")
-    if FLAGS.l2 is not None and not FLAGS.l2 >= 0:
-        raise UserError(f"--l2={FLAGS.l2} must be a non-negative number")
     data = load_dataset(common.data_config())
     split = resolve_split(data, common.data_config())
+    model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise UserError(f"--model_dir={model_dir} is an existing file; choose a folder")
     logging.info("%s; split: %s", data.summary(), split.sizes())
     results = run_baseline(data, split, bits=FLAGS.bits, seed=FLAGS.seed, l2=FLAGS.l2,
                            top_k=FLAGS.map_top_k)
     if not any(k.startswith("map_") and k[4] != "l" for k in results):
         logging.warning("no modality the baseline can use (pixel images need CNN-F/VGG)")
-    model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
     results.update(bits=FLAGS.bits, seed=FLAGS.seed,
                    data=dataclasses.asdict(common.data_config()))
     save_split(split, split_path(model_dir))

@@ -157,10 +157,13 @@ def default_run_dir(name: str) -> str:
 
 
 class _QuietTensorFlow(pylogging.Filter):
-    """Drop INFO records that TensorFlow's internals log through absl."""
+    """Drop INFO and WARNING records that TensorFlow's and Keras' internals log through
+    absl (checkpoint sharding timings, "unsaved custom gradients" on loading an export):
+    they drown the progress lines and the one-line errors; their errors still show."""
 
     def filter(self, record: pylogging.LogRecord) -> bool:
-        return record.levelno > pylogging.INFO or "tensorflow" not in record.pathname
+        internal = any(part in record.pathname for part in ("/tensorflow/", "/keras/"))
+        return record.levelno >= pylogging.ERROR or not internal
 
 
 def disk_full_message(error: BaseException) -> str | None:
@@ -195,6 +198,12 @@ def io_error_message(error: BaseException) -> str | None:
             return (f"cannot write output: {what}; choose a writable place "
                     "(--model_dir / --output_dir / --export_dir / --output)")
     return None
+
+
+def check_output_file(path: str) -> None:
+    """An output file path must not name an existing folder."""
+    if os.path.isdir(path):
+        raise UserError(f"--output={path} is an existing directory; give a file name")
 
 
 def tool_name() -> str:

@@ -22,6 +22,8 @@ flags.DEFINE_string("images", None, "Image file, folder (recursive) or .txt list
 flags.DEFINE_string("image_features", None, ".npy of image features (mlp-backbone exports).")
 flags.DEFINE_string("texts", None, ".txt of comma-separated tags per line, or .npy bag-of-words.")
 flags.DEFINE_string("labels", None, ".npy or .txt (space-separated 0/1 per line) label vectors.")
+flags.DEFINE_bool("trust_export", False, "Skip the check that --export_dir holds only the ops "
+                  "ssah-export writes (a SavedModel is a program: only for exports you made).")
 flags.DEFINE_string("vocab_file", None, "Tag vocabulary (default: the export's).")
 flags.DEFINE_string("output", None, "Output code file (.npz).")
 flags.DEFINE_integer("batch_size", 256, "Items per encoding batch.")
@@ -37,10 +39,11 @@ def main(argv):
         raise UserError("give exactly one of --images, --image_features, --texts, --labels")
     if not FLAGS.export_dir or not FLAGS.output:
         raise UserError("--export_dir and --output are required")
+    common.check_output_file(FLAGS.output)
     from ssah_tf.encoding import attached_labels, encode_source
     from ssah_tf.retrieval import ExportedEncoder, save_code_file
 
-    encoder = ExportedEncoder(FLAGS.export_dir)
+    encoder = ExportedEncoder(FLAGS.export_dir, trust=FLAGS.trust_export)
     source = sources[0]
     path = getattr(FLAGS, source)
     started = time.time()

@@ -16,6 +16,7 @@ import os
 import numpy as np
 from absl import flags, logging
 
+from ssah_tf.atomic import staged_output
 from ssah_tf.cli import common
 from ssah_tf.training.runs import restore_networks, trainer_from_run
 from ssah_tf.errors import UserError
@@ -37,6 +38,8 @@ def main(argv):
 
     if bool(FLAGS.codes) == bool(FLAGS.model_dir):
         raise UserError("give exactly one of --codes=FILE.mat or --model_dir=RUN")
+    if FLAGS.output_dir and os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
+        raise UserError(f"--output_dir={FLAGS.output_dir} is an existing file; choose a folder")
     if FLAGS.codes:
         if not FLAGS.output_dir:
             raise UserError("--codes needs --output_dir")
@@ -61,15 +64,16 @@ def main(argv):
                 codes[key][codes[key] == 0] = 1  # sign(0): a tie counts as +1
         output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.checkpoint}")
     results, curves = evaluate_codes(codes, top_k=FLAGS.map_top_k)
-    os.makedirs(output_dir, exist_ok=True)
-    write_json_atomic(os.path.join(output_dir, "results.json"), {**results, "source": source})
-    written = write_curves(output_dir, curves)
-    if FLAGS.write_codes and not FLAGS.codes:
-        write_code_file(os.path.join(output_dir, "codes.mat"),
-                        {k: v for k, v in codes.items() if k != "Ql"})
-    writer = SummaryWriter(os.path.join(output_dir, "tensorboard"))
-    writer.scalars({f"eval/{k}": v for k, v in results.items()}, step=0)
-    writer.flush()
+    with staged_output(output_dir) as staging:  # all files or none
+        write_json_atomic(os.path.join(staging, "results.json"), {**results, "source": source})
+        written = write_curves(staging, curves)
+        if FLAGS.write_codes and not FLAGS.codes:
+            write_code_file(os.path.join(staging, "codes.mat"),
+                            {k: v for k, v in codes.items() if k != "Ql"})
+        writer = SummaryWriter(os.path.join(staging, "tensorboard"))
+        writer.scalars({f"eval/{k}": v for k, v in results.items()}, step=0)
+        writer.flush()
+        writer.writer.close()
     logging.info("wrote %d curve files", len(written))
     print("\n".join(f"  {k:18s} {v:.4f}" for k, v in sorted(results.items())))
     print(f"results: {os.path.join(output_dir, 'results.json')}")

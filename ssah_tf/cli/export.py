@@ -1,4 +1,11 @@
-"""ssah-export: a trained run -> SavedModel with encode_image/encode_text/encode_label."""
+"""ssah-export: a trained run -> SavedModel with encode_image/encode_text/encode_label.
+
+  ssah-export --model_dir=RUN [--checkpoint=best|latest|PATH] --export_dir=EXPORT
+
+The SavedModel needs only TensorFlow to load; each signature takes raw inputs
+(uint8 images or feature vectors, bag-of-words texts, label vectors: the run's
+input standardisation is inside) and returns hash and code.
+"""
 
 from __future__ import annotations
 

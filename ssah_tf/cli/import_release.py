@@ -1,5 +1,8 @@
 """ssah-import-release: convert an original-release checkpoint to this project's format.
 
+  ssah-import-release --checkpoint=checkpoint/Flickr_16/SSAH-0 --cnnf=imagenet-vgg-f.mat \
+      --bits=16 --num_labels=24 --text_dim=1386 --output_dir=workspace/imported/flickr16
+
 The output checkpoint holds the networks under the same names a training run
 uses, so ``ssah-train --init_from=DIR`` (and evaluation/encoding) can start from it.
 """

@@ -1,4 +1,9 @@
-"""ssah-prepare: write a TFDS copy (TFRecord/array_record) of a dataset from your files."""
+"""ssah-prepare: write a TFDS copy (TFRecord/array_record) of a dataset from your files.
+
+  ssah-prepare --dataset=mirflickr25k --manual_dir=workspace/data/mirflickr25k
+
+Images then stream from disk during training (ssah-train --data_dir=...).
+"""
 
 from __future__ import annotations
 

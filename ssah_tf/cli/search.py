@@ -27,6 +27,8 @@ for _source, _help in (("images", "image file, folder or .txt list"),
                        ("texts", ".txt tags per line or .npy bag-of-words"),
                        ("labels", ".npy/.txt label vectors")):
     flags.DEFINE_string(f"query_{_source}", None, f"Raw queries to encode: {_help}.")
+flags.DEFINE_bool("trust_export", False, "Skip the check that --export_dir holds only the ops "
+                  "ssah-export writes (a SavedModel is a program: only for exports you made).")
 flags.DEFINE_string("vocab_file", None, "Tag vocabulary for --query_texts (default: the export's).")
 flags.DEFINE_integer("top_k", None, "Return the k nearest items per query.")
 flags.DEFINE_integer("radius", None, "Return the items within this Hamming distance.")
@@ -49,7 +51,7 @@ def _queries(database: dict) -> dict:
         return load_code_file(FLAGS.queries)
     if not FLAGS.export_dir:
         raise UserError(f"--query_{raw[0]} needs --export_dir (the model that encoded the database)")
-    encoder = ExportedEncoder(FLAGS.export_dir)
+    encoder = ExportedEncoder(FLAGS.export_dir, trust=FLAGS.trust_export)
     model = str(database.get("model", ""))
     if model and model != encoder.identity:
         # Identity includes the export's path, so a moved export also differs: warn only.
@@ -64,6 +66,10 @@ def _queries(database: dict) -> dict:
 def main(argv):
     if not FLAGS.database:
         raise UserError("--database is required")
+    if FLAGS.top_k is None and FLAGS.radius is None:
+        raise UserError("give --top_k and/or --radius")
+    if FLAGS.output:
+        common.check_output_file(FLAGS.output)
     from ssah_tf.atomic import write_atomic
     from ssah_tf.retrieval import FaissSearcher, load_code_file, search
 

@@ -1,6 +1,13 @@
-"""ssah-train: train SSAH (both presets) and evaluate it; the README's main job.
+"""ssah-train: train SSAH (both presets) and evaluate it after every epoch.
 
-With no flags it trains and evaluates the embedded demo dataset.
+  ssah-train --flagfile=experiments/demo.flags          # the embedded demo, minutes
+  ssah-train --dataset=mfeat --data_path=../shared/data/mfeat --bits=32
+  ssah-train --model_dir=RUN --resume                   # continue a run (its settings)
+
+Writes the run directory (WORKSPACE.md): config.json, split.npz, checkpoints/,
+best/, tensorboard/, eval/ and results.json. With no flags it trains the demo
+with the paper preset's defaults (20 epochs). SIGTERM or Ctrl-C checkpoints and
+exits with status 3; --resume continues exactly.
 """
 
 from __future__ import annotations
@@ -63,6 +70,9 @@ flags.DEFINE_integer("steps_per_loop", 100, "Steps per tf.function call (SIGTERM
 flags.DEFINE_integer("val_size", 0, "Carve this many validation queries out of the database "
                      "and select the best epoch on them (the release selects on test queries).")
 flags.DEFINE_integer("map_top_k", None, "Report mAP@k instead of mAP over the whole database.")
+common.group_flags("schedule (the paper schedule's knobs; the release schedule is fixed)", [
+    "schedule", "epochs", "batch_size", "lr_decay", "min_stage_steps"] + [
+    f"{k}_{n}" for n in ("lab", "img", "txt", "dis") for k in ("lr", "passes")])
 
 
 def make_strategy(name: str):
@@ -186,7 +196,6 @@ def build_trainer():
     stored = stored_run_config(FLAGS.model_dir)
     data_config = absolute_paths(common.data_config(stored["data"] if stored else None))
     data = load_dataset(data_config)
-    logging.info("%s", data.summary())
     stored_run = stored["run"] if stored else None
     modalities = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}[FLAGS.modalities]
     if stored_run and not common.explicit("modalities"):
@@ -217,7 +226,6 @@ def build_trainer():
         # changed ones).
         split = load_split(split_path(FLAGS.model_dir), data.num_items,
                            allow_overlap=data_config.allow_query_overlap)
-    logging.info("split: %s", split.sizes())
     model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_{FLAGS.preset}_{ssah.network.bits}b")
     run_fields = ("cnnf_path", "vgg19_weights", "image_size", "seed", "eval_every",
                   "save_every_passes", "checkpoint_interval_seconds", "keep_checkpoints",
@@ -280,6 +288,8 @@ def main(argv):
         if created:
             shutil.rmtree(owned, ignore_errors=True)
         raise
+    logging.info("%s; split: %s", trainer.data.summary(), split.sizes())
+    logging.info("%s", trainer.start_message)
     logging.info("run directory %s (%d replicas)", model_dir, strategy.num_replicas_in_sync)
     try:
         results = trainer.train()

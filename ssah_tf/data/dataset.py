@@ -162,6 +162,10 @@ def validate(dataset: CrossModalDataset, where: str) -> CrossModalDataset:
     if not np.all(np.isfinite(labels)) or not np.all((labels == 0) | (labels == 1)):
         raise UserError(f"{where}: labels must be 0/1 multi-hot vectors")
     n = labels.shape[0]
+    for name, array in (("texts", dataset.texts), ("image_features", dataset.image_features)):
+        if array is not None and array.ndim == 2 and array.shape[1] == 0:
+            raise UserError(f"{where}: {name} have 0 columns (shape {array.shape}); give at least "
+                            f"one value per item, or leave {name} out")
     counts = {"labels": n}
     if dataset.texts is not None:
         if dataset.texts.ndim != 2:

@@ -66,7 +66,7 @@ def resolve_split(data: CrossModalDataset, config: DataConfig) -> Split:
     if config.split_file:
         split = load_split(config.split_file, data.num_items,
                            allow_overlap=config.allow_query_overlap)
-        logging.info("split from %s: %s", config.split_file, split.sizes())
+        logging.debug("split from %s: %s", config.split_file, split.sizes())
         return split
     if data.predefined_split is not None and config.query_size is None:
         query, train, database = data.predefined_split

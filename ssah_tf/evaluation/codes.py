@@ -43,7 +43,16 @@ def read_code_file(path: str) -> dict[str, np.ndarray]:
     if not pairs:
         raise UserError(f"{path}: no query/database code pair (expected {', '.join(RELEASE_CODE_KEYS)}; "
                         f"keys: {', '.join(sorted(arrays))})")
+    for key in ("query_L", "retrieval_L"):
+        if codes[key].ndim != 2:
+            raise UserError(f"{path}: {key} must be 2-D [items, classes], got shape {codes[key].shape}")
     nq, nd = len(codes["query_L"]), len(codes["retrieval_L"])
+    if nq == 0 or nd == 0:
+        raise UserError(f"{path}: {'query_L' if nq == 0 else 'retrieval_L'} has no rows; "
+                        "there is nothing to evaluate")
+    if codes["query_L"].shape[1] != codes["retrieval_L"].shape[1]:
+        raise UserError(f"{path}: query_L has {codes['query_L'].shape[1]} classes but retrieval_L "
+                        f"{codes['retrieval_L'].shape[1]}; both must use the same label set")
     bits = set()
     for key, value in codes.items():
         if key in ("query_L", "retrieval_L"):

@@ -24,6 +24,11 @@ def trainer_from_run(model_dir: str, **run_overrides):
     if not os.path.isfile(path):
         raise UserError(f"{model_dir} has no config.json; is it a ssah-train run directory?")
     saved = read_json(path)
+    missing = [k for k in ("ssah", "schedule", "run", "data")
+               if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)]
+    if missing:
+        raise UserError(f"{path} is damaged (no {', '.join(missing)} record); restore it from a "
+                        "backup")
     try:
         data_config = DataConfig(**saved["data"])
     except (KeyError, TypeError) as error:
@@ -33,9 +38,9 @@ def trainer_from_run(model_dir: str, **run_overrides):
                        allow_overlap=data_config.allow_query_overlap)
     # Everything of a run is found relative to the directory given, so a copied or
     # moved run reads its own checkpoints (not those at the path it was trained in).
-    run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]), model_dir=model_dir,
-               **run_overrides)
     try:
+        run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]), model_dir=model_dir,
+                   **run_overrides)
         config = TrainConfig(ssah=from_dict(saved["ssah"]),
                              schedule=schedule_from_dict(saved["schedule"]), run=RunConfig(**run))
     except (KeyError, TypeError, ValueError) as error:

@@ -272,6 +272,8 @@ class Trainer:
         self._pass_seconds: dict[str, float] = {}
         self._preempt_requested = False
         self.stop_signal = "SIGTERM"
+        # How the start went (resumed, initialised from ...), logged once the run is ours.
+        self.start_message = "new run"
         self._last_save = time.time()
         self._epoch_rows: dict[str, dict[str, float]] = {}
         self.history: list[dict[str, Any]] = []
@@ -325,25 +327,25 @@ class Trainer:
         if resume and latest:
             try:
                 self.checkpoint.restore(latest).assert_existing_objects_matched()
-            except (tf.errors.OpError, AssertionError, ValueError) as error:
+            except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as error:
                 raise UserError(checkpoints.damaged_message(latest, error)) from None
             self._load_history()
-            logging.info("resumed from %s (epoch %d, stage %d, pass %d, step %d)", latest,
-                         int(self.epoch.numpy()), int(self.stage_cursor.numpy()),
-                         int(self.pass_cursor.numpy()), int(self.step_in_pass.numpy()))
+            self.start_message = "resumed from %s (epoch %d, stage %d, pass %d, step %d)" % (
+                latest, int(self.epoch.numpy()), int(self.stage_cursor.numpy()),
+                int(self.pass_cursor.numpy()), int(self.step_in_pass.numpy()))
             return
         if latest and not resume:
             raise UserError(f"{self.config.run.model_dir} already has checkpoints; pass --resume "
                             "to continue it or choose a new --model_dir")
         if resume:
-            logging.info("--resume: no checkpoint in %s yet, starting fresh",
-                         self.config.run.model_dir)
+            self.start_message = (f"--resume: no checkpoint in {self.config.run.model_dir} yet, "
+                                  "starting fresh")
         if init_from:
             path = tf.train.latest_checkpoint(init_from) if os.path.isdir(init_from) else init_from
             if not path or not tf.io.gfile.exists(path + ".index"):
                 raise UserError(f"--init_from={init_from}: no checkpoint found there")
             tf.train.Checkpoint(**self.networks.checkpoint_items()).read(path).expect_partial()
-            logging.info("network weights initialised from %s", path)
+            self.start_message = f"network weights initialised from {path}"
 
     def _load_history(self) -> None:
         """Evaluation records of earlier epochs (for best-epoch selection after a resume)."""

@@ -32,3 +32,38 @@ def test_failed_save_removes_its_temporaries_and_keeps_earlier_checkpoints(tmp_p
     variable.assign(0.0)
     tf.train.Checkpoint(v=variable).read(first).assert_existing_objects_matched()
     assert variable.numpy() == 3.0
+
+
+def _three_checkpoints(tmp_path):
+    variable = tf.Variable([1.0, 2.0])
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=variable), str(tmp_path), 3)
+    return [save_checkpoint(manager, step) for step in (1, 2, 3)]
+
+
+def test_state_file_and_intact_checks(tmp_path):
+    from ssah_tf.training.checkpoints import check_folder, is_intact, state_file_readable
+
+    prefixes = _three_checkpoints(tmp_path)
+    assert state_file_readable(str(tmp_path)) and all(is_intact(p) for p in prefixes)
+    check_folder(str(tmp_path))  # healthy: no error
+    check_folder(str(tmp_path / "absent"))  # no checkpoint files at all: nothing to protect
+    data = [f for f in os.listdir(tmp_path) if f.startswith("ckpt-3.data")][0]
+    with open(tmp_path / data, "r+b") as f:
+        f.truncate(2)
+    assert not is_intact(prefixes[-1]) and is_intact(prefixes[1])
+
+
+def test_unreadable_state_file_is_refused_naming_the_newest_intact(tmp_path):
+    from ssah_tf.errors import UserError
+    from ssah_tf.training.checkpoints import check_folder, damaged_message
+
+    prefixes = _three_checkpoints(tmp_path)
+    (tmp_path / "checkpoint").write_bytes(b"\x00\xff garbage")
+    with pytest.raises(UserError, match=r"unreadable.*--resume_from=.*ckpt-3"):
+        check_folder(str(tmp_path))
+    (tmp_path / "checkpoint").unlink()  # a missing state file with data files: the same
+    with pytest.raises(UserError, match="missing or unreadable"):
+        check_folder(str(tmp_path))
+    (tmp_path / "ckpt-3.index").write_bytes(b"garbage")
+    message = damaged_message(prefixes[-1], ValueError("x"))
+    assert "the older ckpt-2 is intact" in message and prefixes[1] in message
