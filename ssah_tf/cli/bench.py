@@ -34,8 +34,9 @@ def main(argv):
     from ssah_tf.atomic import write_atomic
     from ssah_tf.bench.suite import BenchConfig, markdown_table, run_benchmarks
 
-    if FLAGS.repeats is not None and FLAGS.repeats < 1:
-        raise UserError("--repeats must be at least 1")
+    if FLAGS.output:
+        common.check_output_file(FLAGS.output)
+        common.check_output_file(os.path.splitext(FLAGS.output)[0] + ".md")
     if FLAGS.workdir and not os.path.isdir(FLAGS.workdir):
         raise UserError(f"--workdir {FLAGS.workdir} is not a folder; create it or omit the flag")
     overrides = {"jit_compile": FLAGS.jit_compile}

@@ -340,3 +340,22 @@ def test_eval_of_a_damaged_run_config(trained, tmp_path):
     result = run_cli("ssah_tf.cli.evaluate", f"--model_dir={run_dir}")
     assert_one_line_error(result, 2, "config.json is damaged")
     assert listing(run_dir) == before
+
+
+def test_other_tools_name_their_bad_inputs(tmp_path):
+    (tmp_path / "garbage.mat").write_text("garbage")
+    cases = [
+        ("ssah_tf.cli.import_release", ["--checkpoint=/nonexistent/SSAH-0", "--cnnf=/x.mat",
+                                        "--bits=16", "--num_labels=24", "--text_dim=1386",
+                                        f"--output_dir={tmp_path / 'imported'}"],
+         "no release checkpoint at /nonexistent/SSAH-0"),
+        ("ssah_tf.cli.prepare", ["--dataset=mirflickr25k", "--manual_dir=/nonexistent"],
+         "--manual_dir /nonexistent does not exist"),
+        ("ssah_tf.cli.bench", ["--quick", f"--output={tmp_path}"], "is an existing directory"),
+        ("ssah_tf.cli.baseline", ["--dataset=npz", f"--data_path={tmp_path / 'garbage.mat'}",
+                                  f"--model_dir={tmp_path / 'b'}"], "is not a MATLAB file"),
+        ("ssah_tf.cli.baseline", ["--bits=0"], "--bits=0: must be a positive integer"),
+    ]
+    for module, args, fragment in cases:
+        assert_one_line_error(run_cli(module, *args), 2, fragment)
+    assert os.listdir(tmp_path) == ["garbage.mat"]
