@@ -80,36 +80,36 @@ def layer_rows(trainer, network, inputs):
 
 
 def gradient_rows(trainer, network, local):
-    """||g|| / ||w|| per variable, Theta stats and the pairwise ratios on one batch."""
+    """||g|| / ||w|| per variable, Theta stats and the pairwise ratios on one batch,
+    with the training step's own inputs (steps.generator_inputs) and loss."""
     import tensorflow as tf
 
     from ssah_tf import losses
-    from ssah_tf.training.trainer import similarity_from_bits
+    from ssah_tf.training.steps import StepContext, generator_inputs
 
     cfg = trainer.config.ssah.loss
     net = {"lab": trainer.networks.labnet, "img": trainer.networks.imgnet,
            "txt": trainer.networks.txtnet}[network]
     local = tf.constant(local)
-    labels = tf.gather(trainer.train_labels, local)
-    variables = [v for v in net.trainable_variables]
+    inputs = trainer.inputs
+    source = {"lab": inputs.labels, "txt": inputs.texts, "img": inputs.features}[network]
+    batch = {"index": local, "labels": tf.gather(inputs.labels, local),
+             "input": tf.gather(source, local)}
+    context = StepContext(trainer.banks, inputs.label_bits, trainer.num_train)
+    variables = list(net.trainable_variables)
     with tf.GradientTape() as tape:
-        output = net(trainer._network_input(network, local, None))
-        joint = None
-        if cfg.quantization_target == "joint":
-            joint = tf.add_n([tf.gather(bank.hash, local) for bank in trainer.banks.values()])
-        target = losses.quantization_target(own_hash=output.hash, joint_hash_sum=joint,
-                                            target=cfg.quantization_target)
-        sim = similarity_from_bits(trainer.train_label_bits,
-                                   tf.gather(trainer.train_label_bits, local),
-                                   tf.constant(cfg.similarity_value, tf.float32))
+        output = net(batch["input"])
+        step_inputs = generator_inputs(network, output, batch, context, cfg)
         adversarial = None
-        if network != "lab" and cfg.adversarial_form == "least_squares":
+        if step_inputs.adversarial_features is not None:
             disc = trainer.networks.discriminators["IL" if network == "img" else "TL"]
-            adversarial = losses.adversarial_generator_term(disc(output.feature), form=cfg.adversarial_form)
+            adversarial = losses.adversarial_generator_term(
+                disc(step_inputs.adversarial_features), form=cfg.adversarial_form,
+                global_size=step_inputs.adversarial_size)
         terms = losses.generator_loss(
-            output, labels=labels, sim=sim, lab_feature_bank=trainer.banks["lab"].feature,
-            lab_hash_bank=trainer.banks["lab"].hash, quant_target=target, config=cfg,
-            adversarial=adversarial)
+            output, labels=batch["labels"], sim=step_inputs.sim,
+            lab_feature_bank=step_inputs.lab_feature_bank, lab_hash_bank=step_inputs.lab_hash_bank,
+            quant_target=step_inputs.quant_target, config=cfg, adversarial=adversarial)
     grads = tape.gradient(terms["total"], variables)
     rows = []
     for v, g in zip(variables, grads):
@@ -153,7 +153,7 @@ def report(trainer, network, step):
     for row in layer_rows(trainer, network, inputs):
         print("   ", "  ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                               for k, v in row.items()))
-    rows, theta, ratios, terms = gradient_rows(trainer, network, trainer.pass_table.numpy()[
+    rows, theta, ratios, terms = gradient_rows(trainer, network, trainer.state.pass_table.numpy()[
         (step - 1) % trainer.steps_per_pass])
     for name, g, ratio in rows:
         print(f"    grad {name:40s} |g| {g:.3g}  |g|/|w| {ratio:.3g}")

@@ -27,7 +27,7 @@ class NetworkConfig:
     text_dim: int = 1386
     semantic_dim: int = 512
     hidden_dim: int = 4096
-    # Multi-scale fusion pooling windows (SPEC 2, TxtNet).
+    # Multi-scale fusion pooling windows (docs/method.md §2, TxtNet).
     multiscale_windows: tuple[int, ...] = PAPER_WINDOWS
     # Release: both TxtNet heads read LRN(F^t). The paper is silent on LRN
     # placement, so the paper preset follows the release here.
@@ -53,7 +53,7 @@ class NetworkConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-    """How the SSAH objectives are computed (SPEC 3)."""
+    """How the SSAH objectives are computed (docs/method.md §3)."""
 
     # 'nll': -sum(S*T - softplus(T)) (paper eq. 3/4, stable);
     # 'squared_residual': l2(S*T - log(1+exp(T))) (release, literal, may overflow).
@@ -70,6 +70,15 @@ class LossConfig:
     # adversarial gradient; 'release_cross_entropy': mean sigmoid CE, the
     # generator term reads stored features so it moves the discriminator only.
     adversarial_form: str = "least_squares"
+    # What the image and text generator steps feed their discriminator, and whether
+    # those steps also move it. Paper: the batch's features, with gradients to the
+    # generator. Release: in the image stage the whole (just updated) image feature
+    # bank, in the text stage the batch's stored features (constants); and because
+    # its generator optimizers cover every variable, the generator steps update
+    # D_IL / D_TL at the generator's learning rate (docs/method.md).
+    adversarial_image_input: str = "batch"
+    adversarial_text_input: str = "batch"
+    generator_moves_discriminator: bool = False
     weight_feature_pair: float = 1.0  # alpha
     weight_hash_pair: float = 1.0  # gamma
     weight_quantization: float = 1.0  # eta in the paper (beta in the release code)
@@ -133,6 +142,9 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "quantization_target": "own_batch",
             "squares_factor": 0.5,
             "adversarial_form": "release_cross_entropy",
+            "adversarial_image_input": "bank",
+            "adversarial_text_input": "stored_batch",
+            "generator_moves_discriminator": True,
         },
         "optimizer": {"shared_hash_optimizer": True},
         "training": {"bank_init": "normal"},
@@ -143,6 +155,14 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 # resumes and evaluates with these values, not with today's defaults.
 LEGACY_VALUES = {"init_scheme": "normal", "standardize_image_features": "off",
                  "standardize_text": "off", "bank_init": "normal"}
+# Fields that earlier code derived from adversarial_form.
+_LEGACY_FROM_ADVERSARIAL_FORM = {
+    "release_cross_entropy": {"adversarial_image_input": "bank",
+                              "adversarial_text_input": "stored_batch",
+                              "generator_moves_discriminator": True},
+    "least_squares": {"adversarial_image_input": "batch", "adversarial_text_input": "batch",
+                      "generator_moves_discriminator": False},
+}
 
 CHOICES = {
     "pairwise_form": ("nll", "squared_residual"),
@@ -152,7 +172,133 @@ CHOICES = {
     "standardize_image_features": ("auto", "on", "off"),
     "standardize_text": ("auto", "on", "off"),
     "bank_init": ("normal", "zeros"),
+    "adversarial_image_input": ("batch", "bank"),
+    "adversarial_text_input": ("batch", "stored_batch"),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Where and how a run executes (not the method)."""
+
+    model_dir: str
+    modalities: tuple[str, ...] = ("image", "text")
+    backbone: str = "cnnf"
+    cnnf_path: str | None = None
+    vgg19_weights: str | None = None
+    image_size: int = 224
+    seed: int = 0
+    eval_every: int = 1
+    eval_batch_size: int = 256
+    save_every_passes: int = 1
+    # A pass-level checkpoint is also skipped until this many seconds passed since the
+    # last one (stage and epoch ends always save), bounding I/O for short passes.
+    checkpoint_interval_seconds: float = 60.0
+    keep_checkpoints: int = 3
+    steps_per_loop: int = 100
+    val_size: int = 0
+    map_top_k: int | None = None
+    # Execution only (results equal within rounding): bf16 mixed precision for the
+    # heavy matmuls/convolutions, and XLA compilation of every network's forward pass
+    # (its gradient is compiled with it).
+    mixed_precision: bool = False
+    jit_compile: bool = False
+
+    @property
+    def compute_dtype(self) -> str:
+        return "bfloat16" if self.mixed_precision else "float32"
+
+
+SCHEDULES = ("paper", "release")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleConfig:
+    """The training schedule as the user sets it: ``name`` selects a table of stages
+    (:func:`schedule_table`); the paper table is built from the knobs below, the
+    release's is fixed (its setting.py)."""
+
+    name: str = "paper"
+    epochs: int = 20
+    batch_size: int = 128
+    # Paper schedule knobs (ignored by the release schedule).
+    lr_lab: float = 1e-3
+    lr_img: float = 3e-4
+    lr_txt: float = 3e-4
+    lr_dis: float = 1e-4
+    lr_decay: float = 0.9  # multiplied in once per epoch
+    passes_lab: int = 2
+    passes_img: int = 2
+    passes_txt: int = 2
+    passes_dis: int = 1
+    # Paper schedule: a generator stage runs at least this many steps (whole passes),
+    # so small training sets get as many updates per epoch as large ones: 2 passes of
+    # 1,000 items at batch 128 are 14 steps, too few for LabNet to leave its start.
+    min_stage_steps: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleTable:
+    """Every choice a schedule makes, as data; the training loop reads only this."""
+
+    stage_order: tuple[str, ...]  # the networks' stages in epoch order
+    stage_passes: Mapping[str, tuple[int, ...]]  # per network: passes of each of its stages
+    early_break: Mapping[str, str]  # per network: 'none', 'lab' or 'hash' (monitors.py)
+    # 'decay': base_rates[x] * lr_decay ** epoch; 'release_lists': the release's
+    # 0.1 ** (base_rates[x] + 0.5 * (epoch + stage)), its lists ending below 100.
+    learning_rates: str
+    base_rates: Mapping[str, float]
+    lr_decay: float
+    # 'shuffled_pass': a pass is a prefix of one shuffled permutation; 'permutation_prefix'
+    # (release): every step takes the first batch_size of its own fresh permutation.
+    batch_sampling: str
+    min_stage_steps: int  # generator stages run at least this many steps
+
+
+RELEASE_SCHEDULE = ScheduleTable(
+    stage_order=("lab", "dis", "img", "txt"),
+    stage_passes={"lab": (10, 5), "dis": (1, 1), "img": (15, 7, 5), "txt": (15, 7, 5)},
+    early_break={"lab": "lab", "dis": "none", "img": "hash", "txt": "hash"},
+    learning_rates="release_lists",
+    base_rates={"lab": 2.0, "img": 4.5, "txt": 3.5, "dis": 3.0},
+    lr_decay=1.0, batch_sampling="permutation_prefix", min_stage_steps=0)
+
+
+def schedule_table(config: ScheduleConfig) -> ScheduleTable:
+    """The table of ``config``: the only place a schedule's name is read."""
+    if config.name == "release":
+        return RELEASE_SCHEDULE
+    if config.name != "paper":
+        raise UserError(f"unknown schedule {config.name!r}; use paper or release")
+    networks = ("lab", "img", "txt", "dis")  # Algorithm 1: discriminators last
+    return ScheduleTable(
+        stage_order=networks,
+        stage_passes={n: (getattr(config, f"passes_{n}"),) for n in networks},
+        early_break={n: "none" for n in networks}, learning_rates="decay",
+        base_rates={n: getattr(config, f"lr_{n}") for n in networks}, lr_decay=config.lr_decay,
+        batch_sampling="shuffled_pass", min_stage_steps=config.min_stage_steps)
+
+
+# What a run recorded before a schedule field existed did (see LEGACY_VALUES).
+LEGACY_SCHEDULE_VALUES = {"min_stage_steps": 0}
+
+
+def schedule_from_dict(values: Mapping[str, Any]) -> ScheduleConfig:
+    """A stored schedule (config.json); fields it predates take their legacy values."""
+    known = {f.name for f in dataclasses.fields(ScheduleConfig)}
+    stored = {k: v for k, v in values.items() if k in known}
+    for name, value in LEGACY_SCHEDULE_VALUES.items():
+        stored.setdefault(name, value)
+    return ScheduleConfig(**stored)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs: the method, its schedule and the run."""
+
+    ssah: SSAHConfig
+    schedule: ScheduleConfig
+    run: RunConfig
 
 
 def preset_fields() -> dict[str, tuple[str, dataclasses.Field]]:
@@ -226,8 +372,11 @@ def from_dict(values: Mapping[str, Any]) -> SSAHConfig:
     sections = {}
     for section, cls in SECTIONS.items():
         stored = dict(values.get(section, {}))
+        legacy = dict(LEGACY_VALUES)
+        if section == "loss":
+            legacy.update(_LEGACY_FROM_ADVERSARIAL_FORM.get(stored.get("adversarial_form"), {}))
         for field in dataclasses.fields(cls):
-            if field.name not in stored and field.name in LEGACY_VALUES:
-                stored[field.name] = LEGACY_VALUES[field.name]
+            if field.name not in stored and field.name in legacy:
+                stored[field.name] = legacy[field.name]
         sections[section] = cls(**_tuples(cls, stored))
     return SSAHConfig(preset=values["preset"], **sections)

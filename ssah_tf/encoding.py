@@ -64,78 +64,98 @@ def _batches(n: int, size: int):
         yield start, min(n, start + size)
 
 
+def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -> tuple:
+    """Images from a file, folder or list, decoded and resized; corrupt ones fail the
+    call or are skipped (by name)."""
+    from ssah_tf.retrieval import decode_image, read_image_paths
+
+    if encoder.info["image_input"] != "pixels":
+        raise UserError("this export encodes image features: use --image_features")
+    paths = read_image_paths(path)
+    size = encoder.info["image_shape"][0]
+    codes, ids, skipped, rows = [], [], [], []
+    started = time.time()
+    for start, stop in _batches(len(paths), batch_size):
+        batch = []
+        for row in range(start, stop):
+            try:
+                batch.append(decode_image(paths[row], size))
+            except ValueError as error:
+                if on_error == "fail":
+                    raise UserError(f"{error}; fix it or pass --on_error=skip") from None
+                logging.warning("skipping %s", error)
+                skipped.append(paths[row])
+                continue
+            ids.append(paths[row])
+            rows.append(row)
+        if batch:
+            codes.append(encoder.encode("image", np.stack(batch)))
+        log("encoded %d/%d images (%.0f items/s)", stop, len(paths),
+            stop / max(time.time() - started, 1e-9))
+    return codes, ids, skipped, rows
+
+
+def _input_matrix(encoder, source: str, path: str, vocab_file: str | None) -> np.ndarray:
+    """Texts (tag lines with a vocabulary, or arrays), labels or image features."""
+    from ssah_tf.data.tags import tags_to_vectors
+
+    if source == "texts" and path.endswith(".txt"):
+        vocabulary = encoder.vocabulary
+        if vocab_file:
+            with open(vocab_file) as f:
+                vocabulary = [line.strip() for line in f if line.strip()]
+        if not vocabulary:
+            raise UserError("tag strings need a vocabulary: pass --vocab_file")
+        if not os.path.isfile(path):
+            raise UserError(f"{path} does not exist")
+        with open(path) as f:
+            return tags_to_vectors([line.rstrip("\n") for line in f], vocabulary, path)
+    return load_array(path, source)
+
+
+def _encode_arrays(encoder, source: str, path: str, *, vocab_file: str | None, batch_size: int,
+                   on_error: str, log) -> tuple:
+    """Rows of a matrix input, checked against the model's input width; rows with
+    NaN/inf fail the call or are skipped."""
+    modality = _MODALITY[source]
+    matrix = _input_matrix(encoder, source, path, vocab_file)
+    expected = {"text": encoder.info["text_dim"], "label": encoder.info["num_labels"],
+                "image": (encoder.info["image_shape"] or [None])[0]}[modality]
+    if matrix.ndim != 2 or matrix.shape[1] != expected:
+        raise UserError(f"{path}: expected rows of {expected} values for this model, got "
+                        f"shape {matrix.shape}")
+    bad = ~np.isfinite(matrix).all(axis=1)
+    skipped = []
+    if bad.any():
+        if on_error == "fail":
+            raise UserError(f"{path}: row {int(np.argmax(bad)) + 1} has NaN or inf; fix it "
+                            "or pass --on_error=skip")
+        logging.warning("skipping %d rows with NaN/inf", int(bad.sum()))
+        skipped = [str(i) for i in np.flatnonzero(bad)]
+    keep = np.flatnonzero(~bad)
+    codes = []
+    for start, stop in _batches(len(keep), batch_size):
+        codes.append(encoder.encode(modality, matrix[keep[start:stop]]))
+        log("encoded %d/%d rows", stop, len(keep))
+    return codes, [str(i) for i in keep], skipped, list(keep)
+
+
 def encode_source(encoder, source: str, path: str, *, vocab_file: str | None = None,
                   batch_size: int = 256, on_error: str = "fail",
                   log: Callable[..., None] = logging.info) -> EncodedItems:
     """Encode the inputs at ``path`` (``source`` one of SOURCES) with an ExportedEncoder."""
-    from ssah_tf.retrieval import decode_image, read_image_paths, texts_from_tags
-
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
-    modality = _MODALITY[source]
-    codes, ids, skipped, rows = [], [], [], []
-    started = time.time()
     if source == "images":
-        if encoder.info["image_input"] != "pixels":
-            raise UserError("this export encodes image features: use --image_features")
-        paths = read_image_paths(path)
-        size = encoder.info["image_shape"][0]
-        for start, stop in _batches(len(paths), batch_size):
-            batch = []
-            for row in range(start, stop):
-                try:
-                    batch.append(decode_image(paths[row], size))
-                except ValueError as error:
-                    if on_error == "fail":
-                        raise UserError(f"{error}; fix it or pass --on_error=skip") from None
-                    logging.warning("skipping %s", error)
-                    skipped.append(paths[row])
-                    continue
-                ids.append(paths[row])
-                rows.append(row)
-            if batch:
-                codes.append(encoder.encode("image", np.stack(batch)))
-            log("encoded %d/%d images (%.0f items/s)", stop, len(paths),
-                stop / max(time.time() - started, 1e-9))
+        codes, ids, skipped, rows = _encode_images(encoder, path, batch_size=batch_size,
+                                                   on_error=on_error, log=log)
     else:
-        if source == "texts" and path.endswith(".txt"):
-            vocabulary = encoder.vocabulary
-            if vocab_file:
-                with open(vocab_file) as f:
-                    vocabulary = [line.strip() for line in f if line.strip()]
-            if not vocabulary:
-                raise UserError("tag strings need a vocabulary: pass --vocab_file")
-            if not os.path.isfile(path):
-                raise UserError(f"{path} does not exist")
-            with open(path) as f:
-                lines = [line.rstrip("\n") for line in f]
-            try:
-                matrix = texts_from_tags(lines, vocabulary, path)
-            except ValueError as error:
-                raise UserError(str(error)) from None
-        else:
-            matrix = load_array(path, source)
-        expected = {"text": encoder.info["text_dim"], "label": encoder.info["num_labels"],
-                    "image": (encoder.info["image_shape"] or [None])[0]}[modality]
-        if matrix.ndim != 2 or matrix.shape[1] != expected:
-            raise UserError(f"{path}: expected rows of {expected} values for this model, got "
-                            f"shape {matrix.shape}")
-        bad = ~np.isfinite(matrix).all(axis=1)
-        if bad.any():
-            if on_error == "fail":
-                raise UserError(f"{path}: row {int(np.argmax(bad)) + 1} has NaN or inf; fix it "
-                                "or pass --on_error=skip")
-            logging.warning("skipping %d rows with NaN/inf", int(bad.sum()))
-            skipped = [str(i) for i in np.flatnonzero(bad)]
-        keep = np.flatnonzero(~bad)
-        for start, stop in _batches(len(keep), batch_size):
-            codes.append(encoder.encode(modality, matrix[keep[start:stop]]))
-            log("encoded %d/%d rows", stop, len(keep))
-        ids = [str(i) for i in keep]
-        rows = list(keep)
+        codes, ids, skipped, rows = _encode_arrays(encoder, source, path, vocab_file=vocab_file,
+                                                   batch_size=batch_size, on_error=on_error,
+                                                   log=log)
     if not codes:
         raise UserError("no input could be encoded; nothing written")
-    return EncodedItems(codes=np.concatenate(codes), ids=ids, modality=modality,
+    return EncodedItems(codes=np.concatenate(codes), ids=ids, modality=_MODALITY[source],
                         skipped=skipped, rows=np.asarray(rows, np.int64))
 
 

@@ -1,4 +1,4 @@
-"""SSAH objectives as pure functions (SPEC 3), both the paper and the release form.
+"""SSAH objectives as pure functions (docs/method.md §3), both the paper and the release form.
 
 Every function takes tensors and keyword-only options and returns tensors; no
 variables, no flags. Sums are over the global batch when called per replica
@@ -24,6 +24,35 @@ def similarity(labels_a: tf.Tensor, labels_b: tf.Tensor, *, value: float = 1.0) 
     return tf.cast(shared > 0, tf.float32) * value
 
 
+def _shares_label(row_bits: tf.Tensor, column_bits: tf.Tensor) -> tf.Tensor:
+    """[rows, columns] bool: the rows' and columns' label bit words have a common bit."""
+    return tf.reduce_any(tf.bitwise.bitwise_and(row_bits[:, None, :], column_bits[None, :, :]) != 0,
+                         axis=-1)
+
+
+@tf.function(jit_compile=True)
+def similarity_from_bits(row_bits: tf.Tensor, column_bits: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
+    """:func:`similarity` from ``bits.pack_label_bits`` words: S_ij = value if rows i and
+    j share a label, else 0, in one fused pass (the label matmul of :func:`similarity`
+    has K = c, far below matmul peak, and needs a compare and a cast after it)."""
+    return tf.where(_shares_label(row_bits, column_bits), value, tf.zeros_like(value))
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def pairwise_nll_block(inner: tf.Tensor, label_bits_rows: tf.Tensor, label_bits_cols: tf.Tensor,
+                       value: tf.Tensor) -> tf.Tensor:
+    """sum(softplus(T) - S * T) over one block, T = inner / 2, S from label bit words;
+    float32 row sums added in float64. XLA fuses it into one pass over the block (the
+    matmul giving ``inner`` stays in TF's faster kernel)."""
+    theta = inner / 2.0
+    shared = _shares_label(label_bits_rows, label_bits_cols)
+    # softplus as max(T, 0) + log(1 + e^-|T|): stable, and XLA's log is cheaper here than
+    # the log1p inside tf.nn.softplus; the two differ by < 6e-8 per element.
+    softplus = tf.maximum(theta, 0.0) + tf.math.log(1.0 + tf.exp(-tf.abs(theta)))
+    elementwise = softplus - tf.where(shared, value * theta, 0.0)
+    return tf.reduce_sum(tf.cast(tf.reduce_sum(elementwise, axis=1), tf.float64))
+
+
 def release_log1p_exp(theta: tf.Tensor) -> tf.Tensor:
     """The release's literal log(1 + exp(theta)); +inf once theta > ~88 in float32."""
     return tf.math.log(1.0 + tf.exp(theta))
@@ -46,8 +75,8 @@ def pairwise_term(theta: tf.Tensor, sim: tf.Tensor, *, form: str,
 
 
 # The pairwise terms are ~10 elementwise ops (and as many in the gradient) over an
-# [n, batch] matrix: XLA fuses each direction into one pass (LabNet step 20-40 %
-# faster on CPU). The formulas are the plain TF ones above, differentiated by TF.
+# [n, batch] matrix: XLA fuses each direction into one pass (experiments/RESULTS.md has
+# the step times). The formulas are the plain TF ones above, differentiated by TF.
 @tf.function(jit_compile=True)
 def _nll_sum(theta: tf.Tensor, sim: tf.Tensor) -> tf.Tensor:
     return -tf.reduce_sum(sim * theta - tf.nn.softplus(theta))
@@ -94,7 +123,7 @@ def generator_loss(output: NetworkOutput, *, labels: tf.Tensor, sim: tf.Tensor,
                    lab_feature_bank: tf.Tensor, lab_hash_bank: tf.Tensor,
                    quant_target: tf.Tensor, config: LossConfig,
                    adversarial: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
-    """L^x for one generator on a batch (paper eq. 3/4, release SPEC 3).
+    """L^x for one generator on a batch (paper eq. 3/4, release: docs/method.md §8).
 
     ``sim`` is S between all n stored instances (rows) and the batch (columns);
     the LabNet banks are constants. ``adversarial`` is the already computed

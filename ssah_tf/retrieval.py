@@ -1,6 +1,6 @@
 """Encoding inputs with an exported model, packed code files, and Hamming search.
 
-Code files (.npz, no pickle): ``codes`` uint8 [n, ceil(bits/8)] (np.packbits of
+Code files (.npz, no pickle): ``codes`` uint8 [n, ceil(bits/8)] (bits.pack_bits of
 code > 0), ``ids`` (strings), ``bits``, ``modality``, ``model`` (the export and
 the checkpoint it came from) and, when known, ``labels``.
 """
@@ -14,20 +14,16 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ssah_tf.atomic import write_atomic
+from ssah_tf.bits import as_words, pack_bits
 from ssah_tf.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
 # ----------------------------------------------------------------------------- code files
-def pack_codes(codes: np.ndarray) -> np.ndarray:
-    """{-1, +1} (or {0, 1}) codes [n, bits] -> packed uint8 [n, ceil(bits / 8)]."""
-    return np.packbits(np.asarray(codes) > 0, axis=1)
-
-
 def save_code_file(path: str, *, codes: np.ndarray, ids: Sequence[str], bits: int,
                    modality: str, model: str, labels: np.ndarray | None = None) -> None:
-    arrays = {"codes": pack_codes(codes), "ids": np.asarray([str(i) for i in ids]),
+    arrays = {"codes": pack_bits(codes), "ids": np.asarray([str(i) for i in ids]),
               "bits": np.array(bits), "modality": np.array(modality), "model": np.array(model)}
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.float32)
@@ -59,24 +55,6 @@ def load_code_file(path: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- search
-def _as_words(packed: np.ndarray) -> np.ndarray:
-    """View packed codes as uint64 words (zero-padded) for fast XOR + popcount."""
-    width = packed.shape[1]
-    padded_width = (width + 7) // 8 * 8
-    if padded_width != width:
-        packed = np.pad(packed, ((0, 0), (0, padded_width - width)))
-    return np.ascontiguousarray(packed).view(np.uint64)
-
-
-def hamming_packed(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
-    """[q, n] Hamming distances of packed codes (np.bitwise_count on uint64 words)."""
-    q, d = _as_words(queries), _as_words(database)
-    dist = np.zeros((len(q), len(d)), np.uint16)
-    for word in range(q.shape[1]):
-        dist += np.bitwise_count(q[:, word, None] ^ d[None, :, word]).astype(np.uint16)
-    return dist
-
-
 def _select(row: np.ndarray, top_k: int | None, radius: int | None
             ) -> tuple[np.ndarray, np.ndarray]:
     """The chosen database indices of one query's distance row, by (distance, index)."""
@@ -162,7 +140,7 @@ def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = Non
                         f"{database.shape[1] * 8}: they come from different code lengths")
     from concurrent.futures import ThreadPoolExecutor
 
-    words, query_words = _as_words(database), _as_words(queries)
+    words, query_words = as_words(database), as_words(queries)
     columns = [np.ascontiguousarray(words[:, w]) for w in range(words.shape[1])]
     threads = threads or os.cpu_count() or 1
     chunk = 64
@@ -242,19 +220,6 @@ def decode_image(path: str, size: int) -> np.ndarray:
     except (tf.errors.OpError, ValueError):
         raise ValueError(f"image {path} could not be read or decoded") from None
     return resize_uint8(image.numpy()[None], size)[0]
-
-
-def texts_from_tags(lines: Sequence[str], vocabulary: Sequence[str], where: str) -> np.ndarray:
-    """Comma-separated tag lines -> 0/1 bag-of-words rows over ``vocabulary``."""
-    index = {tag: i for i, tag in enumerate(vocabulary)}
-    out = np.zeros((len(lines), len(vocabulary)), np.float32)
-    for row, line in enumerate(lines):
-        for tag in (t.strip() for t in line.split(",")):
-            if tag:
-                if tag not in index:
-                    raise ValueError(f"{where} line {row + 1}: tag {tag!r} is not in the vocabulary")
-                out[row, index[tag]] = 1.0
-    return out
 
 
 # ----------------------------------------------------------------------------- FAISS

@@ -125,3 +125,18 @@ def test_gradients_match_finite_differences(preset):
             variable.assign(flat.reshape(variable.shape))
             np.testing.assert_allclose(grad.numpy().ravel()[i], (up - down) / (2 * eps),
                                        rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.5])
+def test_similarity_from_label_bits_equals_the_loss_module_similarity(value):
+    from ssah_tf.bits import pack_label_bits
+    from ssah_tf.losses import similarity_from_bits
+
+    rng = np.random.default_rng(1)
+    labels = (rng.random((60, 70)) < 0.03).astype(np.float32)  # 3 words, some empty rows
+    batch = rng.choice(60, 9, replace=False)
+    bits = tf.constant(pack_label_bits(labels))
+    fused = similarity_from_bits(bits, tf.gather(bits, batch), tf.constant(value)).numpy()
+    expected = losses.similarity(labels, labels[batch], value=value).numpy()
+    np.testing.assert_array_equal(fused, expected)
+    assert 0 < (fused > 0).mean() < 1  # both outcomes occur

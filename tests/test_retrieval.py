@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from ssah_tf.errors import UserError
-from ssah_tf.retrieval import decode_image, hamming_packed, pack_codes, search
+from ssah_tf.bits import hamming_packed, pack_bits as pack_codes
+from ssah_tf.retrieval import decode_image, search
 
 
 def brute(q, d, k=None, r=None):

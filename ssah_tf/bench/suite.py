@@ -153,8 +153,9 @@ def _build_trainer(config: BenchConfig, data: CrossModalDataset, cnnf_path: str,
 
     from ssah_tf.config import make_config
     from ssah_tf.data.protocols import make_split
-    from ssah_tf.training.schedules import ScheduleConfig
-    from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
+    from ssah_tf.config import ScheduleConfig
+    from ssah_tf.config import RunConfig, TrainConfig
+    from ssah_tf.training.loop import Trainer
 
     ssah = make_config("release", bits=config.bits, num_labels=config.num_labels,
                        text_dim=config.text_dim)
@@ -238,56 +239,52 @@ def optimised_loop_map(qb, rb, query_l, retrieval_l) -> float:
     return total / len(qb)
 
 
-def run_benchmarks(config: BenchConfig, *, workdir: str | None = None,
-                   log: Callable[[str], None] = logging.info) -> dict[str, Any]:
-    """Run every measurement; returns the JSON-ready results."""
-    import tensorflow as tf
+def _training_figures(config: BenchConfig, scratch: str, log) -> dict[str, Any]:
+    """Step times (fp32 and bf16), the monitoring loss, peak memory and encoding rates."""
+    results: dict[str, Any] = {}
+    cnnf_path = os.path.join(scratch, "imagenet-vgg-f-random.mat")
+    start = time.perf_counter()
+    write_random_cnnf(cnnf_path, conv_widths=config.conv_widths, fc_widths=config.fc_widths)
+    log(f"random CNN-F written ({os.path.getsize(cnnf_path) / 1e6:.0f} MB, "
+        f"{time.perf_counter() - start:.1f} s)")
+    data = synthetic_dataset(config, config.num_train + max(16, config.batch_size))
+    trainer = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "fp32"),
+                             mixed_precision=False)
+    for key, network in (("lab_step_s", "lab"), ("dis_step_s", "dis"),
+                         ("txt_step_s", "txt"), ("img_step_s_fp32", "img")):
+        results[key] = _step_seconds(trainer, network, config.repeats)
+        log(f"{key}: {results[key]:.3f} s")
+    trainer.monitor_loss("lab")  # trace
+    results["monitor_loss_s"] = median_seconds(lambda: trainer.monitor_loss("lab"),
+                                               config.repeats)
+    log(f"monitor_loss_s: {results['monitor_loss_s']:.3f} s")
+    results["peak_rss_gb"] = peak_rss_gb()  # a training process: data, nets, banks
+    log(f"peak_rss_gb after training steps: {results['peak_rss_gb']:.2f}")
+    text_rows = np.arange(config.num_train)
+    trainer.encode(text_rows[:256], "text")  # trace
+    results["text_encode_per_s"] = len(text_rows) / median_seconds(
+        lambda: trainer.encode(text_rows, "text"), config.repeats)
+    image_rows = np.arange(config.image_encode_items)
+    trainer.encode(image_rows[:32], "image")
+    results["image_encode_per_s"] = len(image_rows) / median_seconds(
+        lambda: trainer.encode(image_rows, "image"), config.repeats)
+    log(f"encoding: text {results['text_encode_per_s']:.0f}/s, "
+        f"image {results['image_encode_per_s']:.1f}/s")
+    del trainer
+    bf16 = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "bf16"),
+                          mixed_precision=True)
+    for key, network in (("img_step_s_bf16", "img"), ("dis_step_s_bf16", "dis"),
+                         ("txt_step_s_bf16", "txt")):
+        results[key] = _step_seconds(bf16, network, config.repeats)
+        log(f"{key}: {results[key]:.3f} s")
+    return results
 
+
+def _map_figures(config: BenchConfig, log) -> dict[str, Any]:
+    """mAP time per code length against the per-query loops it replaces (checked equal)."""
     from ssah_tf.evaluation.metrics import mean_average_precision
 
-    results: dict[str, Any] = {"config": dataclasses.asdict(config),
-                               "device": device_description()}
-    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
-        cnnf_path = os.path.join(scratch, "imagenet-vgg-f-random.mat")
-        start = time.perf_counter()
-        write_random_cnnf(cnnf_path, conv_widths=config.conv_widths, fc_widths=config.fc_widths)
-        log(f"random CNN-F written ({os.path.getsize(cnnf_path) / 1e6:.0f} MB, "
-            f"{time.perf_counter() - start:.1f} s)")
-        data = synthetic_dataset(config, config.num_train + max(16, config.batch_size))
-
-        trainer = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "fp32"),
-                                 mixed_precision=False)
-        for key, network in (("lab_step_s", "lab"), ("dis_step_s", "dis"),
-                             ("txt_step_s", "txt"), ("img_step_s_fp32", "img")):
-            results[key] = _step_seconds(trainer, network, config.repeats)
-            log(f"{key}: {results[key]:.3f} s")
-        trainer.monitor_loss("lab")  # trace
-        results["monitor_loss_s"] = median_seconds(lambda: trainer.monitor_loss("lab"),
-                                                   config.repeats)
-        log(f"monitor_loss_s: {results['monitor_loss_s']:.3f} s")
-        results["peak_rss_gb"] = peak_rss_gb()  # a training process: data, nets, banks
-        log(f"peak_rss_gb after training steps: {results['peak_rss_gb']:.2f}")
-
-        text_rows = np.arange(config.num_train)
-        trainer.encode(text_rows[:256], "text")  # trace
-        results["text_encode_per_s"] = len(text_rows) / median_seconds(
-            lambda: trainer.encode(text_rows, "text"), config.repeats)
-        image_rows = np.arange(config.image_encode_items)
-        trainer.encode(image_rows[:32], "image")
-        results["image_encode_per_s"] = len(image_rows) / median_seconds(
-            lambda: trainer.encode(image_rows, "image"), config.repeats)
-        log(f"encoding: text {results['text_encode_per_s']:.0f}/s, "
-            f"image {results['image_encode_per_s']:.1f}/s")
-        del trainer
-
-        bf16 = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "bf16"),
-                              mixed_precision=True)
-        for key, network in (("img_step_s_bf16", "img"), ("dis_step_s_bf16", "dis"),
-                             ("txt_step_s_bf16", "txt")):
-            results[key] = _step_seconds(bf16, network, config.repeats)
-            log(f"{key}: {results[key]:.3f} s")
-        del bf16
-
+    results: dict[str, Any] = {}
     for bits in config.map_bits:
         # The first code length gets the plain keys, others a ``_<K>bits`` suffix.
         suffix = "" if bits == config.map_bits[0] else f"_{bits}bits"
@@ -311,29 +308,44 @@ def run_benchmarks(config: BenchConfig, *, workdir: str | None = None,
         log(f"map_eval_s ({bits} bits): {timed['map_eval_s']:.3f} s (release-style loop "
             f"{timed['map_release_loop_s']:.2f} s = {timed['map_speedup_vs_release_loop']:.1f}x, "
             f"optimised loop {timed['map_optimised_loop_s']:.2f} s)")
+    return results
 
+
+def _search_and_peak_figures(config: BenchConfig, results: dict[str, Any], log) -> dict[str, Any]:
+    """Search time, matmul peaks and the ImgNet step's fraction of them."""
     from ssah_tf.retrieval import search
 
+    out: dict[str, Any] = {}
     rng = np.random.default_rng(config.seed)
     database = rng.integers(0, 256, (config.search_database, 8), dtype=np.uint8)  # 64 bits
     queries = rng.integers(0, 256, (config.search_queries, 8), dtype=np.uint8)
-    results["search_s"] = median_seconds(
+    out["search_s"] = median_seconds(
         lambda: list(search(queries, database, top_k=config.search_top_k)), config.repeats)
-    log(f"search_s: {results['search_s']:.2f} s ({config.search_queries} queries, top-"
+    log(f"search_s: {out['search_s']:.2f} s ({config.search_queries} queries, top-"
         f"{config.search_top_k}, {config.search_database} codes of 64 bits)")
-
-    results["matmul_gflops_fp32"] = matmul_gflops(config.matmul_size, "float32", config.repeats)
-    results["matmul_gflops_bf16"] = matmul_gflops(config.matmul_size, "bfloat16", config.repeats)
+    out["matmul_gflops_fp32"] = matmul_gflops(config.matmul_size, "float32", config.repeats)
+    out["matmul_gflops_bf16"] = matmul_gflops(config.matmul_size, "bfloat16", config.repeats)
     # ImgNet step: CNN-F forward + backward (about 3x the forward) over the batch.
     for precision in ("fp32", "bf16"):
-        step = results[f"img_step_s_{precision}"]
         flops = cnnf_forward_flops(config.conv_widths, config.fc_widths)
-        achieved = 3 * flops * config.batch_size / step / 1e9
-        results[f"img_step_gflops_{precision}"] = achieved
-        results[f"img_step_fraction_of_matmul_peak_{precision}"] = (
-            achieved / results[f"matmul_gflops_{precision}"])
-    log(f"matmul peak fp32 {results['matmul_gflops_fp32']:.1f} GFLOP/s, bf16 "
-        f"{results['matmul_gflops_bf16']:.1f} GFLOP/s")
+        achieved = 3 * flops * config.batch_size / results[f"img_step_s_{precision}"] / 1e9
+        out[f"img_step_gflops_{precision}"] = achieved
+        out[f"img_step_fraction_of_matmul_peak_{precision}"] = (
+            achieved / out[f"matmul_gflops_{precision}"])
+    log(f"matmul peak fp32 {out['matmul_gflops_fp32']:.1f} GFLOP/s, bf16 "
+        f"{out['matmul_gflops_bf16']:.1f} GFLOP/s")
+    return out
+
+
+def run_benchmarks(config: BenchConfig, *, workdir: str | None = None,
+                   log: Callable[[str], None] = logging.info) -> dict[str, Any]:
+    """Run every measurement; returns the JSON-ready results."""
+    results: dict[str, Any] = {"config": dataclasses.asdict(config),
+                               "device": device_description()}
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+        results.update(_training_figures(config, scratch, log))
+    results.update(_map_figures(config, log))
+    results.update(_search_and_peak_figures(config, results, log))
     return results
 
 

@@ -18,7 +18,6 @@ from absl import flags, logging
 
 from ssah_tf.atomic import staged_output
 from ssah_tf.cli import common
-from ssah_tf.training.runs import restore_networks, trainer_from_run
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -47,21 +46,18 @@ def main(argv):
         source = os.path.abspath(FLAGS.codes)
         output_dir = FLAGS.output_dir
     else:
-        trainer = trainer_from_run(FLAGS.model_dir, **common.execution_overrides())
-        source = restore_networks(trainer, FLAGS.checkpoint)
-        query = np.asarray(trainer.split.query)
-        database = np.asarray(trainer.split.database)
-        codes = {"query_L": trainer.data.labels[query], "retrieval_L": trainer.data.labels[database],
-                 "Ql": np.sign(trainer.encode(query, "label"))}
-        if trainer.has_image:
-            codes["Qi"] = np.sign(trainer.encode(query, "image"))
-            codes["Di"] = np.sign(trainer.encode(database, "image"))
-        if trainer.has_text:
-            codes["Qt"] = np.sign(trainer.encode(query, "text"))
-            codes["Dt"] = np.sign(trainer.encode(database, "text"))
-        for key in ("Ql", "Qi", "Di", "Qt", "Dt"):
-            if key in codes:
-                codes[key][codes[key] == 0] = 1  # sign(0): a tie counts as +1
+        from ssah_tf.training.runs import load_run
+
+        run = load_run(FLAGS.model_dir, FLAGS.checkpoint, **common.execution_overrides())
+        source = run.checkpoint
+        query, database = np.asarray(run.split.query), np.asarray(run.split.database)
+        evaluator = run.evaluator
+        codes = {"query_L": run.data.labels[query], "retrieval_L": run.data.labels[database],
+                 "Ql": evaluator.codes(query, "label")}
+        for modality, key in (("image", "i"), ("text", "t")):
+            if modality in evaluator.modalities:
+                codes[f"Q{key}"] = evaluator.codes(query, modality)
+                codes[f"D{key}"] = evaluator.codes(database, modality)
         output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.checkpoint}")
     results, curves = evaluate_codes(codes, top_k=FLAGS.map_top_k)
     with staged_output(output_dir) as staging:  # all files or none

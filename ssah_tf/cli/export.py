@@ -27,23 +27,25 @@ def main(argv):
     if not FLAGS.model_dir:
         raise UserError("--model_dir is required")
     from ssah_tf.export import export_saved_model
-    from ssah_tf.training.runs import restore_networks, trainer_from_run
+    from ssah_tf.training.runs import load_run
 
-    trainer = trainer_from_run(FLAGS.model_dir, **common.execution_overrides())
-    checkpoint = restore_networks(trainer, FLAGS.checkpoint)
     export_dir = FLAGS.export_dir or os.path.join(
         common.WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir)))
-    network = trainer.config.ssah.network
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise UserError(f"export directory {export_dir} is an existing file; choose a folder")
+    if os.path.isdir(export_dir) and os.listdir(export_dir):
+        raise UserError(f"export directory {export_dir} exists and is not empty")
+    run = load_run(FLAGS.model_dir, FLAGS.checkpoint, **common.execution_overrides())
+    checkpoint, network, built = run.checkpoint, run.config.ssah.network, run.built
     image_shape = None
-    if trainer.has_image:
-        size = trainer.config.run.image_size
-        image_shape = ((size, size, 3) if trainer.pixel_images
-                       else (trainer.feature_matrix.shape[1],))
-    export_saved_model(trainer.networks, export_dir, num_labels=network.num_labels,
-                       text_dim=network.text_dim if trainer.has_text else None,
-                       image_shape=image_shape, pixels=trainer.pixel_images,
+    if "image" in run.config.run.modalities:
+        size = run.config.run.image_size
+        image_shape = (size, size, 3) if built.pixel_images else (built.feature_matrix.shape[1],)
+    export_saved_model(run.networks, export_dir, num_labels=network.num_labels,
+                       text_dim=network.text_dim if "text" in run.config.run.modalities else None,
+                       image_shape=image_shape, pixels=built.pixel_images,
                        bits=network.bits, source=os.path.abspath(checkpoint),
-                       vocabulary=trainer.data.tag_names)
+                       vocabulary=run.data.tag_names)
     print(f"exported {checkpoint} to {export_dir}")
     return 0
 

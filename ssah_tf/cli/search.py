@@ -41,7 +41,8 @@ flags.DEFINE_enum("backend", "numpy", ["numpy", "faiss_flat", "faiss_ivf", "fais
 def _queries(database: dict) -> dict:
     """The query codes: a code file, or raw inputs encoded with --export_dir."""
     from ssah_tf.encoding import SOURCES, encode_source
-    from ssah_tf.retrieval import ExportedEncoder, load_code_file, pack_codes
+    from ssah_tf.bits import pack_bits
+    from ssah_tf.retrieval import ExportedEncoder, load_code_file
 
     raw = [s for s in SOURCES if getattr(FLAGS, f"query_{s}")]
     if bool(FLAGS.queries) + len(raw) != 1:
@@ -59,7 +60,7 @@ def _queries(database: dict) -> dict:
                         "models are not comparable", encoder.identity, FLAGS.database, model)
     items = encode_source(encoder, raw[0], getattr(FLAGS, f"query_{raw[0]}"),
                           vocab_file=FLAGS.vocab_file)
-    return {"codes": pack_codes(items.codes), "ids": np.asarray(items.ids),
+    return {"codes": pack_bits(items.codes), "ids": np.asarray(items.ids),
             "bits": np.array(encoder.bits)}
 
 

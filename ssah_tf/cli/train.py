@@ -35,7 +35,7 @@ flags.DEFINE_string("cnnf_path", None, "MatConvNet imagenet-vgg-f.mat for --back
 flags.DEFINE_string("vgg19_weights", None, "Keras VGG-19 ImageNet weights (.h5) for vgg19.")
 flags.DEFINE_integer("image_size", 224, "Image side fed to cnnf/vgg19.")
 flags.DEFINE_enum("schedule", None, ["paper", "release"],
-                  "Training schedule (default: the preset's). release = SPEC 4 exactly.")
+                  "Training schedule (default: the preset's). release = its setting.py exactly (docs/method.md §4).")
 flags.DEFINE_integer("epochs", None, "Epochs (default: 20 paper, 500 release as setting.py; "
                      "the release's learning-rate lists stop it near epoch 189).")
 flags.DEFINE_integer("batch_size", 128, "Global batch size (split across replicas).")
@@ -105,14 +105,14 @@ def resuming() -> bool:
 def stored_run_config(model_dir: str | None) -> dict | None:
     """A resumed run's config.json (None for a new run): on --resume the run's own
     settings stand, and only the flags given on the command line change them."""
-    from ssah_tf.training.runs import read_json
+    from ssah_tf.data.files import load_json
 
     if not resuming() or not model_dir:
         return None
     path = os.path.join(model_dir, "config.json")
     if not os.path.isfile(path):
         return None
-    stored = read_json(path)
+    stored = load_json(path)
     if not isinstance(stored, dict) or not all(k in stored for k in ("ssah", "schedule", "run",
                                                                       "data")):
         raise UserError(f"{path} is damaged (it lacks the ssah / schedule / run / data records); "
@@ -133,14 +133,26 @@ def absolute_paths(data_config):
 
 
 def resume_changes(stored: dict, record: dict) -> dict:
-    """The changed settings a resume may make; UserError for the ones it may not."""
+    """The changed settings a resume may make; UserError for the ones it may not.
+
+    Both sides are compared as the code reads them (a stored record without a newer
+    field holds that field's legacy value), so reading an old run is no change."""
+    from ssah_tf.config import RunConfig, from_dict, schedule_from_dict, to_dict
     from ssah_tf.training.runs import config_differences
 
-    stored = dict(stored)
-    stored["data"] = dataclasses.asdict(absolute_paths(_data_config_class()(**{
-        k: v for k, v in stored["data"].items()
-        if k in {f.name for f in dataclasses.fields(_data_config_class())}})))
-    changes = config_differences(stored, record)
+    data_class = _data_config_class()
+    known = {f.name for f in dataclasses.fields(data_class)}
+    run_known = {f.name for f in dataclasses.fields(RunConfig)}
+    stored_run = {k: v for k, v in stored["run"].items() if k in run_known}
+    stored_run["modalities"] = tuple(stored_run.get("modalities", ()))
+    normalised = {
+        "ssah": to_dict(from_dict(stored["ssah"])),
+        "schedule": dataclasses.asdict(schedule_from_dict(stored["schedule"])),
+        "run": dataclasses.asdict(RunConfig(**stored_run)),
+        "data": dataclasses.asdict(absolute_paths(data_class(**{
+            k: v for k, v in stored["data"].items() if k in known}))),
+        "replicas": stored.get("replicas")}
+    changes = config_differences(normalised, record)
     fixed = {k: v for k, v in changes.items()
              if k.split(".")[0] in ("ssah", "data")
              or k in {f"run.{name}" for name in FIXED_RUN_FIELDS}}
@@ -160,7 +172,7 @@ def _data_config_class():
 
 def schedule_config(stored: dict | None):
     """The ScheduleConfig from the flags (or a resumed run's, with given flags applied)."""
-    from ssah_tf.training.schedules import ScheduleConfig, schedule_from_dict
+    from ssah_tf.config import ScheduleConfig, schedule_from_dict
 
     base = schedule_from_dict(stored["schedule"]) if stored else None
     names = ["batch_size", "lr_decay", "min_stage_steps"] + [
@@ -178,25 +190,9 @@ def schedule_config(stored: dict | None):
     return ScheduleConfig(name=name, epochs=epochs, **values)
 
 
-def build_trainer():
-    """The Trainer the flags describe, validated, with nothing written to disk yet."""
-    check_flag_values()
-    from ssah_tf.config import from_dict, to_dict
-    from ssah_tf.data import load_dataset, resolve_split
-    from ssah_tf.data.protocols import load_split
-    from ssah_tf.data.registry import split_path
-    from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
-    import tensorflow as tf
-
-    # The strategy comes first: MultiWorkerMirroredStrategy must exist before other TF work.
-    strategy = make_strategy(FLAGS.strategy)
-    if FLAGS.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    tf.keras.utils.set_random_seed(FLAGS.seed)
-    stored = stored_run_config(FLAGS.model_dir)
-    data_config = absolute_paths(common.data_config(stored["data"] if stored else None))
-    data = load_dataset(data_config)
-    stored_run = stored["run"] if stored else None
+def modalities_and_backbone(data, stored_run: dict | None) -> tuple[tuple[str, ...], str]:
+    """What the run trains (dropping a modality the data lacks under --modalities=both)
+    and its resolved ImgNet backbone."""
     modalities = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}[FLAGS.modalities]
     if stored_run and not common.explicit("modalities"):
         modalities = tuple(stored_run["modalities"])
@@ -213,38 +209,72 @@ def build_trainer():
                 and data.name != "demo":
             raise UserError("images need --backbone=cnnf --cnnf_path=imagenet-vgg-f.mat "
                             "(or --backbone=vgg19)")
+    return modalities, backbone
+
+
+RUN_FIELDS = ("cnnf_path", "vgg19_weights", "image_size", "seed", "eval_every",
+              "save_every_passes", "checkpoint_interval_seconds", "keep_checkpoints",
+              "steps_per_loop", "val_size", "map_top_k", "mixed_precision", "jit_compile")
+
+
+def run_config(model_dir: str, modalities, backbone: str, stored_run: dict | None, split):
+    """The RunConfig from the flags (a resumed run's stored values unless given)."""
+    from ssah_tf.config import RunConfig
+
+    values = {name: common.stored_or_flag(name, stored_run) for name in RUN_FIELDS}
+    for name in ("mixed_precision", "jit_compile"):  # None: the RunConfig default
+        if values[name] is None:
+            del values[name]
+    run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone, **values)
+    if run.val_size:
+        outside = len(np.setdiff1d(split.database, split.train))
+        if run.val_size > outside:
+            raise UserError(f"--val_size={run.val_size} exceeds the {outside} database items "
+                            "outside the training set; lower it")
+    return run
+
+
+def build_trainer():
+    """The Trainer the flags describe, validated, with nothing written to disk yet;
+    also the run's record (config.json) and, on --resume, what the flags change."""
+    check_flag_values()
+    import tensorflow as tf
+
+    from ssah_tf.config import TrainConfig, from_dict, to_dict
+    from ssah_tf.data import load_dataset, resolve_split
+    from ssah_tf.data.protocols import load_split
+    from ssah_tf.data.registry import split_path
+    from ssah_tf.training.loop import Trainer
+
+    # The strategy comes first: MultiWorkerMirroredStrategy must exist before other TF work.
+    strategy = make_strategy(FLAGS.strategy)
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    tf.keras.utils.set_random_seed(FLAGS.seed)
+    stored = stored_run_config(FLAGS.model_dir)
+    data_config = absolute_paths(common.data_config(stored["data"] if stored else None))
+    data = load_dataset(data_config)
+    modalities, backbone = modalities_and_backbone(data, stored["run"] if stored else None)
     ssah = common.ssah_config(num_labels=data.num_labels, text_dim=data.text_dim or 1,
                               stored=from_dict(stored["ssah"]) if stored else None)
     if ssah.network.num_labels != data.num_labels or (
             "text" in modalities and ssah.network.text_dim != data.text_dim):
         raise UserError(f"--num_labels/--text_dim disagree with the data ({data.num_labels} "
                         f"labels, text dim {data.text_dim})")
-    schedule = schedule_config(stored)
     split = resolve_split(data, data_config)
     if stored and os.path.isfile(split_path(FLAGS.model_dir)):
         # The run's own split, whatever the split flags now say (resume_changes refuses
         # changed ones).
         split = load_split(split_path(FLAGS.model_dir), data.num_items,
                            allow_overlap=data_config.allow_query_overlap)
-    model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_{FLAGS.preset}_{ssah.network.bits}b")
-    run_fields = ("cnnf_path", "vgg19_weights", "image_size", "seed", "eval_every",
-                  "save_every_passes", "checkpoint_interval_seconds", "keep_checkpoints",
-                  "steps_per_loop", "val_size", "map_top_k", "mixed_precision", "jit_compile")
-    run_values = {name: common.stored_or_flag(name, stored_run) for name in run_fields}
-    for name in ("mixed_precision", "jit_compile"):  # None: the RunConfig default
-        if run_values[name] is None:
-            del run_values[name]
-    run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone, **run_values)
-    config = TrainConfig(ssah=ssah, schedule=schedule, run=run)
-    record = {"ssah": to_dict(ssah), "schedule": dataclasses.asdict(schedule),
+    model_dir = FLAGS.model_dir or common.default_run_dir(
+        f"{data.name}_{ssah.preset}_{ssah.network.bits}b")
+    run = run_config(model_dir, modalities, backbone, stored["run"] if stored else None, split)
+    config = TrainConfig(ssah=ssah, schedule=schedule_config(stored), run=run)
+    record = {"ssah": to_dict(ssah), "schedule": dataclasses.asdict(config.schedule),
               "run": dataclasses.asdict(run), "data": dataclasses.asdict(data_config),
               "replicas": strategy.num_replicas_in_sync}
     changes = resume_changes(stored, record) if stored else {}
-    if run.val_size:
-        outside = len(np.setdiff1d(split.database, split.train))
-        if run.val_size > outside:
-            raise UserError(f"--val_size={run.val_size} exceeds the {outside} database items "
-                            "outside the training set; lower it")
     trainer = Trainer(config, data, split, strategy)
     trainer.restore_or_initialize(resume=resuming(), init_from=FLAGS.init_from,
                                   resume_from=FLAGS.resume_from)
@@ -260,7 +290,7 @@ def main(argv):
     from ssah_tf.data.registry import split_path
     from ssah_tf.training.runs import RunLock, record_config_changes
     from ssah_tf.training.summaries import write_json_atomic
-    from ssah_tf.training.trainer import Preempted
+    from ssah_tf.training.loop import Preempted
 
     trainer, record, changes = build_trainer()
     config, split, strategy = trainer.config, trainer.split, trainer.strategy

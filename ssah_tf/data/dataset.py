@@ -43,7 +43,7 @@ class ArrayImages(ImageSource):
     """Images held in an array-like (NumPy array or h5py dataset).
 
     ``matlab_h5``: the array is MATLAB's H x W x 3 x N read row-major by h5py,
-    i.e. N x 3 x W x H; rows are transposed (0, 3, 2, 1) on read (SPEC 5).
+    i.e. N x 3 x W x H; rows are transposed (0, 3, 2, 1) on read (docs/method.md §5).
     """
 
     def __init__(self, array, *, matlab_h5: bool = False, name: str = "images"):

@@ -8,6 +8,7 @@ format is checked by its magic bytes first.
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 
@@ -70,3 +71,13 @@ def load_npy(path: str, what: str = "file") -> np.ndarray:
         raise UserError(f"{what} {path} is not a valid .npy file ({error})") from None
     except (OSError, EOFError) as error:
         raise UserError(f"{what} {path} is not a valid .npy file ({error})") from None
+
+
+def load_json(path: str):
+    """A run file's JSON; UserError naming the file when it does not parse."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is damaged (not valid JSON: {error}); restore it from a backup "
+                        "or remove it") from None

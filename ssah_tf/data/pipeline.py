@@ -2,8 +2,8 @@
 
 Images are read by index in parallel (``num_parallel_calls``), preprocessed
 (e.g. minus the CNN-F mean image) and prefetched; texts and labels are
-gathered from in-memory arrays. ``distributed_dataset_fn`` adapts a pipeline
-to ``strategy.distribute_datasets_from_function``.
+gathered from in-memory arrays. ``pixel_batches_fn`` streams a training pass's
+images to ``strategy.distribute_datasets_from_function``.
 """
 
 from __future__ import annotations
@@ -81,13 +81,30 @@ def make_dataset(data: CrossModalDataset, indices: np.ndarray, *, batch_size: in
     return ds.prefetch(AUTOTUNE)
 
 
-def distributed_dataset_fn(data: CrossModalDataset, indices: np.ndarray, *, global_batch_size: int,
-                           **kwargs) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
-    """A ``dataset_fn`` for ``strategy.distribute_datasets_from_function``."""
+def pixel_batches_fn(rows: np.ndarray, *, source, item_index: np.ndarray, image_size: int,
+                     preprocess: Callable[[tf.Tensor], tf.Tensor], replicas: int
+                     ) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+    """A ``dataset_fn`` for ``strategy.distribute_datasets_from_function`` that streams
+    the images of ``rows``: [steps * replicas, per_replica] positions into
+    ``item_index`` (element e is step e // replicas, replica e % replicas), read by
+    index in parallel, preprocessed and prefetched; each element is
+    {"index": positions, "image": preprocessed images}."""
+    per_replica = rows.shape[1]
 
-    def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        per_replica = input_context.get_per_replica_batch_size(global_batch_size)
-        return make_dataset(data, indices, batch_size=per_replica, input_context=input_context,
-                            **kwargs)
+    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+        local_replicas = replicas // ctx.num_input_pipelines
+        keep = [e for e in range(len(rows))
+                if (e % replicas) // local_replicas == ctx.input_pipeline_id]
+
+        def read(positions):
+            return source.read(item_index[positions], image_size)
+
+        def load(positions):
+            images = tf.numpy_function(read, [positions], tf.uint8, stateful=False)
+            images.set_shape([per_replica, image_size, image_size, 3])
+            return {"index": positions, "image": preprocess(images)}
+
+        ds = tf.data.Dataset.from_tensor_slices(rows[keep])
+        return ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
     return dataset_fn

@@ -1,4 +1,4 @@
-"""Query / train / database protocols and seeded, saved, reusable splits (SPEC 5)."""
+"""Query / train / database protocols and seeded, saved, reusable splits (docs/method.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Readers for every SSAH dataset format (SPEC 5); the format is detected, not asked.
+"""Readers for every SSAH dataset format (docs/method.md §5); the format is detected, not asked.
 
 * DCMH/SSAH MATLAB files: one combined file or one file per variable, v7.3
   (HDF5, via h5py) or v5 (scipy.io).
@@ -20,6 +20,7 @@ import scipy.io
 
 from ssah_tf.data.dataset import ArrayImages, CrossModalDataset, FileImages, validate
 from ssah_tf.data.files import load_npz
+from ssah_tf.data.tags import tags_to_vectors
 from ssah_tf.errors import UserError
 
 IMAGE_KEYS = ("images", "IAll", "I_all")
@@ -173,8 +174,7 @@ def read_text_lists(folder: str, *, image_root: str | None = None, vocab_file: s
             raise UserError(f"{folder}: no tag vocabulary file ({', '.join(VOCAB_NAMES)}); "
                             "pass --vocab_file")
     vocab = [t.strip() for t in _read_lines(vocab_file) if t.strip()]
-    index = {tag: i for i, tag in enumerate(vocab)}
-    if len(index) != len(vocab):
+    if len(set(vocab)) != len(vocab):
         raise UserError(f"{vocab_file}: the vocabulary has duplicate tags")
     tag_lines = _read_lines(tags_path)
     label_lines = [line for line in _read_lines(labels_path)]
@@ -185,17 +185,7 @@ def read_text_lists(folder: str, *, image_root: str | None = None, vocab_file: s
     if len(tag_lines) != len(label_lines):
         raise UserError(f"{folder}: all_tags.txt has {len(tag_lines)} lines but all_labels.txt "
                         f"has {len(label_lines)}")
-    texts = np.zeros((len(tag_lines), len(vocab)), np.float32)
-    for row, line in enumerate(tag_lines):
-        for tag in line.split(","):
-            tag = tag.strip()
-            if not tag:
-                continue
-            column = index.get(tag)
-            if column is None:
-                raise UserError(f"{tags_path} line {row + 1}: tag {tag!r} is not in the vocabulary "
-                                f"{os.path.basename(vocab_file)}")
-            texts[row, column] = 1.0
+    texts = tags_to_vectors(tag_lines, vocab, f"{tags_path} (vocabulary {os.path.basename(vocab_file)})")
     try:
         labels = np.array([[float(v) for v in line.split()] for line in label_lines], np.float32)
     except ValueError:

@@ -15,13 +15,14 @@ import scipy.io
 
 from ssah_tf.atomic import write_atomic
 from ssah_tf.errors import UserError
+from ssah_tf.evaluation.directions import DIRECTIONS
 from ssah_tf.evaluation.metrics import (mean_average_precision, precision_at_n,
                                         precision_recall_by_radius, precision_within_radius)
 
 RELEASE_CODE_KEYS = ("Qi", "Qt", "Di", "Dt", "query_L", "retrieval_L")
-# direction -> (query codes key, database codes key)
-CODE_DIRECTIONS = {"i2t": ("Qi", "Dt"), "t2i": ("Qt", "Di"), "i2i": ("Qi", "Di"),
-                   "t2t": ("Qt", "Dt"), "l2i": ("Ql", "Di"), "l2t": ("Ql", "Dt")}
+# direction -> (query codes key, database codes key): Q/D + the modality's initial.
+CODE_DIRECTIONS = {name: (f"Q{source[0]}", f"D{target[0]}")
+                   for name, (source, target) in DIRECTIONS.items()}
 
 
 def read_code_file(path: str) -> dict[str, np.ndarray]:

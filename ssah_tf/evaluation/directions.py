@@ -6,6 +6,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ssah_tf.bits import codes_from_hash
 from ssah_tf.evaluation.metrics import mean_average_precision
 
 # name -> (query modality, database modality); a label query retrieves both others.
@@ -25,7 +26,8 @@ def direction_maps(*, query_codes: Mapping[str, np.ndarray],
     for name, (source, target) in DIRECTIONS.items():
         if source in query_codes and target in database_codes:
             out[f"map_{name}"] = mean_average_precision(
-                query_codes=np.sign(query_codes[source]), database_codes=np.sign(database_codes[target]),
+                query_codes=codes_from_hash(query_codes[source]),
+                database_codes=codes_from_hash(database_codes[target]),
                 query_labels=query_labels, database_labels=database_labels, top_k=top_k)
     return out
 

@@ -1,4 +1,4 @@
-"""Hamming-ranking retrieval metrics as pure NumPy functions (SPEC 6).
+"""Hamming-ranking retrieval metrics as pure NumPy functions (docs/method.md §6).
 
 Codes are {-1, +1} (or {0, 1}) arrays [items, bits]; labels are multi-hot
 [items, classes]; a database item is relevant to a query when they share a
@@ -26,6 +26,13 @@ from typing import Sequence
 
 import numpy as np
 
+from ssah_tf.bits import hamming_packed, pack_bits, pack_words
+
+
+def pack_words_64(bits: np.ndarray) -> np.ndarray:
+    """The compiled kernel's layout: uint64 words."""
+    return pack_words(bits, 8)
+
 
 def _as_pm1(codes: np.ndarray) -> np.ndarray:
     codes = np.asarray(codes)
@@ -41,7 +48,7 @@ def hamming_distance(query_codes: np.ndarray, database_codes: np.ndarray) -> np.
     q, d = _as_pm1(query_codes), _as_pm1(database_codes)
     if q.shape[1] != d.shape[1]:
         raise ValueError(f"code lengths differ: {q.shape[1]} vs {d.shape[1]} bits")
-    distance = np.rint((q.shape[1] - q @ d.T) / 2)
+    distance = hamming_packed(pack_bits(q), pack_bits(d))
     return distance.astype(np.uint8 if q.shape[1] < 256 else np.uint16)
 
 
@@ -61,18 +68,6 @@ def _checked_codes(query_codes, database_codes, query_labels, database_labels):
     return q_codes, db_codes
 
 
-def _pack_words(bits: np.ndarray) -> np.ndarray:
-    """Boolean [items, m] -> unsigned words [items, words] (8/16/32/64-bit lanes)."""
-    packed = np.packbits(bits, axis=1)
-    nbytes = max(1, packed.shape[1])
-    lane = 8 if nbytes > 4 else (4 if nbytes > 2 else nbytes)
-    words = -(-nbytes // lane)
-    padded = np.zeros((len(packed), words * lane), np.uint8)
-    padded[:, :packed.shape[1]] = packed
-    return padded.view({1: np.uint8, 2: np.uint16, 3: np.uint32, 4: np.uint32,
-                        8: np.uint64}[lane])
-
-
 def _block_rows(num_db: int, block_size: int | None) -> int:
     # About a million (query, item) pairs per block: the block's temporaries stay in
     # the tens of MB whatever the database size (NUS-WIDE: 5 queries x 193,734).
@@ -90,9 +85,9 @@ def _map_blocks(fn, query_codes, database_codes, query_labels, database_labels, 
     q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels,
                                        database_labels)
     bits = q_codes.shape[1]
-    q_words, db_words = _pack_words(q_codes > 0), _pack_words(db_codes > 0)
-    q_labels = _pack_words(np.asarray(query_labels) > 0)
-    db_labels = _pack_words(np.asarray(database_labels) > 0)
+    q_words, db_words = pack_words(q_codes > 0), pack_words(db_codes > 0)
+    q_labels = pack_words(np.asarray(query_labels) > 0)
+    db_labels = pack_words(np.asarray(database_labels) > 0)
     dist_dtype = np.uint8 if bits < 256 else np.uint16
     rows = _block_rows(len(db_codes), block_size)
 
@@ -164,23 +159,14 @@ def _compiled_average_precisions():
 _AP_KERNEL = _compiled_average_precisions()
 
 
-def _pack_uint64(bits: np.ndarray) -> np.ndarray:
-    """Boolean [items, m] -> uint64 words [items, ceil(m / 64)] (zero padded)."""
-    packed = np.packbits(bits, axis=1)
-    words = max(1, -(-packed.shape[1] // 8))
-    padded = np.zeros((len(packed), words * 8), np.uint8)
-    padded[:, :packed.shape[1]] = packed
-    return padded.view(np.uint64)
-
-
 def _compiled_map(query_codes, database_codes, query_labels, database_labels, k, block_size,
                   workers):
     """Per-query AP and relevant counts from the compiled kernel, on a thread pool."""
     q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels,
                                        database_labels)
-    q_words, db_words = _pack_uint64(q_codes > 0), _pack_uint64(db_codes > 0)
-    q_labels = _pack_uint64(np.asarray(query_labels) > 0)
-    db_labels = _pack_uint64(np.asarray(database_labels) > 0)
+    q_words, db_words = pack_words_64(q_codes > 0), pack_words_64(db_codes > 0)
+    q_labels = pack_words_64(np.asarray(query_labels) > 0)
+    db_labels = pack_words_64(np.asarray(database_labels) > 0)
     num_queries = len(q_words)
     ap = np.zeros(num_queries, np.float64)
     num_relevant = np.zeros(num_queries, np.int64)

@@ -1,6 +1,6 @@
 """Reading MatConvNet CNN-F files (``imagenet-vgg-f.mat``) and the CNN-F trunk.
 
-Layer shapes, pads and strides come from the file (SPEC 2). Two layouts load:
+Layer shapes, pads and strides come from the file (docs/method.md §2). Two layouts load:
 the old one (top-level ``layers`` and ``normalization``, read by the release)
 and the newer vlfeat download (``layers`` and ``meta.normalization``). Fields
 are read by name; the release's positional convention is the fallback.
@@ -227,7 +227,7 @@ class CNNFBackbone(keras.layers.Layer):
                 if tuple(x.shape[1:3]) == tuple(kernel.shape[:2]):
                     # fc6/fc7: a VALID conv whose kernel covers the whole input is a
                     # matmul on the (h, w, c)-flattened input; TF's CPU conv gradient
-                    # for this shape is ~35x slower than the matmul's.
+                    # for this shape is far slower than the matmul's (RESULTS.md).
                     flat = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
                     x = wide_matmul(flat, tf.reshape(kernel, [-1, kernel.shape[3]]))[:, None, None, :]
                 else:

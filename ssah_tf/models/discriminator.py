@@ -1,4 +1,4 @@
-"""Modality discriminators: semantic feature -> logit (SPEC 2)."""
+"""Modality discriminators: semantic feature -> logit (docs/method.md §2)."""
 
 from __future__ import annotations
 

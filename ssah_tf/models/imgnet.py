@@ -1,4 +1,4 @@
-"""ImgNet: an image backbone (cnnf, vgg19 or mlp) then SSAH's fc8 and heads (SPEC 2)."""
+"""ImgNet: an image backbone (cnnf, vgg19 or mlp) then SSAH's fc8 and heads (docs/method.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LabNet: the self-supervised semantic network on label vectors (SPEC 2)."""
+"""LabNet: the self-supervised semantic network on label vectors (docs/method.md §2)."""
 
 from __future__ import annotations
 

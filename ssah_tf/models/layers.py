@@ -89,8 +89,8 @@ def dense(units: int, init: Initialization, name: str, activation=None,
 def wide_matmul(x: tf.Tensor, kernel: tf.Tensor):
     """``x @ kernel`` for a wide kernel [d_in, d_out], with a faster input gradient.
 
-    TF's MatMul gradient computes dx = g @ kernel^T with ``transpose_b`` — on CPU
-    4x slower than the forward pass for TxtNet's 8,316 x 4,096 kernel; (kernel @
+    TF's MatMul gradient computes dx = g @ kernel^T with ``transpose_b``, on CPU much
+    slower than the forward pass for wide kernels (RESULTS.md); (kernel @
     g^T)^T is the same product (same sums) at the forward pass's speed.
     """
 
@@ -104,7 +104,8 @@ def wide_matmul(x: tf.Tensor, kernel: tf.Tensor):
 def dense_apply(layer: keras.layers.Dense, x: tf.Tensor) -> tf.Tensor:
     """A built Dense layer's ``x @ W + b`` through :func:`wide_matmul`, in the layer's
     compute dtype (output in that dtype, like the layer's own call). For the
-    4,096 -> 512 semantic layers: TF's input gradient there is 5x their forward pass."""
+    4,096 -> 512 semantic layers, where TF's own input gradient is far slower than their
+    forward pass (experiments/RESULTS.md)."""
     dtype = layer.compute_dtype
     y = wide_matmul(tf.cast(x, dtype), tf.cast(layer.kernel, dtype))
     return tf.nn.bias_add(y, tf.cast(layer.bias, dtype))
@@ -132,7 +133,7 @@ def _lrn_backward(x, grad, depth_radius, bias, alpha, beta):
 
 
 # XLA fuses each pass into one loop over the tensor; as separate TF ops (pad, five
-# slices, add_n, pow, and their gradients) the same arithmetic is 2.5-6x slower,
+# slices, add_n, pow, and their gradients) the same arithmetic is several times slower,
 # and TF's own CPU LRN and LRNGrad kernels are as slow as the unfused ops.
 _lrn_forward_xla = tf.function(_lrn_forward, jit_compile=True)
 _lrn_backward_xla = tf.function(_lrn_backward, jit_compile=True)
@@ -140,7 +141,7 @@ _lrn_backward_xla = tf.function(_lrn_backward, jit_compile=True)
 
 def local_response_norm(x: tf.Tensor, depth_radius: int = 2, bias: float = 2.0,
                         alpha: float = 1e-4, beta: float = 0.75) -> tf.Tensor:
-    """LRN over the last axis (TF semantics, SPEC 2): x / (bias + alpha * sum of
+    """LRN over the last axis (TF semantics, docs/method.md §2): x / (bias + alpha * sum of
     x^2 over the 2r+1 neighbouring channels)^beta, any rank."""
     params = (int(depth_radius), float(bias), float(alpha), float(beta))
 
@@ -171,7 +172,7 @@ def tf1_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 class MultiScaleFusion(keras.layers.Layer):
-    """SSAH's multi-scale text fusion (SPEC 2, TxtNet).
+    """SSAH's multi-scale text fusion (docs/method.md §2, TxtNet).
 
     For each window s: average-pool the text vector with window and stride s
     (VALID, remainder dropped), multiply by one learned scalar, ReLU, resize

@@ -1,4 +1,4 @@
-"""TxtNet: multi-scale fusion on bag-of-words text, then an MLP (SPEC 2)."""
+"""TxtNet: multi-scale fusion on bag-of-words text, then an MLP (docs/method.md §2)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class TxtNet(keras.Model):
         hidden]: R_c @ K_c per branch, stacked; ``bias``. Compute once and pass
         to :meth:`call_folded` when the weights are fixed (bulk encoding), with
         ``transposed=True``: [hidden, rows] copies, for which TF's CPU matmul (many
-        output rows, few columns) runs ~2x faster than in the training layout.
+        output rows, few columns) runs faster than in the training layout (experiments/RESULTS.md).
         """
         raw, branches = self.folding.fold(tf.convert_to_tensor(self.hidden.kernel))
         folded = {"bias": tf.convert_to_tensor(self.hidden.bias)}

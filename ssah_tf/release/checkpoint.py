@@ -1,4 +1,4 @@
-"""Reading checkpoints written by the original TF1 release (SPEC 7).
+"""Reading checkpoints written by the original TF1 release (docs/method.md §7).
 
 The release's ``tf.train.Saver`` names variables by creation order
 (``Variable``, ``Variable_1``, ...), ImgNet's by CNN-F layer index (``w0``,
@@ -22,7 +22,7 @@ from ssah_tf.errors import UserError
 from ssah_tf.models.cnnf import CNNFBackbone, read_cnnf_file
 from ssah_tf.models.networks import SSAHNetworks, build_networks
 
-# Scope of each release discriminator (SPEC 7) -> our key.
+# Scope of each release discriminator (docs/method.md §7) -> our key.
 RELEASE_DISCRIMINATOR_SCOPES = {"IL": "disnet_IL/disnet_IL", "L1": "disnet_IL_1/disnet_IL",
                                 "TL": "disnet_TL/disnet_TL", "L2": "disnet_TL_1/disnet_TL"}
 

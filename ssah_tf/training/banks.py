@@ -13,7 +13,7 @@ from ssah_tf.models.layers import NetworkOutput
 
 
 class MemoryBanks(tf.Module):
-    """feature / hash / label banks of one network (SPEC 4)."""
+    """feature / hash / label banks of one network (docs/method.md §4)."""
 
     def __init__(self, network: str, *, num_items: int, semantic_dim: int, bits: int,
                  num_labels: int, generator: tf.random.Generator, init: str = "normal"):

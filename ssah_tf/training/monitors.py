@@ -1,4 +1,11 @@
-"""Collapse detection: tell the user when a network stopped learning, and why.
+"""What the trainer watches besides the loss: the release's early-break monitoring
+losses, and collapse detection.
+
+The release computes, after (some) passes, a monitoring loss over the whole training
+set and stops a stage early when it stops decreasing (schedules.early_break):
+:func:`release_lab_monitor` and :func:`release_hash_monitor` are those losses.
+
+Collapse detection tells the user when a network stopped learning, and why.
 
 After every generator pass the trainer checks three signs of a collapsed
 network (docs/training.md explains each):
@@ -21,6 +28,9 @@ import dataclasses
 import math
 
 import numpy as np
+import tensorflow as tf
+
+from ssah_tf import losses
 
 NETWORK_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet"}
 PLATEAU_TOLERANCE = 0.01
@@ -151,3 +161,94 @@ class CollapseMonitor:
                 self.warned.add((network, kind))
                 lines.append(line)
         return health, lines
+
+    def check_pass(self, network: str, *, bank, rows: np.ndarray, **kwargs
+                   ) -> tuple[PassHealth, list[str]]:
+        """:meth:`check` on the bank rows a pass wrote (``rows``: its table's items)."""
+        rows = tf.constant(rows)
+        return self.check(network,
+                          features=tf.gather(tf.convert_to_tensor(bank.feature), rows).numpy(),
+                          hashes=tf.gather(tf.convert_to_tensor(bank.hash), rows).numpy(), **kwargs)
+
+
+def discriminator_accuracy(discriminators: dict, banks: dict, *, least_squares: bool,
+                           sample: int = 1024) -> dict[str, float]:
+    """Fraction of stored features each discriminator classifies correctly (modality
+    features -> 0, label features -> 1) on up to ``sample`` items; the threshold is 0.5
+    for least-squares outputs and 0 for logits."""
+    num_items = int(banks["lab"].feature.shape[0])
+    rows = tf.range(min(sample, num_items))
+    threshold = 0.5 if least_squares else 0.0
+    label_features = tf.gather(tf.convert_to_tensor(banks["lab"].feature), rows)
+    out = {}
+    for key, label_key, bank in (("IL", "L1", "img"), ("TL", "L2", "txt")):
+        if bank in banks:
+            features = tf.gather(tf.convert_to_tensor(banks[bank].feature), rows)
+            out[key] = float(tf.reduce_mean(tf.cast(discriminators[key](features) < threshold,
+                                                    tf.float32)))
+            out[label_key] = float(tf.reduce_mean(
+                tf.cast(discriminators[label_key](label_features) >= threshold, tf.float32)))
+    return out
+
+
+# ----------------------------------------------------------------------------- release monitors
+def blockwise_nll(x: tf.Tensor, y: tf.Tensor, label_bits: tf.Tensor, value: float, *,
+                  symmetric: bool = False, block: int = 1024) -> tf.Tensor:
+    """sum(log(1 + e^T) - S * T), T = x y^T / 2, in row blocks (never n x n at once).
+
+    ``symmetric`` (y is x): T and S are symmetric, so only the blocks on and right of
+    the diagonal are computed and the off-diagonal ones count twice. Each row's sum is
+    taken in float32 and the row sums added in float64 (the release sums an n x n
+    float64 matrix; the difference is ~1e-7 relative). Stable softplus where the
+    release's NumPy log(1 + exp) would overflow to inf.
+    """
+    n = int(x.shape[0])
+    total = tf.constant(0.0, tf.float64)
+    value = tf.constant(value, tf.float32)
+
+    def part(rows: slice, cols: slice) -> tf.Tensor:
+        inner = tf.matmul(x[rows], y[cols], transpose_b=True)
+        return losses.pairwise_nll_block(inner, label_bits[rows], label_bits[cols], value)
+
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        if not symmetric:
+            total += part(slice(start, stop), slice(0, n))
+            continue
+        total += part(slice(start, stop), slice(start, stop))
+        if stop < n:
+            total += 2.0 * part(slice(start, stop), slice(stop, n))
+    return total
+
+
+@tf.function
+def release_lab_monitor(bank, labels: tf.Tensor, label_bits: tf.Tensor, value: float) -> tf.Tensor:
+    """LabNet's: sum((L_hat - L)^2) + NLL(H H^T / 2) + NLL(F F^T / 2), float64."""
+    hashes, features = tf.convert_to_tensor(bank.hash), tf.convert_to_tensor(bank.feature)
+    total = tf.reduce_sum(tf.cast(tf.square(bank.label - labels), tf.float64))
+    return (total + blockwise_nll(hashes, hashes, label_bits, value, symmetric=True)
+            + blockwise_nll(features, features, label_bits, value, symmetric=True))
+
+
+@tf.function
+def release_hash_monitor(bank, lab_bank, labels: tf.Tensor, label_bits: tf.Tensor,
+                         value: float) -> tf.Tensor:
+    """ImgNet's / TxtNet's: NLL(X Y^T / 2) + sum((B - X)^2 + (B - Y)^2) + sum((Y - X)^2)
+    + sum((L_hat - L)^2), X the network's hash bank, Y LabNet's, B = sign(X)."""
+    x, y = tf.convert_to_tensor(bank.hash), tf.convert_to_tensor(lab_bank.hash)
+    b = tf.sign(x)
+    total = blockwise_nll(x, y, label_bits, value)
+    # The release also adds sum((Y - Y)^2), identically zero.
+    for term in (tf.square(b - x) + tf.square(b - y), tf.square(y - x),
+                 tf.square(bank.label - labels)):
+        total += tf.reduce_sum(tf.cast(term, tf.float64))
+    return total
+
+
+def release_monitor(network: str, banks: dict, labels: tf.Tensor, label_bits: tf.Tensor,
+                    value: float) -> float:
+    """The release's early-break monitoring loss of ``network`` (a float64 sum)."""
+    if network == "lab":
+        return float(release_lab_monitor(banks["lab"], labels, label_bits, value).numpy())
+    return float(release_hash_monitor(banks[network], banks["lab"], labels, label_bits,
+                                      value).numpy())

@@ -92,3 +92,27 @@ def make_stage_optimizers(config: OptimizerConfig, stage_variables: dict[str, It
             optimizers[stage] = make_adam(config, f"{stage}_adam")
             optimizers[stage].build(list(variables))
     return optimizers
+
+
+def stage_variables(networks, *, generator_moves_discriminator: bool) -> dict[str, list[tf.Variable]]:
+    """The variables each stage's optimizer updates (each discriminator once).
+
+    ``generator_moves_discriminator`` (the release): the image and text stages also
+    move D_IL / D_TL, because the release's generator optimizers cover every variable.
+    """
+    d = networks.discriminators
+    out = {"lab": list(networks.labnet.trainable_variables)}
+    if networks.imgnet is not None:
+        out["img"] = list(networks.imgnet.trainable_variables) + (
+            list(d["IL"].trainable_variables) if generator_moves_discriminator else [])
+    if networks.txtnet is not None:
+        out["txt"] = list(networks.txtnet.trainable_variables) + (
+            list(d["TL"].trainable_variables) if generator_moves_discriminator else [])
+    seen, dis_vars = set(), []
+    for key in ("IL", "L1", "TL", "L2"):
+        if key in d and id(d[key]) not in seen:
+            seen.add(id(d[key]))
+            dis_vars += list(d[key].trainable_variables)
+    if dis_vars:
+        out["dis"] = dis_vars
+    return out

@@ -1,29 +1,127 @@
-"""Reopening a finished (or running) training run from its directory."""
+"""A run directory: building a run's networks, loading them (weights only) for
+evaluation, export and encoding, the run's exclusive lock and its config records."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
+import numpy as np
+
+from ssah_tf.data.files import load_json
 from ssah_tf.errors import UserError
 
 
-def trainer_from_run(model_dir: str, **run_overrides):
-    """Rebuild the Trainer of a run directory from its config.json and split.npz
-    (``run_overrides``: RunConfig fields to change, e.g. ``mixed_precision``)."""
-    import tensorflow as tf
+def chief_and_scratch_dir(strategy, model_dir: str) -> tuple[bool, str]:
+    """(is this the chief?, where a non-chief worker writes what it must write)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True, model_dir
+    task_type, task_id = resolver.task_type, resolver.task_id
+    cluster = resolver.cluster_spec().as_dict()
+    chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
+    return chief, os.path.join(model_dir, f".worker_{task_type}_{task_id}")
 
-    from ssah_tf.config import from_dict
-    from ssah_tf.data.protocols import load_split
-    from ssah_tf.data.registry import DataConfig, load_dataset, split_path
-    from ssah_tf.training.schedules import schedule_from_dict
-    from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
+
+@dataclasses.dataclass
+class RunNetworks:
+    """A run's networks and the inputs they read."""
+
+    networks: object  # models.networks.SSAHNetworks
+    feature_matrix: np.ndarray | None  # image features for the mlp backbone (raw)
+    pixel_images: bool  # ImgNet reads pixels (cnnf / vgg19)
+    input_scaling: tuple[str, ...]  # modalities standardised inside the networks
+
+
+def check_modalities(run, data) -> tuple[bool, bool]:
+    """(images?, texts?) the run trains; UserError when the data lacks one of them."""
+    has_image, has_text = "image" in run.modalities, "text" in run.modalities
+    if has_image and "image" not in data.modalities:
+        raise UserError(f"--modalities asks for images but {data.name} has none; "
+                        "use --modalities=text")
+    if has_text and data.texts is None:
+        raise UserError(f"--modalities asks for text but {data.name} has none; "
+                        "use --modalities=image")
+    return has_image, has_text
+
+
+def make_evaluator(built: RunNetworks, data, split, run):
+    """The evaluator of a run's networks on its data and split."""
+    from ssah_tf.evaluation.evaluator import Evaluator
+
+    return Evaluator(built.networks, data, split, modalities=run.modalities,
+                     feature_matrix=built.feature_matrix, pixel_images=built.pixel_images,
+                     image_size=run.image_size, batch_size=run.eval_batch_size,
+                     top_k=run.map_top_k, val_size=run.val_size, jit_compile=run.jit_compile)
+
+
+def build_run_networks(ssah, run, data, train_index: np.ndarray) -> RunNetworks:
+    """The networks a run's configuration describes (call under ``strategy.scope()``),
+    with the training items' input statistics in their scaling layers (a checkpoint
+    restored later replaces them with the stored ones)."""
+    from ssah_tf.data.pipeline import image_feature_matrix
+    from ssah_tf.data.scaling import fit_standardizer, wants_scaling
+    from ssah_tf.models.imgnet import make_backbone
+    from ssah_tf.models.networks import build_networks, initialization
+
+    has_image, has_text = "image" in run.modalities, "text" in run.modalities
+    pixel_images = has_image and run.backbone != "mlp"
+    features = image_feature_matrix(data) if has_image and not pixel_images else None
+    # Dense inputs are standardised with the training items' statistics (the demo's
+    # pixel features and 0/1 tags keep their form); the statistics live in the networks.
+    scalers = {}
+    if features is not None and data.image_features is not None and wants_scaling(
+            ssah.network.standardize_image_features, features[train_index], "image_features"):
+        scalers["image"] = fit_standardizer(features[train_index])
+    if has_text and wants_scaling(ssah.network.standardize_text, data.texts[train_index], "text"):
+        scalers["text"] = fit_standardizer(data.texts[train_index])
+    backbone = None
+    if has_image:
+        backbone = make_backbone(
+            run.backbone, cnnf_path=run.cnnf_path, vgg19_weights=run.vgg19_weights,
+            image_feature_dim=features.shape[1] if features is not None else None,
+            hidden_dim=ssah.network.hidden_dim, init=initialization(ssah.network),
+            compute_dtype=run.compute_dtype, standardize_features="image" in scalers)
+    networks = build_networks(ssah.network, imgnet_backbone=backbone, with_text=has_text,
+                              compute_dtype=run.compute_dtype,
+                              standardize_text="text" in scalers)
+    layers = {"image": lambda: networks.imgnet.backbone.input_scaling,
+              "text": lambda: networks.txtnet.input_scaling}
+    for modality, scaler in scalers.items():
+        layers[modality]().set_statistics(scaler.mean, scaler.scale)
+    return RunNetworks(networks, features, pixel_images, tuple(scalers))
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A run reopened for evaluation, export or encoding: no optimizer, bank or writer."""
+
+    model_dir: str
+    config: object  # config.TrainConfig
+    data: object
+    split: object
+    built: RunNetworks
+    evaluator: object  # evaluation.evaluator.Evaluator
+    checkpoint: str
+
+    @property
+    def networks(self):
+        return self.built.networks
+
+
+def read_run_config(model_dir: str, **run_overrides):
+    """(TrainConfig, DataConfig) of a run directory from its config.json; everything of
+    a run is found relative to the directory given, so a copied or moved run reads
+    its own checkpoints (not those at the path it was trained in)."""
+    from ssah_tf.config import RunConfig, TrainConfig, from_dict, schedule_from_dict
+    from ssah_tf.data.registry import DataConfig
 
     path = os.path.join(model_dir, "config.json")
     if not os.path.isdir(model_dir):
         raise UserError(f"--model_dir={model_dir} is not a directory")
     if not os.path.isfile(path):
         raise UserError(f"{model_dir} has no config.json; is it a ssah-train run directory?")
-    saved = read_json(path)
+    saved = load_json(path)
     missing = [k for k in ("ssah", "schedule", "run", "data")
                if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)]
     if missing:
@@ -31,14 +129,6 @@ def trainer_from_run(model_dir: str, **run_overrides):
                         "backup")
     try:
         data_config = DataConfig(**saved["data"])
-    except (KeyError, TypeError) as error:
-        raise UserError(f"{path} is damaged (no valid 'data' record: {error})") from None
-    data = load_dataset(data_config)
-    split = load_split(split_path(model_dir), data.num_items,
-                       allow_overlap=data_config.allow_query_overlap)
-    # Everything of a run is found relative to the directory given, so a copied or
-    # moved run reads its own checkpoints (not those at the path it was trained in).
-    try:
         run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]), model_dir=model_dir,
                    **run_overrides)
         config = TrainConfig(ssah=from_dict(saved["ssah"]),
@@ -46,25 +136,44 @@ def trainer_from_run(model_dir: str, **run_overrides):
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{path} is damaged or from an unknown version ({type(error).__name__}: "
                         f"{error})") from None
-    return Trainer(config, data, split, tf.distribute.OneDeviceStrategy("/cpu:0")
-                   if not tf.config.list_logical_devices("GPU")
-                   else tf.distribute.OneDeviceStrategy("/gpu:0"))
+    return config, data_config
 
 
-def restore_networks(trainer, which: str) -> str:
-    """Load network weights from the run's best or latest checkpoint, or a path."""
+def checkpoint_path(model_dir: str, which: str) -> str:
+    """The run's best or latest checkpoint, or ``which`` itself as a prefix."""
     import tensorflow as tf
 
     if which in ("best", "latest"):
-        folder = os.path.join(trainer.config.run.model_dir,
-                              "best" if which == "best" else "checkpoints")
-        path = tf.train.latest_checkpoint(folder)
+        path = tf.train.latest_checkpoint(os.path.join(model_dir,
+                                                       "best" if which == "best" else "checkpoints"))
     else:
         path = which
     if not path or not tf.io.gfile.exists(path + ".index"):
-        raise UserError(f"no {which} checkpoint found for {trainer.config.run.model_dir}")
-    tf.train.Checkpoint(**trainer.networks.checkpoint_items()).read(path).expect_partial()
+        raise UserError(f"no {which} checkpoint found for {model_dir}")
     return path
+
+
+def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
+    """A run's networks with the weights of its ``which`` checkpoint (best, latest or
+    a path), and an evaluator on its data and split."""
+    import tensorflow as tf
+
+    from ssah_tf.data.protocols import load_split
+    from ssah_tf.data.registry import load_dataset, split_path
+
+    config, data_config = read_run_config(model_dir, **run_overrides)
+    path = checkpoint_path(model_dir, which)
+    data = load_dataset(data_config)
+    split = load_split(split_path(model_dir), data.num_items,
+                       allow_overlap=data_config.allow_query_overlap)
+    built = build_run_networks(config.ssah, config.run, data, np.asarray(split.train, np.int64))
+    try:
+        tf.train.Checkpoint(**built.networks.checkpoint_items()).read(path).expect_partial()
+    except (tf.errors.OpError, ValueError, IndexError, KeyError) as error:
+        raise UserError(f"checkpoint {path} cannot be read ({type(error).__name__}); "
+                        "choose another --checkpoint") from None
+    return LoadedRun(model_dir, config, data, split, built,
+                     make_evaluator(built, data, split, config.run), path)
 
 
 # ----------------------------------------------------------------------------- the lock
@@ -146,19 +255,9 @@ def record_config_changes(model_dir: str, changes: dict[str, tuple], *, step: in
     path = os.path.join(model_dir, CHANGES_FILE)
     history = []
     if os.path.isfile(path):
-        history = read_json(path)
+        history = load_json(path)
     history.append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "global_step": step,
                     "changes": {k: {"was": a, "now": b} for k, (a, b) in changes.items()}})
     write_atomic(path, lambda f: json.dump(history, f, indent=1, sort_keys=True))
 
 
-def read_json(path: str):
-    """A run file's JSON; UserError naming the file when it does not parse."""
-    import json
-
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except ValueError as error:
-        raise UserError(f"{path} is damaged (not valid JSON: {error}); restore it from a backup "
-                        "or remove it") from None

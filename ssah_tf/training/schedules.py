@@ -1,53 +1,17 @@
-"""Which stages run in an epoch, how many passes, at which learning rate (SPEC 4)."""
+"""Which stages run in an epoch, how many passes, at which learning rate.
+
+Pure functions of a :class:`ssah_tf.config.ScheduleTable` (the paper's, built from
+the flags, or the release's fixed one): docs/method.md describes both.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
 
 import numpy as np
 
-from ssah_tf.errors import UserError
-
-SCHEDULES = ("paper", "release")
-
-
-@dataclasses.dataclass(frozen=True)
-class ScheduleConfig:
-    """Training schedule; the release's values are fixed by SPEC 4, the paper's are flags."""
-
-    name: str = "paper"
-    epochs: int = 20
-    batch_size: int = 128
-    # Paper schedule knobs (ignored by the release schedule).
-    lr_lab: float = 1e-3
-    lr_img: float = 3e-4
-    lr_txt: float = 3e-4
-    lr_dis: float = 1e-4
-    lr_decay: float = 0.9  # multiplied in once per epoch
-    passes_lab: int = 2
-    passes_img: int = 2
-    passes_txt: int = 2
-    passes_dis: int = 1
-    # Paper schedule: a generator stage runs at least this many steps (whole passes),
-    # so small training sets get as many updates per epoch as large ones: 2 passes of
-    # 1,000 items at batch 128 are 14 steps, too few for LabNet to leave its start.
-    min_stage_steps: int = 100
-
-
-# What a run recorded before a schedule field existed did (see config.LEGACY_VALUES).
-LEGACY_SCHEDULE_VALUES = {"min_stage_steps": 0}
-
-
-def schedule_from_dict(values: Mapping[str, Any]) -> ScheduleConfig:
-    """A stored schedule (config.json); fields it predates take their legacy values."""
-    known = {f.name for f in dataclasses.fields(ScheduleConfig)}
-    stored = {k: v for k, v in values.items() if k in known}
-    for name, value in LEGACY_SCHEDULE_VALUES.items():
-        stored.setdefault(name, value)
-    return ScheduleConfig(**stored)
-
+from ssah_tf.config import RELEASE_SCHEDULE, ScheduleConfig, ScheduleTable, schedule_table
 
 def stage_passes(passes: int, min_steps: int, steps_per_pass: int) -> int:
     """Passes of a stage: ``passes``, or more to reach ``min_steps`` steps."""
@@ -69,45 +33,42 @@ class ScheduleExhausted(Exception):
     """The release's learning-rate lists have no entry for this epoch."""
 
 
-def release_learning_rates() -> dict[str, np.ndarray]:
+def release_learning_rates(table: ScheduleTable = RELEASE_SCHEDULE) -> dict[str, np.ndarray]:
     """setting.py: 0.1 ** x for x in arange(start, 100, 0.5) (196, 191, 193, 194 entries)."""
     return {name: np.power(0.1, np.arange(start, 100.0, 0.5))
-            for name, start in (("lab", 2.0), ("img", 4.5), ("txt", 3.5), ("dis", 3.0))}
+            for name, start in table.base_rates.items()}
 
 
-_RELEASE_PASSES = {"lab": (10, 5), "dis": (1, 1), "img": (15, 7, 5), "txt": (15, 7, 5)}
-_RELEASE_BREAK = {"lab": "lab", "dis": "none", "img": "hash", "txt": "hash"}
+def _learning_rate(table: ScheduleTable, network: str, epoch: int, index: int) -> float:
+    if table.learning_rates == "decay":
+        return table.base_rates[network] * table.lr_decay ** epoch
+    if table.learning_rates == "release_lists":
+        rates = release_learning_rates(table)[network]
+        position = epoch + index
+        if position >= len(rates):
+            raise ScheduleExhausted(
+                f"the release's {network} learning-rate list ({len(rates)} entries) has no entry "
+                f"for epoch {epoch} stage {index}; the original crashes here with an "
+                "IndexError, so training stops")
+        return float(rates[position])
+    raise ValueError(f"unknown learning-rate rule {table.learning_rates!r}")
 
 
-def epoch_plan(config: ScheduleConfig, epoch: int, networks: tuple[str, ...],
+def epoch_plan(schedule: ScheduleConfig | ScheduleTable, epoch: int, networks: tuple[str, ...],
                steps_per_pass: int = 1) -> list[StagePlan]:
     """The stages of ``epoch`` for the networks present (subset of lab, img, txt, dis);
-    ``steps_per_pass`` (training items // batch) sets the paper schedule's step floor."""
+    ``steps_per_pass`` (training items // batch) sets the table's step floor."""
+    table = schedule_table(schedule) if isinstance(schedule, ScheduleConfig) else schedule
     plans: list[StagePlan] = []
-    if config.name == "release":
-        rates = release_learning_rates()
-        for network in ("lab", "dis", "img", "txt"):  # the release's order
-            if network not in networks:
-                continue
-            for index, passes in enumerate(_RELEASE_PASSES[network]):
-                position = epoch + index
-                if position >= len(rates[network]):
-                    raise ScheduleExhausted(
-                        f"the release's {network} learning-rate list ({len(rates[network])} "
-                        f"entries) has no entry for epoch {epoch} stage {index}; the original "
-                        "crashes here with an IndexError, so training stops")
-                plans.append(StagePlan(network, index, passes, float(rates[network][position]),
-                                       _RELEASE_BREAK[network]))
-        return plans
-    if config.name != "paper":
-        raise UserError(f"unknown schedule {config.name!r}; use paper or release")
-    decay = config.lr_decay ** epoch
-    for network in ("lab", "img", "txt", "dis"):  # Algorithm 1: discriminators last
-        if network in networks:
-            passes = getattr(config, f"passes_{network}")
+    for network in table.stage_order:
+        if network not in networks:
+            continue
+        for index, passes in enumerate(table.stage_passes[network]):
             if network != "dis":
-                passes = stage_passes(passes, config.min_stage_steps, steps_per_pass)
-            plans.append(StagePlan(network, 0, passes, getattr(config, f"lr_{network}") * decay))
+                passes = stage_passes(passes, table.min_stage_steps, steps_per_pass)
+            plans.append(StagePlan(network, index, passes,
+                                   _learning_rate(table, network, epoch, index),
+                                   table.early_break[network]))
     return plans
 
 
@@ -116,7 +77,7 @@ def release_last_epoch(networks: tuple[str, ...]) -> int:
     epoch = 0
     while True:
         try:
-            epoch_plan(ScheduleConfig(name="release"), epoch, networks)
+            epoch_plan(RELEASE_SCHEDULE, epoch, networks)
         except ScheduleExhausted:
             return epoch
         epoch += 1
@@ -124,7 +85,7 @@ def release_last_epoch(networks: tuple[str, ...]) -> int:
 
 def early_break(rule: str, pass_index: int, log: tuple[float, float],
                 monitored: float | None) -> tuple[bool, tuple[float, float]]:
-    """The release's early-break rules (SPEC 4) as a pure function.
+    """The release's early-break rules as a pure function.
 
     ``log`` holds the last two monitored values (oldest first, inf when none);
     ``monitored`` is this pass's monitoring loss (None when the rule does not

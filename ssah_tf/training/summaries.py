@@ -74,6 +74,44 @@ class SummaryWriter:
                 pass
         self.writer.flush()
 
+    def pass_done(self, network: str, terms: Mapping[str, float], *, learning_rate: float,
+                  steps_per_second: float, monitored: float | None,
+                  accuracy: Mapping[str, float] | None, step: int) -> None:
+        """A pass's mean loss terms, learning rate, speed, monitor and accuracies."""
+        scalars = {f"{network}/{n}": v for n, v in terms.items()}
+        scalars[f"{network}/learning_rate"] = learning_rate
+        scalars[f"{network}/steps_per_second"] = steps_per_second
+        if monitored is not None:
+            scalars[f"{network}/monitor_loss"] = monitored
+        for key, value in (accuracy or {}).items():
+            scalars[f"{network}/accuracy_{key}"] = value
+        self.scalars(scalars, step)
+
+    def run_config(self, config, split, replicas: int) -> None:
+        """The run's configuration (text) and its hparams."""
+        import dataclasses
+
+        from ssah_tf.config import to_dict
+
+        run, schedule = config.run, config.schedule
+        self.config(
+            {"ssah": to_dict(config.ssah), "schedule": dataclasses.asdict(schedule),
+             "run": dataclasses.asdict(run), "split": split.sizes(), "replicas": replicas},
+            {"preset": config.ssah.preset, "schedule": schedule.name,
+             "bits": config.ssah.network.bits, "batch_size": schedule.batch_size,
+             "backbone": run.backbone, "modalities": ",".join(run.modalities)})
+
+    def evaluation(self, record: Mapping[str, Any], query_hashes: Mapping[str, np.ndarray],
+                   step: int) -> None:
+        """An evaluation record's mAPs (test, validation), code statistics, histograms."""
+        scalars = {f"eval/{k}": v for k, v in record["test"].items()}
+        scalars.update({f"eval_validation/{k}": v for k, v in record.get("validation", {}).items()})
+        for modality, hashes in query_hashes.items():
+            for stat, value in code_statistics(hashes).items():
+                scalars[f"codes/{modality}_{stat}"] = value
+            self.histogram(f"hash/{modality}", hashes, step)
+        self.scalars(scalars, step)
+
     def flush(self) -> None:
         if self._writer is not None:
             self._writer.flush()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ssah_tf.retrieval import load_code_file
-from ssah_tf.training.runs import restore_networks, trainer_from_run
+from ssah_tf.training.runs import load_run
 from tests.cli.test_train_cli import TINY
 from tests.helpers import run_cli
 
@@ -17,9 +17,7 @@ def exported(tmp_path_factory):
     assert run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={tmp / 'run'}").returncode == 0
     result = run_cli("ssah_tf.cli.export", f"--model_dir={tmp / 'run'}", f"--export_dir={tmp / 'export'}")
     assert result.returncode == 0, result.stderr[-2000:]
-    trainer = trainer_from_run(str(tmp / "run"))
-    restore_networks(trainer, "best")
-    return tmp, trainer
+    return tmp, load_run(str(tmp / "run"), "best")
 
 
 def test_encode_texts_labels_features_and_search(exported):
@@ -29,7 +27,7 @@ def test_encode_texts_labels_features_and_search(exported):
     (tmp / "tags.txt").write_text("\n".join(",".join(tags[j] for j in np.flatnonzero(t))
                                             for t in trainer.data.texts[rows]) + "\n")
     np.save(tmp / "labels.npy", trainer.data.labels[rows])
-    np.save(tmp / "feats.npy", trainer.feature_matrix[rows])
+    np.save(tmp / "feats.npy", trainer.built.feature_matrix[rows])
     for flag, path, modality in (("--texts", "tags.txt", "text"), ("--labels", "labels.npy", "label"),
                                  ("--image_features", "feats.npy", "image")):
         out = tmp / f"{modality}.npz"
@@ -37,7 +35,7 @@ def test_encode_texts_labels_features_and_search(exported):
                          f"{flag}={tmp / path}", f"--output={out}", "--batch_size=7")
         assert result.returncode == 0, result.stderr[-2000:]
         codes = load_code_file(str(out))
-        expected = np.packbits(trainer.encode(rows, modality) >= 0, axis=1)
+        expected = np.packbits(trainer.evaluator.encode(rows, modality) >= 0, axis=1)
         np.testing.assert_array_equal(codes["codes"], expected)
         assert int(codes["bits"]) == 16 and str(codes["modality"]) == modality
     result = run_cli("ssah_tf.cli.search", f"--database={tmp / 'image.npz'}",
@@ -87,7 +85,7 @@ def test_raw_queries_and_labels_in_search_output(exported):
     tags = ["tag" + str(j) for j in range(trainer.data.texts.shape[1])]
     (tmp / "q_tags.txt").write_text("\n".join(",".join(tags[j] for j in np.flatnonzero(t))
                                               for t in trainer.data.texts[rows[:6]]) + "\n")
-    np.save(tmp / "db_feats.npy", trainer.feature_matrix[rows])
+    np.save(tmp / "db_feats.npy", trainer.built.feature_matrix[rows])
     np.save(tmp / "db_labels.npy", trainer.data.labels[rows])
     db = tmp / "db_labelled.npz"
     result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ssah_tf.training.runs import restore_networks, trainer_from_run
+from ssah_tf.training.runs import load_run
 from tests.cli.test_train_cli import TINY
 from tests.helpers import run_cli
 
@@ -31,11 +31,10 @@ def test_export_reloads_without_ssah_tf_and_matches(tmp_path):
     export_dir = tmp_path / "export"
     result = run_cli("ssah_tf.cli.export", f"--model_dir={run_dir}", f"--export_dir={export_dir}")
     assert result.returncode == 0, result.stderr[-2000:]
-    trainer = trainer_from_run(str(run_dir))
-    restore_networks(trainer, "best")
+    trainer = load_run(str(run_dir), "best")
     rows = np.asarray(trainer.split.query)[:7]
     inputs = {"labels": trainer.data.labels[rows], "texts": trainer.data.texts[rows],
-              "images": trainer.feature_matrix[rows]}
+              "images": trainer.built.feature_matrix[rows]}
     np.savez(tmp_path / "inputs.npz", **inputs)
     reloaded = subprocess.run([sys.executable, "-c", RELOAD, str(export_dir), str(tmp_path / "inputs.npz")],
                               capture_output=True, text=True, timeout=300)
@@ -43,7 +42,7 @@ def test_export_reloads_without_ssah_tf_and_matches(tmp_path):
     out = json.loads(reloaded.stdout.strip().splitlines()[-1])
     for name, modality, key in (("encode_label", "label", "labels"), ("encode_text", "text", "texts"),
                                 ("encode_image", "image", "images")):
-        hashes = trainer.encode(rows, modality)
+        hashes = trainer.evaluator.encode(rows, modality)
         np.testing.assert_allclose(np.array(out[name + "_hash"]), hashes, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(np.array(out[name]), np.where(hashes >= 0, 1, -1))
     again = run_cli("ssah_tf.cli.export", f"--model_dir={run_dir}", f"--export_dir={export_dir}")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ssah_tf.data.files import load_npy, load_npz
+from ssah_tf.data.files import load_json, load_npy, load_npz
 from ssah_tf.errors import UserError
 
 
@@ -31,3 +31,10 @@ def test_plain_files_load(tmp_path):
     np.savez(tmp_path / "a.npz", x=np.ones(2))
     np.testing.assert_array_equal(load_npy(str(tmp_path / "a.npy")), [0, 1, 2])
     assert list(load_npz(str(tmp_path / "a.npz"))) == ["x"]
+
+
+def test_damaged_json_names_the_file(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"ssah": ')
+    with pytest.raises(UserError, match=r"config.json is damaged \(not valid JSON"):
+        load_json(str(path))

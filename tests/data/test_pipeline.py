@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssah_tf.data.dataset import ArrayImages, CrossModalDataset
-from ssah_tf.data.pipeline import distributed_dataset_fn, make_dataset
+from ssah_tf.data.pipeline import make_dataset, pixel_batches_fn
 from tests.conftest import get_strategy
 from tests.helpers import small_dataset_arrays
 
@@ -34,15 +34,20 @@ def test_shuffle_is_seeded_and_covers_everything():
     assert sorted(order(1)) == list(range(12)) and not np.array_equal(order(1), np.arange(12))
 
 
-def test_distribute_datasets_from_function_on_two_replicas():
+def test_pixel_batches_on_two_replicas_follow_the_table():
     data, images = small()
     strategy = get_strategy(2)
-    fn = distributed_dataset_fn(data, np.arange(8), global_batch_size=4, fields=("image",),
-                                image_size=8)
-    dist = strategy.distribute_datasets_from_function(fn)
+    # Two steps of global batch 4: element e is step e // 2, replica e % 2.
+    table = np.array([[5, 0, 7, 2], [1, 3, 6, 4]])
+    item_index = np.arange(12)[::-1]  # positions -> dataset rows 11, 10, ...
+    fn = pixel_batches_fn(table.reshape(-1, 2), source=data.images, item_index=item_index,
+                          image_size=8, preprocess=lambda x: tf.cast(x, tf.float32), replicas=2)
     seen = []
-    for batch in dist:
-        for replica in strategy.experimental_local_results(batch["index"]):
-            assert len(replica) == 2  # per-replica batch = global / replicas
-            seen.extend(replica.numpy())
-    assert sorted(seen) == list(range(8))
+    for batch in strategy.distribute_datasets_from_function(fn):
+        parts = strategy.experimental_local_results(batch["index"])
+        pixels = strategy.experimental_local_results(batch["image"])
+        for positions, image in zip(parts, pixels):
+            assert len(positions) == 2
+            np.testing.assert_array_equal(image, images[item_index[positions.numpy()]])
+        seen.append(np.concatenate([p.numpy() for p in parts]))
+    np.testing.assert_array_equal(np.stack(seen), table)

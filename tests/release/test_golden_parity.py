@@ -8,11 +8,15 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from ssah_tf import losses
+from ssah_tf.bits import pack_label_bits
 from ssah_tf.release import load_release_checkpoint
-from ssah_tf.training.optimizers import make_stage_optimizers
-from ssah_tf.training.steps import gradient_step
+from ssah_tf.training.optimizers import make_stage_optimizers, stage_variables
+from ssah_tf.training.steps import (DiscriminatorInputs, GeneratorInputs, discriminator_step,
+                                    discriminator_terms, generator_step, generator_terms,
+                                    term_names)
 
 RTOL = 1e-5
 TERM_NAMES = {"feature_pair": "pair_fea", "hash_pair": "pair_hsh", "quantization": "quant",
@@ -45,29 +49,59 @@ class Golden:
         self.features = {k: g["in__" + k].reshape(batch, -1)
                          for k in ("I_fea_batch", "T_fea_batch", "L_fea_batch")}
 
+    # The golden feeds every input of the release's loss graph: the LabNet banks, B,
+    # the discriminators' features. The trainer builds them from its state
+    # (steps.generator_inputs); here they are the golden's, and everything else — the
+    # similarity block from packed labels, each network, every loss term, the
+    # optimizer step — is the training step's own code (steps.py).
+    def batch(self, which):
+        g = self.g
+        x = {"l": self.labels_in, "i": self.image_in, "t": self.text_in}[which]
+        return {"input": x, "labels": g["in__L_batch"], "index": g["aux__batch_index"]}
+
+    def inputs(self, which):
+        g = self.g
+        bits = tf.constant(pack_label_bits(g["aux__train_L"]))
+        sim = losses.similarity_from_bits(bits, tf.gather(bits, g["aux__batch_index"]),
+                                          tf.constant(self.models.config.loss.similarity_value))
+        features = {"l": None, "i": self.features["I_fea_batch"],
+                    "t": self.features["T_fea_batch"]}[which]
+        return GeneratorInputs(sim=sim, lab_feature_bank=g["in__L_fea"], lab_hash_bank=g["in__H"],
+                               quant_target=g["in__B_batch"], adversarial_features=features)
+
+    def generator_kwargs(self, which):
+        m = self.models
+        net = {"l": m.labnet, "i": m.imgnet, "t": m.txtnet}[which]
+        disc = {"l": None, "i": m.discriminators["IL"], "t": m.discriminators["TL"]}[which]
+        return dict(net=net, batch=self.batch(which), inputs=lambda _: self.inputs(which),
+                    config=m.config.loss, discriminator=disc)
+
     def generator_terms(self, which):
-        m, g, cfg = self.models, self.g, self.models.config.loss
-        net, x, disc, feat = {"l": (m.labnet, self.labels_in, None, None),
-                              "i": (m.imgnet, self.image_in, "IL", "I_fea_batch"),
-                              "t": (m.txtnet, self.text_in, "TL", "T_fea_batch")}[which]
-        adversarial = None
-        if disc:
-            # The release's adversarial term reads stored features, not the batch output.
-            adversarial = losses.adversarial_generator_term(
-                m.discriminators[disc](self.features[feat]), form=cfg.adversarial_form)
-        return losses.generator_loss(
-            net(x), labels=g["in__L_batch"], sim=g["in__Sim"], lab_feature_bank=g["in__L_fea"],
-            lab_hash_bank=g["in__H"], quant_target=g["in__B_batch"], config=cfg,
-            adversarial=adversarial)
+        kwargs = self.generator_kwargs(which)
+        return generator_terms({"l": "lab", "i": "img", "t": "txt"}[which], kwargs.pop("net"),
+                               kwargs.pop("batch"), **kwargs)
+
+    def discriminator_inputs(self):
+        f = self.features
+        return DiscriminatorInputs(image_features=f["I_fea_batch"], text_features=f["T_fea_batch"],
+                                   label_features=f["L_fea_batch"])
 
     def discriminator_terms(self):
-        d = self.models.discriminators
-        return losses.discriminator_loss(
-            image_logits=d["IL"](self.features["I_fea_batch"]),
-            label_logits_image=d["L1"](self.features["L_fea_batch"]),
-            text_logits=d["TL"](self.features["T_fea_batch"]),
-            label_logits_text=d["L2"](self.features["L_fea_batch"]),
-            form=self.models.config.loss.adversarial_form)
+        return discriminator_terms(self.discriminator_inputs(),
+                                   discriminators=self.models.discriminators,
+                                   form=self.models.config.loss.adversarial_form)
+
+    def step(self, stage, optimizer, variables):
+        """One optimizer step of ``stage`` through the training step functions."""
+        if stage == "dis":
+            discriminator_step(self.discriminator_inputs(), discriminators=self.models.discriminators,
+                               form=self.models.config.loss.adversarial_form, optimizer=optimizer,
+                               variables=variables, term_order=term_names("dis", True, True))
+            return
+        which = stage[0]
+        kwargs = self.generator_kwargs(which)
+        generator_step(stage, kwargs.pop("net"), kwargs.pop("batch"), optimizer=optimizer,
+                       variables=variables, term_order=term_names(stage, True, True), **kwargs)
 
     def errors(self, prefix):
         """Relative error of every output and loss term recorded under ``prefix``."""
@@ -109,9 +143,8 @@ def golden(golden_dir):
 
 
 def test_similarity_from_labels(golden):
-    g = golden.g
-    sim = losses.similarity(g["aux__train_L"], g["aux__train_L"][g["aux__batch_index"]], value=0.999)
-    np.testing.assert_array_equal(sim.numpy(), g["in__Sim"])
+    """The training step's similarity block (from packed labels) is the golden's Sim."""
+    np.testing.assert_array_equal(golden.inputs("l").sim.numpy(), golden.g["in__Sim"])
 
 
 def test_outputs_and_losses_at_init(golden):
@@ -123,23 +156,18 @@ def test_outputs_and_losses_at_init(golden):
 
 def test_one_step_of_each_stage_in_release_order(golden):
     m, g = golden.models, golden.g
-    d = m.discriminators
-    stage_vars = {
-        "lab": m.labnet.trainable_variables,
-        "dis": [v for k in ("IL", "L1", "TL", "L2") for v in d[k].trainable_variables],
-        # The release's image/text steps also move D_IL / D_TL (SPEC 3).
-        "img": m.imgnet.trainable_variables + d["IL"].trainable_variables,
-        "txt": m.txtnet.trainable_variables + d["TL"].trainable_variables,
-    }
+    # The release's image/text steps also move D_IL / D_TL (generator_moves_discriminator).
+    assert m.config.loss.generator_moves_discriminator
+    stage_vars = stage_variables(
+        m.networks, generator_moves_discriminator=m.config.loss.generator_moves_discriminator)
     optimizers = make_stage_optimizers(m.config.optimizer, stage_vars)
     assert optimizers["lab"] is optimizers["img"] is optimizers["txt"]
-    losses_of = {"lab": lambda: golden.generator_terms("l"), "img": lambda: golden.generator_terms("i"),
-                 "txt": lambda: golden.generator_terms("t"), "dis": golden.discriminator_terms}
     start = {name: v.numpy().copy() for name, v in m.variables.items()}
     lrs = golden.cfg["learning_rates_float32"]
     for stage in golden.cfg["step_order"]:
         before = {name: v.numpy().copy() for name, v in m.variables.items()}
-        gradient_step(losses_of[stage], stage_vars[stage], optimizers[stage], lrs[stage])
+        optimizers[stage].learning_rate.assign(lrs[stage])
+        golden.step(stage, optimizers[stage], stage_vars[stage])
         powers = golden.cfg["beta_powers"][f"after_{stage}"]
         opt = optimizers[stage]
         key = "" if stage != "dis" else "_1"
@@ -174,8 +202,8 @@ def test_fea_l_cancellation_is_golden_rounding(golden_dir):
     fresh = Golden(golden_dir)
     m = fresh.models
     opt = make_stage_optimizers(m.config.optimizer, {"lab": m.labnet.trainable_variables})["lab"]
-    gradient_step(lambda: fresh.generator_terms("l"), m.labnet.trainable_variables, opt,
-                  fresh.cfg["learning_rates_float32"]["lab"])
+    opt.learning_rate.assign(fresh.cfg["learning_rates_float32"]["lab"])
+    fresh.step("lab", opt, m.labnet.trainable_variables)
     w = [v.numpy().astype(np.float64) for v in m.labnet.trainable_variables]
     hidden = np.maximum(fresh.labels_in @ w[0] + w[1], 0)
     square = np.pad(hidden ** 2, ((0, 0), (2, 2)))

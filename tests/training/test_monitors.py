@@ -4,9 +4,16 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from ssah_tf.training.monitors import (CollapseMonitor, code_concentration,
                                        dead_feature_fraction, pairwise_zero_value)
+from tests.conftest import get_strategy
+from tests.training.tiny import state, tiny_trainer
+
+
+def one_device():
+    return get_strategy(1)
 
 
 def test_zero_values_by_hand():
@@ -78,3 +85,55 @@ def test_every_bit_one_sign_counts_as_constant():
     hashes[0] = -1.0  # every bit 99.5 % +
     _, lines = _check(_monitor(), hashes=hashes)
     assert len(lines) == 1 and "nearly constant" in lines[0]
+
+
+def test_monitoring_losses_match_numpy(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="release",
+                           eval_every=0)
+    s = {k: v.astype(np.float64) for k, v in state(trainer).items()}
+    labels = trainer.inputs.labels.numpy().astype(np.float64)
+    sim = (labels @ labels.T > 0) * 0.999
+
+    def nll(x, y):
+        t = x @ y.T / 2
+        return np.sum(np.log1p(np.exp(t)) - sim * t)
+
+    h, f, l = s["bank/lab/hash"], s["bank/lab/feature"], s["bank/lab/label"]
+    expected = np.sum((l - labels) ** 2) + nll(h, h) + nll(f, f)
+    np.testing.assert_allclose(trainer.monitor_loss("lab"), expected, rtol=1e-5)
+    x = s["bank/img/hash"]
+    b = np.sign(x)
+    expected = (nll(x, h) + np.sum((b - x) ** 2 + (b - h) ** 2) + np.sum((h - x) ** 2)
+                + np.sum((s["bank/img/label"] - labels) ** 2))
+    np.testing.assert_allclose(trainer.monitor_loss("img"), expected, rtol=1e-5)
+
+
+def test_discriminator_accuracy_by_hand(tmp_path):
+    """Zero the discriminators' output layer and set its bias: every logit equals the bias."""
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", eval_every=0)
+    for key in ("IL", "L1", "TL", "L2"):
+        out = trainer.networks.discriminators[key].out
+        out.kernel.assign(tf.zeros_like(out.kernel))
+        out.bias.assign([1.0])  # logit 1 > 0: everything is called "label feature"
+    acc = trainer.discriminator_accuracy()
+    # Modality features are misclassified (0 correct), label features all correct.
+    assert acc == {"IL": 0.0, "L1": 1.0, "TL": 0.0, "L2": 1.0}
+
+
+def test_release_start_warns_of_its_collapse_and_paper_start_does_not(tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        tiny_trainer(tmp_path / "paper", one_device(), passes=3, eval_every=0).train()
+    assert "not learning" not in caplog.text and "collapsed" not in caplog.text
+    assert "nearly constant" not in caplog.text
+    caplog.clear()
+    trainer = tiny_trainer(tmp_path / "release", one_device(), preset="release", passes=3,
+                           eval_every=0)
+    # The release's start: the N(0, 0.01) weights, with LabNet's semantic layer biased
+    # negative so every ReLU is dead (what its 1e-2 learning rate does to real data).
+    trainer.networks.labnet.semantic.bias.assign(tf.fill([16], -1.0))
+    with caplog.at_level(logging.WARNING):
+        trainer.train()
+    assert "LabNet collapsed: 100% of its semantic features are 0" in caplog.text
+    assert "LabNet's codes are nearly constant" in caplog.text

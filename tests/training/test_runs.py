@@ -3,11 +3,14 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from ssah_tf.errors import UserError
-from ssah_tf.training.runs import (CHANGES_FILE, RunLock, config_differences, read_json,
+from ssah_tf.training.runs import (CHANGES_FILE, RunLock, config_differences,
                                    record_config_changes)
+from tests.conftest import get_strategy
+from tests.training.tiny import tiny_trainer
 
 
 def test_a_second_lock_is_refused_with_the_holder_and_released_on_release(tmp_path):
@@ -34,8 +37,30 @@ def test_changes_are_appended_never_overwritten(tmp_path):
     assert history[0]["changes"] == {"schedule.epochs": {"was": 2, "now": 5}}
 
 
-def test_damaged_json_names_the_file(tmp_path):
-    path = tmp_path / "config.json"
-    path.write_text('{"ssah": ')
-    with pytest.raises(UserError, match=r"config.json is damaged \(not valid JSON"):
-        read_json(str(path))
+
+
+def one_device():
+    return get_strategy(1)
+
+
+def test_input_statistics_come_from_training_items_only(tmp_path):
+    from tests.training.tiny import tiny_data
+
+    data = tiny_data()
+    data.texts = data.texts * 3.0 + 0.5  # dense texts: standardised too
+    trainer = tiny_trainer(tmp_path, one_device(), data=data, eval_every=0)
+    split_rows = trainer.train_index
+    others = np.setdiff1d(np.arange(data.num_items), split_rows)
+    data.image_features[others] += 1000.0  # queries / database only: must not matter
+    again = tiny_trainer(tmp_path / "b", one_device(), data=data, eval_every=0)
+    for net in (trainer, again):
+        scaling = net.networks.imgnet.backbone.input_scaling
+        feats = data.image_features[split_rows]
+        np.testing.assert_allclose(scaling.mean.numpy(), feats.mean(0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(scaling.scale.numpy(), feats.std(0), rtol=1e-5)
+    text_scaling = again.networks.txtnet.input_scaling
+    np.testing.assert_allclose(text_scaling.mean.numpy(), data.texts[split_rows].mean(0), atol=1e-5)
+    # 0/1 tags keep their form (auto): the default tiny data has binary texts.
+    plain = tiny_trainer(tmp_path / "c", one_device(), eval_every=0)
+    assert plain.networks.txtnet.input_scaling is None
+    assert plain.networks.imgnet.backbone.input_scaling is not None

@@ -7,8 +7,9 @@ import tensorflow as tf
 from ssah_tf.config import make_config
 from ssah_tf.data.dataset import CrossModalDataset
 from ssah_tf.data.protocols import make_split
-from ssah_tf.training.schedules import ScheduleConfig
-from ssah_tf.training.trainer import RunConfig, TrainConfig, Trainer
+from ssah_tf.config import ScheduleConfig
+from ssah_tf.config import RunConfig, TrainConfig
+from ssah_tf.training.loop import Trainer
 
 
 def tiny_data(n=60, c=4, d_t=52, d_img=7, seed=0):

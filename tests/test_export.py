@@ -1,0 +1,51 @@
+"""SavedModel export: the trust check against the ops ssah-export writes."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ssah_tf.config import make_config
+from ssah_tf.errors import UserError
+from ssah_tf.export import check_trusted, export_saved_model, unexpected_ops
+from ssah_tf.models.imgnet import MLPBackbone
+from ssah_tf.models.networks import build_networks
+
+
+@pytest.fixture(scope="module")
+def small_export(tmp_path_factory):
+    config = make_config("paper", bits=8, num_labels=3, text_dim=20, hidden_dim=16,
+                         semantic_dim=8, discriminator_hidden=(4,))
+    nets = build_networks(config.network, imgnet_backbone=MLPBackbone(5, 16, standardize=True),
+                          standardize_text=True)
+    path = str(tmp_path_factory.mktemp("export") / "model")
+    export_saved_model(nets, path, num_labels=3, text_dim=20, image_shape=(5,), pixels=False,
+                       bits=8)
+    return path, nets
+
+
+def test_our_export_is_trusted_and_reproduces_the_networks(small_export):
+    path, nets = small_export
+    assert unexpected_ops(path) == []
+    check_trusted(path)
+    model = tf.saved_model.load(path)
+    features = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+    out = model.signatures["encode_image"](images=tf.constant(features))
+    np.testing.assert_allclose(out["hash"].numpy(), nets.imgnet(features).hash.numpy(), atol=1e-6)
+    assert set(np.unique(out["code"].numpy())) <= {-1, 1}
+    info = json.load(open(f"{path}/ssah_export.json"))
+    assert info["image_input"] == "features" and info["bits"] == 8
+
+
+def test_a_module_that_reads_files_is_refused(tmp_path):
+    class Reader(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+        def encode_label(self, name):
+            return {"hash": tf.strings.length(tf.io.read_file(name))}
+
+    module = Reader()
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures={"encode_label": module.encode_label})
+    assert ("ReadFile" in {op for op, _ in unexpected_ops(str(tmp_path / "m"))})
+    with pytest.raises(UserError, match="ReadFile"):
+        check_trusted(str(tmp_path / "m"))
