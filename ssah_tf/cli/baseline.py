@@ -51,11 +51,8 @@ def main(argv):
                    data=dataclasses.asdict(common.data_config()))
     save_split(split, split_path(model_dir))
     write_json_atomic(os.path.join(model_dir, "results.json"), results)
-    table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())
-                      if k.startswith("map_"))
-    print(f"baseline ({FLAGS.bits} bits):\n{table}\n"
-          f"  label-prior baseline (random ranking) {results['label_prior_map']:.4f}\n"
-          f"results: {os.path.join(model_dir, 'results.json')}")
+    common.print_results(f"baseline ({FLAGS.bits} bits)", results,
+                         os.path.join(model_dir, "results.json"))
     return 0
 
 

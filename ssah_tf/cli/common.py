@@ -206,6 +206,14 @@ def check_output_file(path: str) -> None:
         raise UserError(f"--output={path} is an existing directory; give a file name")
 
 
+def print_results(title: str, results: dict, path: str) -> None:
+    """The final mAP table (map_* keys) with the label prior beside it."""
+    table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())
+                      if k.startswith("map_"))
+    print(f"{title}:\n{table}\n  label-prior baseline (random ranking) "
+          f"{results['label_prior_map']:.4f}\nresults: {path}")
+
+
 def tool_name() -> str:
     return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ssah"
 

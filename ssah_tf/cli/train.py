@@ -331,11 +331,9 @@ def main(argv):
         lock.release()
     if not trainer.is_chief:
         return 0
-    table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())
-                      if k.startswith("map_"))
-    print(f"final evaluation (epoch {results['epoch']}, best epoch {results['best_epoch']}):\n"
-          f"{table}\n  label-prior baseline (random ranking) {results['label_prior_map']:.4f}\n"
-          f"results: {os.path.join(model_dir, 'results.json')}")
+    common.print_results(f"final evaluation (epoch {results['epoch']}, best epoch "
+                         f"{results['best_epoch']})", results,
+                         os.path.join(model_dir, "results.json"))
     return 0
 
 
