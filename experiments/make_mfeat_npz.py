@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 VIEWS = ("pix", "fou", "fac", "kar", "zer", "mor")
-DEFAULT_PAIRS = "fac:kar,fou:mor,kar:zer,zer:fou,pix:fou"
+DEFAULT_PAIRS = "zer:fou,mor:fou,kar:zer,mor:kar,zer:kar,fou:zer,fac:kar,pix:zer,fac:fou,kar:fou"
 
 
 def read_view(folder: str, view: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Losses against NumPy re-derivations of SPEC 3, stability, and finite differences."""
+"""Losses against NumPy re-derivations of the objectives (docs/method.md §3), stability, and finite differences."""
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ def random_case(seed=0, n=20, b=5, e=6, k=4, c=3, dtype=np.float64):
 
 
 def numpy_generator_loss(preset, labels_all, batch_labels, out, banks, adv, joint=None):
-    """SPEC 3 written out in NumPy (float64)."""
+    """The objectives (docs/method.md §3) written out in NumPy (float64)."""
     s = (labels_all @ batch_labels.T > 0).astype(np.float64)
     delta = banks["F"] @ out.feature.T / 2
     gamma = banks["H"] @ out.hash.T / 2

@@ -25,7 +25,7 @@ def test_v73_combined_file_as_matlab_writes_it(tmp_path):
         assert f.read(10) == b"MATLAB 7.3"
     import h5py
 
-    with h5py.File(path, "r") as f:  # the layout SPEC 5 describes
+    with h5py.File(path, "r") as f:  # the layout docs/method.md §5 describes
         assert f["images"].shape == (12, 3, 6, 8) and f["YAll"].shape == (7, 12)
     data = detect_and_read(path, name="mirflickr25k")
     np.testing.assert_array_equal(data.texts, texts)

@@ -1,4 +1,4 @@
-"""Parity with the original TF1 release on ../shared/golden (SPEC 7, golden README).
+"""Parity with the original TF1 release on ../shared/golden (docs/method.md §7, golden README).
 
 Tolerance: relative error 1e-5 of each tensor's largest magnitude, except
 where noted. Worst errors measured (TF 2.21, CPU) are in README.md.
