@@ -7,6 +7,7 @@ import errno
 import logging as pylogging
 import math
 import os
+import re
 import sys
 import time
 from typing import Callable
@@ -214,8 +215,17 @@ def print_results(title: str, results: dict, path: str) -> None:
           f"{results['label_prior_map']:.4f}\nresults: {path}")
 
 
+# Console-script names of the CLI modules, for `python -m ssah_tf.cli.<module>` runs.
+_SCRIPT_NAMES = {"train": "ssah-train", "evaluate": "ssah-eval", "export": "ssah-export",
+                 "encode": "ssah-encode", "search": "ssah-search", "baseline": "ssah-baseline",
+                 "bench": "ssah-bench", "prepare": "ssah-prepare",
+                 "import_release": "ssah-import-release"}
+
+
 def tool_name() -> str:
-    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ssah"
+    """The name the user ran: the console script (also under ``python -m``)."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ssah"
+    return _SCRIPT_NAMES.get(name[:-3], name) if name.endswith(".py") else name
 
 
 def fail(message: str, status: int) -> None:
@@ -341,7 +351,11 @@ def parse_flags(module):
         try:
             return FLAGS(argv)
         except flags.Error as error:
-            fail(f"{error}; see --help", 2)
+            # absl shows list flags parsed (['16', '0']); show them as the user typed them.
+            message = re.sub(r"=\[((?:'[^']*'(?:, )?)*)\]",
+                             lambda m: "=" + ",".join(re.findall(r"'([^']*)'", m.group(1))),
+                             str(error))
+            fail(f"{message}; see --help", 2)
 
     return parser
 

@@ -149,7 +149,11 @@ def checkpoint_path(model_dir: str, which: str) -> str:
     else:
         path = which
     if not path or not tf.io.gfile.exists(path + ".index"):
-        raise UserError(f"no {which} checkpoint found for {model_dir}")
+        where = ("best/" if which == "best" else "checkpoints/") if which in ("best", "latest") \
+            else which
+        raise UserError(f"no {which} checkpoint found for {model_dir} (looked in {where}); "
+                        "train the run first, copy its best/ and checkpoints/ folders with it, "
+                        "or pass --checkpoint=latest or a ckpt-N prefix")
     return path
 
 
