@@ -105,19 +105,14 @@ def resuming() -> bool:
 def stored_run_config(model_dir: str | None) -> dict | None:
     """A resumed run's config.json (None for a new run): on --resume the run's own
     settings stand, and only the flags given on the command line change them."""
-    from ssah_tf.data.files import load_json
+    from ssah_tf.training.runs import read_config_record
 
     if not resuming() or not model_dir:
         return None
     path = os.path.join(model_dir, "config.json")
     if not os.path.isfile(path):
         return None
-    stored = load_json(path)
-    if not isinstance(stored, dict) or not all(k in stored for k in ("ssah", "schedule", "run",
-                                                                      "data")):
-        raise UserError(f"{path} is damaged (it lacks the ssah / schedule / run / data records); "
-                        "restore it from a backup or start a new --model_dir")
-    return stored
+    return read_config_record(path)
 
 
 # Fields of a run that a resume may not change (with the whole method and data records).

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 
+from ssah_tf.bits import codes_from_hash
 from ssah_tf.data.scaling import Standardizer, fit_standardizer, is_binary
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -106,7 +107,7 @@ def random_projection(num_labels: int, bits: int, seed: int) -> np.ndarray:
 def codes_from_scores(scores: np.ndarray, *, prior: np.ndarray, projection: np.ndarray) -> np.ndarray:
     """sign((scores - prior) R) in {-1, +1} (0 -> +1)."""
     projected = (np.asarray(scores, np.float64) - prior) @ projection
-    return np.where(projected >= 0, 1, -1).astype(np.int8)
+    return codes_from_hash(projected)
 
 
 @dataclasses.dataclass(frozen=True)

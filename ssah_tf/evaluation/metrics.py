@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ssah_tf.bits import hamming_packed, pack_bits, pack_words
+from ssah_tf.bits import codes_from_hash, hamming_packed, pack_bits, pack_words
 
 
 def pack_words_64(bits: np.ndarray) -> np.ndarray:
@@ -40,7 +40,7 @@ def _as_pm1(codes: np.ndarray) -> np.ndarray:
         raise ValueError(f"codes must be 2-D [items, bits], got shape {codes.shape}")
     if np.all((codes == 0) | (codes == 1)):
         codes = 2 * codes.astype(np.int64) - 1
-    return np.where(codes >= 0, 1, -1).astype(np.float32)
+    return codes_from_hash(codes).astype(np.float32)
 
 
 def hamming_distance(query_codes: np.ndarray, database_codes: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssah_tf import losses
+from ssah_tf.bits import codes_from_hash, pack_bits
 
 NETWORK_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet"}
 PLATEAU_TOLERANCE = 0.01
@@ -63,10 +64,10 @@ def dead_feature_fraction(features: np.ndarray) -> float:
 
 def code_concentration(hashes: np.ndarray) -> tuple[float, float]:
     """(share of rows holding the most common code, smallest per-bit majority share)."""
-    bits = np.asarray(hashes) >= 0
+    bits = codes_from_hash(hashes) > 0
     if bits.size == 0:
         return 0.0, 0.0
-    packed = np.packbits(bits, axis=1)
+    packed = pack_bits(bits)
     _, counts = np.unique(packed, axis=0, return_counts=True)
     top_share = float(counts.max()) / len(bits)
     positive = bits.mean(axis=0)

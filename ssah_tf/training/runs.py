@@ -121,12 +121,7 @@ def read_run_config(model_dir: str, **run_overrides):
         raise UserError(f"--model_dir={model_dir} is not a directory")
     if not os.path.isfile(path):
         raise UserError(f"{model_dir} has no config.json; is it a ssah-train run directory?")
-    saved = load_json(path)
-    missing = [k for k in ("ssah", "schedule", "run", "data")
-               if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)]
-    if missing:
-        raise UserError(f"{path} is damaged (no {', '.join(missing)} record); restore it from a "
-                        "backup")
+    saved = read_config_record(path)
     try:
         data_config = DataConfig(**saved["data"])
         run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]), model_dir=model_dir,
@@ -137,6 +132,20 @@ def read_run_config(model_dir: str, **run_overrides):
         raise UserError(f"{path} is damaged or from an unknown version ({type(error).__name__}: "
                         f"{error})") from None
     return config, data_config
+
+
+RUN_RECORDS = ("ssah", "schedule", "run", "data")
+
+
+def read_config_record(path: str) -> dict:
+    """A run's config.json, refused in one line when it lacks one of its records."""
+    saved = load_json(path)
+    missing = [k for k in RUN_RECORDS
+               if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)]
+    if missing:
+        raise UserError(f"{path} is damaged (no {', '.join(missing)} record); restore it from a "
+                        "backup")
+    return saved
 
 
 def checkpoint_path(model_dir: str, which: str) -> str:
