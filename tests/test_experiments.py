@@ -45,3 +45,35 @@ def test_flag_files_parse_and_match_their_names():
         assert values["model_dir"].endswith(name)
         assert values["cnnf_path" if backbone == "cnnf" else "vgg19_weights"], path
         assert f"`{path}`" in results_md, f"{path} missing from RESULTS.md"
+
+
+def _load_experiment(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "experiments", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_view_ceiling_block_average_precision():
+    import numpy as np
+    ceiling = _load_experiment("view_ceiling")
+    counts = np.array([2, 1])
+    # By hand: class 1 (one item) ranked after class 0's two items -> AP = 1/3;
+    # class 0 ranked first -> both hits at the top, AP = 1.
+    aps = ceiling.block_average_precision(np.array([1, 0]), np.array([[0, 1], [0, 1]]),
+                                          np.array([1, 0]), counts)
+    np.testing.assert_allclose(aps, [1 / 3, 1.0])
+    # Against brute force: lay the database out block by block and average precision at hits.
+    rng = np.random.default_rng(0)
+    counts = rng.integers(1, 6, size=5)
+    for _ in range(20):
+        order = rng.permutation(5)
+        true = int(rng.integers(5))
+        rank = int(np.where(order == true)[0][0])
+        relevant = np.concatenate([np.full(counts[c], c == true) for c in order])
+        hits = np.flatnonzero(relevant)
+        brute = np.mean(np.arange(1, len(hits) + 1) / (hits + 1))
+        got = ceiling.block_average_precision(np.array([rank]), order[None], np.array([true]),
+                                              counts)
+        np.testing.assert_allclose(got, [brute])
