@@ -68,7 +68,8 @@ flags.DEFINE_float("checkpoint_interval_seconds", 60.0,
 flags.DEFINE_integer("keep_checkpoints", 3, "Recent checkpoints to keep (plus the best).")
 flags.DEFINE_integer("steps_per_loop", 100, "Steps per tf.function call (SIGTERM checks between).")
 flags.DEFINE_integer("val_size", 0, "Carve this many validation queries out of the database "
-                     "and select the best epoch on them (the release selects on test queries).")
+                     "items that are not training items and select the best epoch on them "
+                     "(the release selects on test queries).")
 flags.DEFINE_integer("map_top_k", None, "Report mAP@k instead of mAP over the whole database.")
 common.group_flags("schedule (the paper schedule's knobs; the release schedule is fixed)", [
     "schedule", "epochs", "batch_size", "lr_decay", "min_stage_steps"] + [
@@ -223,6 +224,11 @@ def run_config(model_dir: str, modalities, backbone: str, stored_run: dict | Non
     run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone, **values)
     if run.val_size:
         outside = len(np.setdiff1d(split.database, split.train))
+        if not outside:
+            raise UserError(f"--val_size={run.val_size}: every database item of this split is "
+                            "a training item, so none is left to validate on; pass a "
+                            "--split_file whose database holds items outside train_index, "
+                            "or drop --val_size")
         if run.val_size > outside:
             raise UserError(f"--val_size={run.val_size} exceeds the {outside} database items "
                             "outside the training set; lower it")

@@ -196,6 +196,15 @@ def test_bad_split_files(tmp_path, change, fragment):
     assert os.listdir(tmp_path) == ["split.npz"]
 
 
+def test_validation_needs_database_items_outside_training(tmp_path):
+    order = np.random.default_rng(0).permutation(160)
+    split = _split_file(tmp_path / "split.npz", train_index=order[40:], database_index=order[40:])
+    result = run_cli("ssah_tf.cli.train", *QUICK, f"--split_file={split}", "--val_size=10",
+                     f"--model_dir={tmp_path / 'run'}")
+    assert_one_line_error(result, 2, "every database item of this split is a training item")
+    assert os.listdir(tmp_path) == ["split.npz"]
+
+
 def test_overlapping_split_runs_when_asked_and_warns(tmp_path):
     split = _split_file(tmp_path / "split.npz", query_index=np.arange(50, 60))
     result = run_cli("ssah_tf.cli.train", *QUICK, f"--split_file={split}", "--allow_query_overlap",
