@@ -38,8 +38,10 @@ def block_average_precision(rank_of_true: np.ndarray, class_order: np.ndarray,
 
 def knn_probabilities(x_train, y_train, x_query, *, num_classes: int, k: int) -> np.ndarray:
     """Vote shares of the k nearest training items (Euclidean, training-standardised)."""
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-8
-    a, b = (x_train - mean) / std, (x_query - mean) / std
+    from ssah_tf.data.scaling import fit_standardizer
+
+    standardizer = fit_standardizer(x_train)
+    a, b = (np.asarray(standardizer.apply(v), np.float64) for v in (x_train, x_query))
     distances = (b * b).sum(1)[:, None] - 2 * b @ a.T + (a * a).sum(1)[None]
     nearest = np.argsort(distances, axis=1)[:, :k]
     votes = np.stack([np.bincount(y_train[row], minlength=num_classes) for row in nearest])
