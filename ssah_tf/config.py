@@ -126,6 +126,18 @@ SECTIONS = {"network": NetworkConfig, "loss": LossConfig, "optimizer": Optimizer
             "training": TrainingConfig}
 
 
+# Run fields whose default follows the preset: the release selects its best epoch on
+# the test queries (kept for parity, and said in its results).
+_PRESET_RUN_DEFAULTS: dict[str, dict[str, Any]] = {"paper": {}, "release": {"select_on": "test"}}
+
+
+def preset_run_defaults(preset: str) -> dict[str, Any]:
+    """RunConfig values a preset changes from the RunConfig defaults."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
+    return dict(_PRESET_RUN_DEFAULTS[preset])
+
+
 _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {"network": {}, "loss": {}, "optimizer": {}, "training": {}},
     "release": {
@@ -177,6 +189,12 @@ CHOICES = {
 }
 
 
+# Model selection's choices (evaluation/selection.py): the split the best checkpoint is
+# chosen on, and how the selection directions combine.
+SELECT_ON = ("validation", "test", "last")
+SELECTION_CRITERIA = ("mean", "min")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Where and how a run executes (not the method)."""
@@ -196,7 +214,15 @@ class RunConfig:
     checkpoint_interval_seconds: float = 60.0
     keep_checkpoints: int = 3
     steps_per_loop: int = 100
-    val_size: int = 0
+    # Model selection (README "What best means"): the split the best checkpoint is
+    # chosen on ('validation', 'test' as the release does, or 'last'), how many
+    # validation queries the split holds (split.npz keeps which), how the selection
+    # directions combine ('mean' or 'min') and early stopping (evaluations without
+    # improvement before training ends; 0 = never).
+    select_on: str = "validation"
+    val_size: int | None = None  # None: protocols.automatic_validation_size
+    selection_criterion: str = "mean"
+    early_stopping_patience: int = 0
     map_top_k: int | None = None
     # Execution only (results equal within rounding): bf16 mixed precision for the
     # heavy matmuls/convolutions, and XLA compilation of every network's forward pass
@@ -204,9 +230,38 @@ class RunConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
 
+    def __post_init__(self):
+        for name, choices in (("select_on", SELECT_ON),
+                              ("selection_criterion", SELECTION_CRITERIA)):
+            if getattr(self, name) not in choices:
+                raise UserError(f"--{name}={getattr(self, name)!r} is not valid; use one of "
+                                f"{', '.join(choices)}")
+        for name in ("val_size", "early_stopping_patience"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise UserError(f"--{name}={getattr(self, name)} must be >= 0")
+
     @property
     def compute_dtype(self) -> str:
         return "bfloat16" if self.mixed_precision else "float32"
+
+
+# What a run recorded before a field existed did (see LEGACY_VALUES): it selected on
+# validation queries when it had some, else on the test queries, by the mean, and
+# never stopped early.
+def legacy_run_values(stored: Mapping[str, Any]) -> dict[str, Any]:
+    return {"select_on": "validation" if stored.get("val_size") else "test",
+            "selection_criterion": "mean", "early_stopping_patience": 0}
+
+
+def run_from_dict(values: Mapping[str, Any], **overrides: Any) -> RunConfig:
+    """A stored run record (config.json); fields it predates take their legacy values."""
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    stored = {k: v for k, v in values.items() if k in known}
+    for name, value in legacy_run_values(stored).items():
+        stored.setdefault(name, value)
+    stored["modalities"] = tuple(stored.get("modalities", ()))
+    stored.update(overrides)
+    return RunConfig(**stored)
 
 
 SCHEDULES = ("paper", "release")

@@ -161,7 +161,9 @@ def _build_trainer(config: BenchConfig, data: CrossModalDataset, cnnf_path: str,
                        text_dim=config.text_dim)
     split = make_split(data.num_items, query_size=data.num_items - config.num_train,
                        train_size=config.num_train, seed=config.seed)
-    run = RunConfig(model_dir=model_dir, backbone="cnnf", cnnf_path=cnnf_path,
+    # The release's configuration, its selection on the test queries included (the
+    # benchmark times steps; it never selects).
+    run = RunConfig(model_dir=model_dir, backbone="cnnf", cnnf_path=cnnf_path, select_on="test",
                     seed=config.seed, mixed_precision=mixed_precision,
                     jit_compile=config.jit_compile, eval_batch_size=256)
     schedule = ScheduleConfig(name="release", epochs=1, batch_size=config.batch_size)

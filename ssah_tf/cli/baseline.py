@@ -27,18 +27,23 @@ flags.DEFINE_integer("seed", 0, "Seed of the projection R (and of the l2 hold-ou
 flags.DEFINE_float("l2", None, "L2 penalty of the classifiers (default: chosen per modality "
                    "from 1e-4 ... 1 on a held-out 20 % of the training items).")
 flags.DEFINE_integer("map_top_k", None, "Report mAP@k instead of mAP over the whole database.")
+flags.DEFINE_integer("val_size", None, "Validation queries, drawn as ssah-train draws them (the "
+                     "same default and --split_seed, so both train on the same items and both "
+                     "report validation mAPs); 0: none.")
 flags.DEFINE_string("model_dir", None, "Output folder (default: workspace/runs/"
                     "<dataset>_baseline_<bits>b_<time>).")
 
 
 def main(argv):
     from ssah_tf.data import load_dataset, resolve_split, save_split
+    from ssah_tf.data.protocols import resolve_validation
     from ssah_tf.data.registry import split_path
     from ssah_tf.evaluation.baselines import run_baseline
     from ssah_tf.training.summaries import write_json_atomic
 
     data = load_dataset(common.data_config())
-    split = resolve_split(data, common.data_config())
+    split = resolve_validation(resolve_split(data, common.data_config()), FLAGS.val_size,
+                               seed=FLAGS.split_seed)
     model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UserError(f"--model_dir={model_dir} is an existing file; choose a folder")

@@ -215,6 +215,29 @@ def print_results(title: str, results: dict, path: str) -> None:
           f"{results['label_prior_map']:.4f}\nresults: {path}")
 
 
+def final_table(results: dict, path: str) -> str:
+    """ssah-train's closing table: the selected checkpoint's test mAPs (what best/ holds,
+    and what ssah-eval / ssah-export use) beside the last epoch's, each labelled."""
+    selected, last = results["selected_epoch"], results["last_epoch"]
+    where = {"validation": f"selected on {results['selection'].get('validation_queries', 0)} "
+                           "validation queries",
+             "test": "selected on the test queries: optimistic",
+             "last": "the last epoch, no selection"}[results["selected_on"]]
+    stopped = results.get("stopped") or {}
+    why = {"early_stopping": f"; stopped early: no new best for {stopped.get('patience')} "
+                             "evaluations",
+           "schedule_exhausted": "; the release's learning-rate lists ran out"}.get(
+        stopped.get("reason"), "")
+    head_a, head_b = f"best/ (epoch {selected})", f"last (epoch {last['epoch']})"
+    lines = [f"final evaluation, test queries ({where}{why}):",
+             f"  {'':8s} {head_a:>18s} {head_b:>18s}"]
+    for key in sorted(k for k in results if k.startswith("map_")):
+        lines.append(f"  {key:8s} {results[key]:18.4f} {last.get(key, float('nan')):18.4f}")
+    lines.append(f"  label-prior baseline (random ranking) {results['label_prior_map']:.4f}")
+    lines.append(f"results: {path}")
+    return "\n".join(lines)
+
+
 # Console-script names of the CLI modules, for `python -m ssah_tf.cli.<module>` runs.
 _SCRIPT_NAMES = {"train": "ssah-train", "evaluate": "ssah-eval", "export": "ssah-export",
                  "encode": "ssah-encode", "search": "ssah-search", "baseline": "ssah-baseline",

@@ -16,7 +16,6 @@ import dataclasses
 import os
 import sys
 
-import numpy as np
 from absl import flags, logging
 
 from ssah_tf.cli import common
@@ -67,10 +66,22 @@ flags.DEFINE_float("checkpoint_interval_seconds", 60.0,
                    "(0: every --save_every_passes passes); epoch ends always save.")
 flags.DEFINE_integer("keep_checkpoints", 3, "Recent checkpoints to keep (plus the best).")
 flags.DEFINE_integer("steps_per_loop", 100, "Steps per tf.function call (SIGTERM checks between).")
-flags.DEFINE_integer("val_size", 0, "Carve this many validation queries out of the database "
-                     "items that are not training items and select the best epoch on them "
-                     "(the release selects on test queries).")
+flags.DEFINE_enum("select_on", None, ["validation", "test", "last"],
+                  "Where the best checkpoint (best/, the default of ssah-eval and ssah-export) "
+                  "is chosen: validation queries (paper preset), the test queries as the "
+                  "release does (its preset; optimistic), or the last epoch.")
+flags.DEFINE_integer("val_size", None, "Validation queries (default: as many as the test "
+                     "queries, from the database items outside the training set; where the "
+                     "database is the training set, a tenth of the training items are held out "
+                     "of training instead). 0: none. Kept in split.npz.")
+flags.DEFINE_enum("selection_criterion", None, ["mean", "min"],
+                  "How the selection directions (image<->text, else label/self retrieval) "
+                  "combine: their mean or the smaller of them.")
+flags.DEFINE_integer("early_stopping_patience", None, "Stop after this many evaluations in a "
+                     "row without a new best on the validation queries (0: never).")
 flags.DEFINE_integer("map_top_k", None, "Report mAP@k instead of mAP over the whole database.")
+common.group_flags("model selection (README: what best means)", [
+    "select_on", "val_size", "selection_criterion", "early_stopping_patience", "eval_every"])
 common.group_flags("schedule (the paper schedule's knobs; the release schedule is fixed)", [
     "schedule", "epochs", "batch_size", "lr_decay", "min_stage_steps"] + [
     f"{k}_{n}" for n in ("lab", "img", "txt", "dis") for k in ("lr", "passes")])
@@ -117,7 +128,8 @@ def stored_run_config(model_dir: str | None) -> dict | None:
 
 
 # Fields of a run that a resume may not change (with the whole method and data records).
-FIXED_RUN_FIELDS = ("modalities", "backbone", "image_size")
+FIXED_RUN_FIELDS = ("modalities", "backbone", "image_size", "select_on", "val_size",
+                    "selection_criterion")
 PATH_FIELDS = ("data_path", "data_dir", "image_root", "vocab_file", "split_file")
 
 
@@ -133,18 +145,15 @@ def resume_changes(stored: dict, record: dict) -> dict:
 
     Both sides are compared as the code reads them (a stored record without a newer
     field holds that field's legacy value), so reading an old run is no change."""
-    from ssah_tf.config import RunConfig, from_dict, schedule_from_dict, to_dict
+    from ssah_tf.config import from_dict, run_from_dict, schedule_from_dict, to_dict
     from ssah_tf.training.runs import config_differences
 
     data_class = _data_config_class()
     known = {f.name for f in dataclasses.fields(data_class)}
-    run_known = {f.name for f in dataclasses.fields(RunConfig)}
-    stored_run = {k: v for k, v in stored["run"].items() if k in run_known}
-    stored_run["modalities"] = tuple(stored_run.get("modalities", ()))
     normalised = {
         "ssah": to_dict(from_dict(stored["ssah"])),
         "schedule": dataclasses.asdict(schedule_from_dict(stored["schedule"])),
-        "run": dataclasses.asdict(RunConfig(**stored_run)),
+        "run": dataclasses.asdict(run_from_dict(stored["run"])),
         "data": dataclasses.asdict(absolute_paths(data_class(**{
             k: v for k, v in stored["data"].items() if k in known}))),
         "replicas": stored.get("replicas")}
@@ -210,29 +219,42 @@ def modalities_and_backbone(data, stored_run: dict | None) -> tuple[tuple[str, .
 
 RUN_FIELDS = ("cnnf_path", "vgg19_weights", "image_size", "seed", "eval_every",
               "save_every_passes", "checkpoint_interval_seconds", "keep_checkpoints",
-              "steps_per_loop", "val_size", "map_top_k", "mixed_precision", "jit_compile")
+              "steps_per_loop", "select_on", "val_size", "selection_criterion",
+              "early_stopping_patience", "map_top_k", "mixed_precision", "jit_compile")
 
 
-def run_config(model_dir: str, modalities, backbone: str, stored_run: dict | None, split):
-    """The RunConfig from the flags (a resumed run's stored values unless given)."""
-    from ssah_tf.config import RunConfig
+def run_values(stored_run: dict | None, preset: str) -> dict:
+    """The RunConfig fields the flags give (a resumed run's stored values unless a flag
+    is given); fields left unset take the preset's run defaults, then RunConfig's."""
+    from ssah_tf.config import legacy_run_values, preset_run_defaults
 
+    if stored_run is not None:
+        stored_run = {**legacy_run_values(stored_run), **stored_run}
     values = {name: common.stored_or_flag(name, stored_run) for name in RUN_FIELDS}
-    for name in ("mixed_precision", "jit_compile"):  # None: the RunConfig default
+    for name, value in preset_run_defaults(preset).items():
         if values[name] is None:
-            del values[name]
-    run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone, **values)
-    if run.val_size:
-        outside = len(np.setdiff1d(split.database, split.train))
-        if not outside:
-            raise UserError(f"--val_size={run.val_size}: every database item of this split is "
-                            "a training item, so none is left to validate on; pass a "
-                            "--split_file whose database holds items outside train_index, "
-                            "or drop --val_size")
-        if run.val_size > outside:
-            raise UserError(f"--val_size={run.val_size} exceeds the {outside} database items "
-                            "outside the training set; lower it")
-    return run
+            values[name] = value
+    return {k: v for k, v in values.items() if v is not None or k in ("map_top_k", "val_size")}
+
+
+def validation_split(split, values: dict, split_seed: int):
+    """The split with its validation queries (a new run: protocols.resolve_validation,
+    automatic when selecting on validation) and the run's select_on and val_size."""
+    from ssah_tf.data.protocols import resolve_validation
+
+    select_on = values.get("select_on", "validation")
+    split = resolve_validation(split, values["val_size"], seed=split_seed,
+                               automatic=select_on == "validation")
+    if select_on == "validation" and split.validation is None:
+        if common.explicit("select_on"):
+            raise UserError("--select_on=validation needs validation queries; drop --val_size=0 "
+                            "or use a larger split")
+        logging.warning("no validation queries (--val_size=0 or a split too small to hold them "
+                        "out): best/ is the last evaluated epoch, never one chosen on the test "
+                        "queries")
+        select_on = "last"
+    return split, {**values, "select_on": select_on,
+                   "val_size": 0 if split.validation is None else len(split.validation)}
 
 
 def build_trainer():
@@ -241,11 +263,11 @@ def build_trainer():
     check_flag_values()
     import tensorflow as tf
 
-    from ssah_tf.config import TrainConfig, from_dict, to_dict
+    from ssah_tf.config import RunConfig, TrainConfig, from_dict, to_dict
     from ssah_tf.data import load_dataset, resolve_split
-    from ssah_tf.data.protocols import load_split
     from ssah_tf.data.registry import split_path
     from ssah_tf.training.loop import Trainer
+    from ssah_tf.training.runs import load_run_split
 
     # The strategy comes first: MultiWorkerMirroredStrategy must exist before other TF work.
     strategy = make_strategy(FLAGS.strategy)
@@ -262,15 +284,18 @@ def build_trainer():
             "text" in modalities and ssah.network.text_dim != data.text_dim):
         raise UserError(f"--num_labels/--text_dim disagree with the data ({data.num_labels} "
                         f"labels, text dim {data.text_dim})")
-    split = resolve_split(data, data_config)
+    values = run_values(stored["run"] if stored else None, ssah.preset)
     if stored and os.path.isfile(split_path(FLAGS.model_dir)):
         # The run's own split, whatever the split flags now say (resume_changes refuses
         # changed ones).
-        split = load_split(split_path(FLAGS.model_dir), data.num_items,
-                           allow_overlap=data_config.allow_query_overlap)
+        split = load_run_split(FLAGS.model_dir, data, data_config,
+                               RunConfig(model_dir=FLAGS.model_dir, **values))
+    else:
+        split, values = validation_split(resolve_split(data, data_config), values,
+                                         data_config.split_seed)
     model_dir = FLAGS.model_dir or common.default_run_dir(
         f"{data.name}_{ssah.preset}_{ssah.network.bits}b")
-    run = run_config(model_dir, modalities, backbone, stored["run"] if stored else None, split)
+    run = RunConfig(model_dir=model_dir, modalities=modalities, backbone=backbone, **values)
     config = TrainConfig(ssah=ssah, schedule=schedule_config(stored), run=run)
     record = {"ssah": to_dict(ssah), "schedule": dataclasses.asdict(config.schedule),
               "run": dataclasses.asdict(run), "data": dataclasses.asdict(data_config),
@@ -291,7 +316,7 @@ def main(argv):
     from ssah_tf.data.registry import split_path
     from ssah_tf.training.runs import RunLock, record_config_changes
     from ssah_tf.training.summaries import write_json_atomic
-    from ssah_tf.training.loop import Preempted
+    from ssah_tf.training.loop import Diverged, Preempted
 
     trainer, record, changes = build_trainer()
     config, split, strategy = trainer.config, trainer.split, trainer.strategy
@@ -320,6 +345,12 @@ def main(argv):
             shutil.rmtree(owned, ignore_errors=True)
         raise
     logging.info("%s; split: %s", trainer.data.summary(), split.sizes())
+    if split.validation is not None:
+        logging.info("validation: %d queries %s (split.npz validation_index)", len(split.validation),
+                     "held out of the training items, not trained on"
+                     if split.validation_from == "train" else
+                     "from the database items outside the training set")
+    logging.info("best/ is chosen by %s", trainer.selection.describe())
     logging.info("%s", trainer.start_message)
     logging.info("run directory %s (%d replicas)", model_dir, strategy.num_replicas_in_sync)
     try:
@@ -328,13 +359,17 @@ def main(argv):
         print(f"{common.tool_name()}: stopped by {trainer.stop_signal}: checkpoint {stop} "
               "written; rerun with --resume to continue", file=sys.stderr)
         return 3
+    except Diverged as error:
+        lock.release()
+        if created and error.last_checkpoint is None and trainer.is_chief:
+            shutil.rmtree(owned, ignore_errors=True)  # nothing worth keeping was written
+        print(f"{common.tool_name()}: error: {error}", file=sys.stderr)
+        return 4
     finally:
         lock.release()
     if not trainer.is_chief:
         return 0
-    common.print_results(f"final evaluation (epoch {results['epoch']}, best epoch "
-                         f"{results['best_epoch']})", results,
-                         os.path.join(model_dir, "results.json"))
+    print(common.final_table(results, os.path.join(model_dir, "results.json")))
     return 0
 
 

@@ -150,33 +150,45 @@ def run_baseline(data, split, *, bits: int, seed: int, l2: float | None = None,
                  top_k: int | None = None) -> dict:
     """Fit every modality on ``split.train``, code query and database, score all directions.
 
-    Returns the ``map_*`` keys (as ``ssah-train``'s results.json), the label prior's mAP
-    and, per modality, the regularisation used and the training / query accuracy of the
-    classifier's top label.
+    Returns the ``map_*`` keys (as ``ssah-train``'s results.json), the label prior's mAP,
+    under ``validation`` the mAPs of the split's validation queries (against the rest of
+    the database, as ssah-train measures them) and, per modality, the regularisation used
+    and the query accuracy of the classifier's top label.
     """
     from ssah_tf.evaluation.directions import direction_maps, label_prior_map
 
-    train, query, database = (np.asarray(i, np.int64) for i in (split.train, split.query,
-                                                                 split.database))
+    train = np.asarray(split.train, np.int64)
     labels = data.labels
     prior = labels[train].mean(0)
     projection = random_projection(data.num_labels, bits, seed)
-    inputs = baseline_inputs(data)
-    query_codes = {"label": codes_from_scores(labels[query], prior=prior, projection=projection)}
-    database_codes = {}
-    details = {}
-    for modality, x in inputs.items():
-        model = fit_modality(x[train], labels[train], l2=l2, seed=seed)
-        p_query, p_db = model.probabilities(x[query]), model.probabilities(x[database])
-        query_codes[modality] = codes_from_scores(p_query, prior=prior, projection=projection)
-        database_codes[modality] = codes_from_scores(p_db, prior=prior, projection=projection)
-        hit = labels[query][np.arange(len(query)), p_query.argmax(1)] > 0
-        details[modality] = {"l2": model.classifier.l2, "query_top1_correct": float(hit.mean()),
-                             "multi_label": model.classifier.multi_label}
-    results = direction_maps(query_codes=query_codes, database_codes=database_codes,
-                             query_labels=labels[query], database_labels=labels[database],
-                             top_k=top_k)
+    models = {modality: fit_modality(x[train], labels[train], l2=l2, seed=seed)
+              for modality, x in baseline_inputs(data).items()}
+
+    def maps(query: np.ndarray, database: np.ndarray) -> dict:
+        query_codes = {"label": codes_from_scores(labels[query], prior=prior,
+                                                  projection=projection)}
+        database_codes = {}
+        for modality, x in baseline_inputs(data).items():
+            query_codes[modality] = codes_from_scores(models[modality].probabilities(x[query]),
+                                                      prior=prior, projection=projection)
+            database_codes[modality] = codes_from_scores(
+                models[modality].probabilities(x[database]), prior=prior, projection=projection)
+        return direction_maps(query_codes=query_codes, database_codes=database_codes,
+                              query_labels=labels[query], database_labels=labels[database],
+                              top_k=top_k)
+
+    query, database = np.asarray(split.query, np.int64), np.asarray(split.database, np.int64)
+    results: dict = maps(query, database)
     results["label_prior_map"] = label_prior_map(query_labels=labels[query],
                                                  database_labels=labels[database], top_k=top_k)
+    if split.validation is not None:
+        results["validation"] = maps(np.asarray(split.validation, np.int64),
+                                     np.asarray(split.validation_database, np.int64))
+    details = {}
+    for modality, x in baseline_inputs(data).items():
+        model = models[modality]
+        hit = labels[query][np.arange(len(query)), model.probabilities(x[query]).argmax(1)] > 0
+        details[modality] = {"l2": model.classifier.l2, "query_top1_correct": float(hit.mean()),
+                             "multi_label": model.classifier.multi_label}
     results["classifiers"] = details
     return results

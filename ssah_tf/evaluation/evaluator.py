@@ -19,16 +19,10 @@ from ssah_tf.data.files import load_json
 from ssah_tf.data.pipeline import make_dataset
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.directions import direction_maps, label_prior_map
+from ssah_tf.evaluation.selection import selection_directions
 
 # Bulk text encoding folds TxtNet's first layer once for the fixed weights.
 FOLDED_TEXT_ROWS = 2048
-
-
-def selection_metric(maps: dict[str, float]) -> float:
-    """Cross-modal mean (i2t, t2i) when both modalities exist, else label/self retrieval."""
-    keys = [k for k in ("map_i2t", "map_t2i") if k in maps] or [
-        k for k in ("map_l2t", "map_t2t", "map_l2i", "map_i2i") if k in maps]
-    return float(np.mean([maps[k] for k in keys]))
 
 
 class Evaluator:
@@ -36,8 +30,7 @@ class Evaluator:
 
     def __init__(self, networks, data, split, *, modalities: tuple[str, ...],
                  feature_matrix: np.ndarray | None, pixel_images: bool, image_size: int,
-                 batch_size: int = 256, top_k: int | None = None, val_size: int = 0,
-                 jit_compile: bool = False):
+                 batch_size: int = 256, top_k: int | None = None, jit_compile: bool = False):
         self.networks = networks
         self.data = data
         self.split = split
@@ -47,7 +40,6 @@ class Evaluator:
         self.image_size = image_size
         self.batch_size = batch_size
         self.top_k = top_k
-        self.val_size = val_size
         self.jit_compile = jit_compile
         self._encoders: dict[str, Any] = {}
         self._label_prior: float | None = None
@@ -95,14 +87,33 @@ class Evaluator:
         return codes_from_hash(self.encode(indices, modality))
 
     # ------------------------------------------------------------------ scoring
-    def evaluate(self, query: np.ndarray, database: np.ndarray) -> tuple[dict, dict]:
-        """mAP for every direction available; also the query hash outputs."""
-        q = {m: self.encode(query, m) for m in self.modalities}
-        db = {m: self.encode(database, m) for m in self.modalities if m != "label"}
+    def _encode_rows(self, query_sets: list[np.ndarray], database: np.ndarray):
+        """Each modality's H for every row any of ``query_sets`` or the database needs,
+        encoded once (validation queries are database items): modality -> (rows, H)."""
+        encoded = {}
+        for modality in self.modalities:
+            parts = query_sets + ([] if modality == "label" else [database])
+            rows = np.unique(np.concatenate(parts))
+            encoded[modality] = (rows, self.encode(rows, modality))
+        return encoded
+
+    @staticmethod
+    def _take(encoded, modality: str, indices: np.ndarray) -> np.ndarray:
+        rows, hashes = encoded[modality]
+        return hashes[np.searchsorted(rows, indices)]
+
+    def _maps(self, encoded, query: np.ndarray, database: np.ndarray) -> tuple[dict, dict]:
+        q = {m: self._take(encoded, m, query) for m in self.modalities}
+        db = {m: self._take(encoded, m, database) for m in self.modalities if m != "label"}
         maps = direction_maps(query_codes=q, database_codes=db,
                               query_labels=self.data.labels[query],
                               database_labels=self.data.labels[database], top_k=self.top_k)
         return maps, q
+
+    def evaluate(self, query: np.ndarray, database: np.ndarray) -> tuple[dict, dict]:
+        """mAP for every direction available; also the query hash outputs."""
+        query, database = np.asarray(query), np.asarray(database)
+        return self._maps(self._encode_rows([query], database), query, database)
 
     def label_prior(self) -> float:
         """Baseline: mAP when every code is equal, i.e. a ranking that ignores the data
@@ -114,51 +125,44 @@ class Evaluator:
                 top_k=self.top_k)
         return self._label_prior
 
-    def validation_split(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(validation queries, their database): the last ``val_size`` database items
-        outside the training set, against the rest of the database."""
-        if not self.val_size:
-            return None
-        database = np.asarray(self.split.database)
-        train = set(np.asarray(self.split.train).tolist())
-        pool = np.array([i for i in database if i not in train])
-        if len(pool) < self.val_size:
-            raise UserError(f"--val_size {self.val_size} exceeds the {len(pool)} database items "
-                            "outside the training set")
-        queries = pool[-self.val_size:]
-        return queries, np.setdiff1d(database, queries)
-
     def record(self, epoch: int) -> tuple[dict[str, Any], dict]:
-        """The evaluation record of ``epoch`` (test, and validation when asked) and the
-        test query hashes (for code statistics)."""
+        """The evaluation record of ``epoch``: test mAPs and, when the split has
+        validation queries, their mAPs against the rest of the database; also the
+        test query hashes (for code statistics). Every item is encoded once."""
         started = time.time()
-        maps, query_hashes = self.evaluate(np.asarray(self.split.query),
-                                           np.asarray(self.split.database))
-        record: dict[str, Any] = {"epoch": epoch, "test": maps,
-                                  "test_selection": selection_metric(maps)}
-        validation = self.validation_split()
+        split = self.split
+        query, database = np.asarray(split.query), np.asarray(split.database)
+        validation = None if split.validation is None else np.asarray(split.validation)
+        encoded = self._encode_rows([query] + ([validation] if validation is not None else []),
+                                    database)
+        maps, query_hashes = self._maps(encoded, query, database)
+        record: dict[str, Any] = {"epoch": epoch, "test": maps}
         if validation is not None:
-            val_maps, _ = self.evaluate(*validation)
-            record["validation"] = val_maps
-            record["validation_selection"] = selection_metric(val_maps)
+            record["validation"], _ = self._maps(encoded, validation, split.validation_database)
         record["eval_seconds"] = time.time() - started
         return record, query_hashes
 
 
 # ----------------------------------------------------------------------------- run records
-def selection_of(record: dict) -> float:
-    """The value model selection compares: validation when measured, else test."""
-    return record.get("validation_selection", record["test_selection"])
-
-
-def results_summary(record: dict, history: list[dict], label_prior: float) -> dict[str, Any]:
-    """results.json: the latest evaluation, the best epoch (by :func:`selection_of`)
-    and its test mAPs, and the label prior beside them."""
-    best = max(history, key=selection_of)
-    return {**record["test"], "epoch": record["epoch"], "best_epoch": best["epoch"],
-            "label_prior_map": label_prior, "best": best.get("test"),
-            "selected_on": "validation" if "validation" in record else "test",
-            "validation": record.get("validation")}
+def results_summary(history: list[dict], *, selection, label_prior: float, split,
+                    stopped: dict | None = None) -> dict[str, Any]:
+    """results.json: the test mAPs of the selected checkpoint (the one ``best/`` holds
+    and ``ssah-eval`` / ``ssah-export`` use by default) at the top level, how and where
+    it was selected, the last evaluated epoch's test mAPs under ``last_epoch``, the
+    label prior, and why training stopped."""
+    best, last = selection.best(history), history[-1]
+    how = {"criterion": selection.criterion,
+           "directions": selection_directions(best["test"]),
+           "description": selection.describe()}
+    if selection.select_on != "last":
+        how["value"] = selection.value(best)
+    if split.validation is not None:
+        how.update(validation_queries=int(len(split.validation)),
+                   validation_from=split.validation_from)
+    return {**best["test"], "selected_epoch": best["epoch"], "selected_on": selection.select_on,
+            "selection": how, "validation": best.get("validation"),
+            "last_epoch": {"epoch": last["epoch"], **last["test"]},
+            "label_prior_map": label_prior, "evaluations": len(history), "stopped": stopped}
 
 
 def load_history(model_dir: str, before_epoch: int) -> list[dict]:

@@ -7,7 +7,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import Initialization, dense
+from ssah_tf.models.layers import Initialization, dense, dense_apply
 
 
 class Discriminator(keras.Model):
@@ -40,6 +40,9 @@ class Discriminator(keras.Model):
 
     def call(self, features: tf.Tensor) -> tf.Tensor:
         x = features
+        # dense_apply: every step backpropagates through the hidden layers (to the
+        # generator's features, or to fc1's weights), and TF's own input gradient of a
+        # wide layer is far slower than its forward pass on CPU (layers.wide_matmul).
         for layer in self.hidden_layers:
-            x = tf.nn.relu(layer(x))
+            x = tf.nn.relu(dense_apply(layer, x))
         return self.out(tf.cast(x, tf.float32))[:, 0]

@@ -23,7 +23,9 @@ from absl import logging
 
 from ssah_tf.config import TrainConfig, schedule_table
 from ssah_tf.data.protocols import Split
-from ssah_tf.evaluation.evaluator import load_history, results_summary, selection_of
+from ssah_tf.errors import UserError
+from ssah_tf.evaluation.evaluator import load_history, results_summary
+from ssah_tf.evaluation.selection import ModelSelection
 from ssah_tf.training import checkpoints, monitors, state as state_lib
 from ssah_tf.training.checkpoints import save_checkpoint
 from ssah_tf.training.inputs import StageInputs, batch_geometry, draw_pass_table
@@ -41,6 +43,18 @@ from ssah_tf.training.summaries import SummaryWriter, write_json_atomic
 
 class Preempted(Exception):
     """Training stopped on SIGTERM or Ctrl-C after writing a checkpoint."""
+
+
+class Diverged(Exception):
+    """A loss term, weight or bank became NaN or inf; nothing after the last finite
+    checkpoint was saved. The message names the stage, the step and what to change."""
+
+    def __init__(self, message: str, last_checkpoint: str | None):
+        super().__init__(message)
+        self.last_checkpoint = last_checkpoint
+
+
+NETWORK_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet", "dis": "the discriminators"}
 
 
 class Trainer:
@@ -79,6 +93,14 @@ class Trainer:
         self.checkpoint = self.state.checkpoint(self.networks, self.optimizers)
         self._make_managers()
         self.evaluator = make_evaluator(built, data, split, run)
+        self.selection = ModelSelection(select_on=run.select_on, criterion=run.selection_criterion,
+                                        patience=run.early_stopping_patience)
+        if run.select_on == "validation" and split.validation is None:
+            raise UserError("--select_on=validation but the split has no validation queries; "
+                            "give --val_size > 0 (or leave it unset), or choose --select_on=last")
+        # Why training ended (results.json "stopped"); None while it runs.
+        self.stopped: dict[str, Any] | None = None
+        self._finite_checks: dict[str, Any] = {}
         self.collapse_monitor = CollapseMonitor(
             pairwise_form=ssah.loss.pairwise_form, squares_factor=ssah.loss.squares_factor,
             init_scheme=network.init_scheme, release_schedule=config.schedule.name == "release")
@@ -211,6 +233,7 @@ class Trainer:
         while step < self.steps_per_pass:
             count = min(chunk, self.steps_per_pass - step)
             result = loop(tf.constant(step, tf.int64), tf.constant(count, tf.int64), iterator).numpy()
+            self._check_finite(stage, result, step + count)
             totals = result if totals is None else totals + result
             step += count
             state.step_in_pass.assign(step)
@@ -220,33 +243,108 @@ class Trainer:
         state.step_in_pass.assign(0)
         return totals / max(1, self.steps_per_pass - start)
 
+    def _all_finite(self, network: str) -> bool:
+        """Whether every variable the stage updates, and its network's banks, is finite."""
+        if network not in self._finite_checks:
+            tensors = list(self.stage_variables[network])
+            if network in self.state.banks:
+                bank = self.state.banks[network]
+                tensors += [bank.feature, bank.hash, bank.label]
+
+            @tf.function
+            def check():
+                return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
+
+            self._finite_checks[network] = check
+        return bool(self._finite_checks[network]())
+
+    def _check_finite(self, stage: StagePlan, sums: np.ndarray, step_in_pass: int) -> None:
+        """Stop training (Diverged) as soon as a loss term, a weight the stage updates or
+        its network's banks stop being finite: nothing after this is saved, so the
+        latest and best checkpoints stay finite."""
+        if np.all(np.isfinite(sums)) and self._all_finite(stage.network):
+            return
+        names = term_names(stage.network, self.has_image, self.has_text)
+        bad = [f"{n} {v}" for n, v in zip(names, sums.tolist()) if not np.isfinite(v)]
+        what = f"loss terms {', '.join(bad)}" if bad else "weights or memory banks"
+        net = NETWORK_NAMES[stage.network]
+        step = int(self.state.global_step.numpy()) + step_in_pass - int(
+            self.state.step_in_pass.numpy())
+        latest = self.manager.latest_checkpoint
+        continue_with = (f"the last finite checkpoint {latest} is intact: continue with --resume "
+                         "after the change" if latest else
+                         "no checkpoint had been written yet: start again after the change")
+        raise Diverged(
+            f"training diverged: {net}'s {what} became non-finite in epoch "
+            f"{int(self.state.epoch.numpy())}, stage {stage.network}[{stage.index}] pass "
+            f"{int(self.state.pass_cursor.numpy()) + 1} (global step {step}, learning rate "
+            f"{stage.learning_rate:.3g}); {self._divergence_advice(stage.network)}; "
+            f"{continue_with}", latest)
+
+    def _check_weights_finite(self) -> None:
+        """Before any save: every network's weights and banks are finite (Diverged
+        otherwise), so no checkpoint, latest or best, ever holds NaN or inf."""
+        bad = [n for n in self.stage_variables if not self._all_finite(n)]
+        if bad:
+            latest = self.manager.latest_checkpoint
+            raise Diverged(
+                f"training diverged: {', '.join(NETWORK_NAMES[n] for n in bad)} hold non-finite "
+                f"weights or banks at global step {int(self.state.global_step.numpy())}, so "
+                f"they were not saved; {self._divergence_advice(bad[0])}; "
+                + (f"the last finite checkpoint {latest} is intact: continue with --resume "
+                   "after the change" if latest else "start again after the change"), latest)
+
+    def _divergence_advice(self, network: str) -> str:
+        """The settings that make a stage diverge, as flags to change."""
+        advice = (f"lower --lr_{network}" if self.table.learning_rates == "decay" else
+                  f"the release schedule fixes its learning rates: train with --schedule=paper "
+                  f"and a lower --lr_{network}")
+        if self.config.ssah.loss.pairwise_form == "squared_residual" and network != "dis":
+            advice += " (or --pairwise_form=nll: the release's literal log(1+exp) overflows)"
+        return advice
+
     # ------------------------------------------------------------------ outer loop
     def train(self) -> dict[str, Any]:
         """Run (or continue) training to ``schedule.epochs``; returns the final results."""
         previous = {sig: signal.signal(sig, self._on_stop_signal)
                     for sig in (signal.SIGTERM, signal.SIGINT)}
         self.summaries.run_config(self.config, self.split, self.strategy.num_replicas_in_sync)
-        results: dict[str, Any] = {}
         try:
-            while int(self.state.epoch.numpy()) < self.config.schedule.epochs:
-                epoch = int(self.state.epoch.numpy())
-                try:
-                    plan = epoch_plan(self.table, epoch, self.networks_present, self.steps_per_pass)
-                except ScheduleExhausted as stop:
-                    logging.warning("stopping before epoch %d: %s", epoch, stop)
-                    break
-                results = self._run_epoch(epoch, plan) or results
+            while self.stopped is None:
+                self.stopped = self._stop_reason()
+                if self.stopped is None:
+                    epoch = int(self.state.epoch.numpy())
+                    self._run_epoch(epoch, epoch_plan(self.table, epoch, self.networks_present,
+                                                      self.steps_per_pass))
+        except ScheduleExhausted as stop:
+            logging.warning("stopping before epoch %d: %s", int(self.state.epoch.numpy()), stop)
+            self.stopped = {"reason": "schedule_exhausted", "message": str(stop)}
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.summaries.flush()
-        if not results:
-            results = self.evaluate_and_select(int(self.state.epoch.numpy()) - 1, 0.0)
+        if not self.history or self.history[-1]["epoch"] != int(self.state.epoch.numpy()) - 1:
+            self.evaluate_and_select(int(self.state.epoch.numpy()) - 1, 0.0)
+        results = self.write_results()
         if not self.is_chief:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
         return results
 
-    def _run_epoch(self, epoch: int, plan: list[StagePlan]) -> dict[str, Any] | None:
+    def _stop_reason(self) -> dict[str, Any] | None:
+        """Why training ends before the next epoch (None: it goes on)."""
+        epochs = self.config.schedule.epochs
+        if int(self.state.epoch.numpy()) >= epochs:
+            return {"reason": "epochs", "epochs": epochs}
+        if self.selection.should_stop(self.history):
+            best = self.selection.best(self.history)
+            logging.info("early stopping: %d evaluations without improvement on the %s "
+                         "selection metric since epoch %d", self.selection.patience,
+                         self.selection.select_on, best["epoch"])
+            return {"reason": "early_stopping", "patience": self.selection.patience,
+                    "best_epoch": best["epoch"], "last_epoch": self.history[-1]["epoch"]}
+        return None
+
+    def _run_epoch(self, epoch: int, plan: list[StagePlan]) -> None:
         """The epoch's stages from the checkpointed cursor, then evaluation and a save."""
         state, run = self.state, self.config.run
         started = time.time()
@@ -257,14 +355,12 @@ class Trainer:
         self.progress.epoch_done(epoch, time.time() - started)
         state.epoch.assign_add(1)
         state.stage_cursor.assign(0)
-        results = None
         done = int(state.epoch.numpy())
         if run.eval_every and (done % run.eval_every == 0 or done >= self.config.schedule.epochs):
-            results = self.evaluate_and_select(epoch, time.time() - started)
+            self.evaluate_and_select(epoch, time.time() - started)
         path = self._save("epoch")
         if self._preempt_requested:
             raise Preempted(path)
-        return results
 
     def _run_stage(self, epoch: int, stage: StagePlan, plan: list[StagePlan]) -> None:
         """The stage's passes from the checkpointed cursor; saves on the cadence."""
@@ -319,6 +415,7 @@ class Trainer:
                                         self.config.ssah.loss.similarity_value)
 
     def _save(self, reason: str) -> str:
+        self._check_weights_finite()
         path = save_checkpoint(self.manager, self.state.global_step)
         self._last_save = time.time()
         logging.debug("checkpoint %s (%s)", path, reason)
@@ -344,23 +441,36 @@ class Trainer:
         return self.evaluator.encode(indices, modality)
 
     def evaluate_and_select(self, epoch: int, epoch_seconds: float) -> dict[str, Any]:
-        """Evaluate, keep the best checkpoint (new best metric), write the records."""
+        """Evaluate, keep the best checkpoint by the run's selection (validation queries
+        in the paper preset, never the test queries), write the records."""
         started = time.time()
         record, query_hashes = self.evaluator.record(epoch)
         self.summaries.evaluation(record, query_hashes, int(self.state.global_step.numpy()))
-        improved = selection_of(record) > float(self.state.best_metric.numpy())
+        improved = self.selection.improves(record, self.history)
+        value = self.selection.value(record)
         if improved:
-            self.state.best_metric.assign(selection_of(record))
+            self.state.best_metric.assign(value)
+            self._check_weights_finite()
             save_checkpoint(self.best_manager, self.state.global_step)
-        record.update(best_so_far=improved, eval_seconds=time.time() - started,
-                      epoch_seconds=epoch_seconds)
+        record.update(selection_value=value, best_so_far=improved,
+                      eval_seconds=time.time() - started, epoch_seconds=epoch_seconds)
         self.history.append(record)
-        summary = results_summary(record, self.history, self.evaluator.label_prior())
         if self.is_chief:
-            model_dir = self.config.run.model_dir
-            write_json_atomic(os.path.join(model_dir, "eval", f"epoch_{epoch:04d}.json"), record)
-            write_json_atomic(os.path.join(model_dir, "results.json"), summary)
-        logging.info("epoch %d evaluation: %s (selection %.4f%s)", epoch,
-                     ", ".join(f"{k} {v:.4f}" for k, v in record["test"].items()),
-                     selection_of(record), ", new best" if improved else "")
+            write_json_atomic(os.path.join(self.config.run.model_dir, "eval",
+                                           f"epoch_{epoch:04d}.json"), record)
+        summary = self.write_results()
+        shown = [(split, record[split]) for split in ("validation", "test") if split in record]
+        logging.info("epoch %d evaluation: %s (selection %s %.4f%s)", epoch, "; ".join(
+            f"{split} " + ", ".join(f"{k} {v:.4f}" for k, v in maps.items())
+            for split, maps in shown), self.selection.select_on, value,
+            ", new best" if improved else "")
+        return summary
+
+    def write_results(self) -> dict[str, Any]:
+        """results.json from the evaluations so far (and why training stopped)."""
+        summary = results_summary(self.history, selection=self.selection,
+                                  label_prior=self.evaluator.label_prior(), split=self.split,
+                                  stopped=self.stopped)
+        if self.is_chief:
+            write_json_atomic(os.path.join(self.config.run.model_dir, "results.json"), summary)
         return summary

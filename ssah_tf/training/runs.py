@@ -52,7 +52,7 @@ def make_evaluator(built: RunNetworks, data, split, run):
     return Evaluator(built.networks, data, split, modalities=run.modalities,
                      feature_matrix=built.feature_matrix, pixel_images=built.pixel_images,
                      image_size=run.image_size, batch_size=run.eval_batch_size,
-                     top_k=run.map_top_k, val_size=run.val_size, jit_compile=run.jit_compile)
+                     top_k=run.map_top_k, jit_compile=run.jit_compile)
 
 
 def build_run_networks(ssah, run, data, train_index: np.ndarray) -> RunNetworks:
@@ -113,7 +113,7 @@ def read_run_config(model_dir: str, **run_overrides):
     """(TrainConfig, DataConfig) of a run directory from its config.json; everything of
     a run is found relative to the directory given, so a copied or moved run reads
     its own checkpoints (not those at the path it was trained in)."""
-    from ssah_tf.config import RunConfig, TrainConfig, from_dict, schedule_from_dict
+    from ssah_tf.config import TrainConfig, from_dict, run_from_dict, schedule_from_dict
     from ssah_tf.data.registry import DataConfig
 
     path = os.path.join(model_dir, "config.json")
@@ -124,10 +124,9 @@ def read_run_config(model_dir: str, **run_overrides):
     saved = read_config_record(path)
     try:
         data_config = DataConfig(**saved["data"])
-        run = dict(saved["run"], modalities=tuple(saved["run"]["modalities"]), model_dir=model_dir,
-                   **run_overrides)
+        run = run_from_dict(saved["run"], model_dir=model_dir, **run_overrides)
         config = TrainConfig(ssah=from_dict(saved["ssah"]),
-                             schedule=schedule_from_dict(saved["schedule"]), run=RunConfig(**run))
+                             schedule=schedule_from_dict(saved["schedule"]), run=run)
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{path} is damaged or from an unknown version ({type(error).__name__}: "
                         f"{error})") from None
@@ -166,19 +165,28 @@ def checkpoint_path(model_dir: str, which: str) -> str:
     return path
 
 
+def load_run_split(model_dir: str, data, data_config, run):
+    """A run's split.npz, with the validation queries of a run recorded before the
+    file kept them (protocols.legacy_validation)."""
+    from ssah_tf.data.protocols import legacy_validation, load_split
+    from ssah_tf.data.registry import split_path
+
+    split = load_split(split_path(model_dir), data.num_items,
+                       allow_overlap=data_config.allow_query_overlap)
+    return legacy_validation(split, run.val_size or 0)
+
+
 def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
     """A run's networks with the weights of its ``which`` checkpoint (best, latest or
     a path), and an evaluator on its data and split."""
     import tensorflow as tf
 
-    from ssah_tf.data.protocols import load_split
-    from ssah_tf.data.registry import load_dataset, split_path
+    from ssah_tf.data.registry import load_dataset
 
     config, data_config = read_run_config(model_dir, **run_overrides)
     path = checkpoint_path(model_dir, which)
     data = load_dataset(data_config)
-    split = load_split(split_path(model_dir), data.num_items,
-                       allow_overlap=data_config.allow_query_overlap)
+    split = load_run_split(model_dir, data, data_config, config.run)
     built = build_run_networks(config.ssah, config.run, data, np.asarray(split.train, np.int64))
     try:
         tf.train.Checkpoint(**built.networks.checkpoint_items()).read(path).expect_partial()

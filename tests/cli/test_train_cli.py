@@ -26,6 +26,16 @@ def test_demo_trains_and_evaluates(tmp_path):
     results = json.loads((run_dir / "results.json").read_text())
     for key in ("map_i2t", "map_t2i", "map_i2i", "map_t2t", "map_l2i", "map_l2t"):
         assert 0.0 < results[key] <= 1.0
+        assert 0.0 < results["last_epoch"][key] <= 1.0
+    # The paper preset selects best/ on validation queries drawn from the database items
+    # outside the training set (as many as the test queries), kept in split.npz.
+    assert results["selected_on"] == "validation" and results["selected_epoch"] in (0, 1)
+    assert "best/ (epoch" in result.stdout and "last (epoch 1)" in result.stdout
+    with np.load(run_dir / "split.npz") as split:
+        validation = split["validation_index"]
+        assert len(validation) == 40 and str(split["validation_from"]) == "database"
+        assert not set(validation) & (set(split["train_index"]) | set(split["query_index"]))
+    assert json.loads((run_dir / "config.json").read_text())["run"]["val_size"] == 40
     assert (run_dir / "split.npz").exists() and (run_dir / "config.json").exists()
     assert tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
     assert tf.train.latest_checkpoint(str(run_dir / "best"))
@@ -51,6 +61,53 @@ def test_bad_input_one_line_and_no_run_directory(tmp_path, args, fragment):
     assert fragment in lines[-1], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not run_dir.exists()
+
+
+def test_divergence_is_one_line_exit_4_and_leaves_nothing(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli("ssah_tf.cli.train", *TINY, "--epochs=2", f"--model_dir={run_dir}",
+                     "--lr_lab=1e4", "--lr_img=1e4", "--lr_txt=1e4")
+    assert result.returncode == 4, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0]
+    line = errors[0]
+    assert "training diverged" in line and "non-finite" in line and "global step" in line and "lower --lr_" in line
+    assert not run_dir.exists()  # no checkpoint had been written: nothing worth keeping
+
+
+def test_release_preset_selects_on_test_queries_and_says_so(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli("ssah_tf.cli.train", *TINY, "--preset=release", "--epochs=1",
+                     f"--model_dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["selected_on"] == "test" and "optimistic" in result.stdout
+    with np.load(run_dir / "split.npz") as split:
+        assert "validation_index" not in split.files
+
+
+def test_npz_whose_database_is_its_training_set_holds_out_training_items(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 120)]
+    path = tmp_path / "d.npz"
+    np.savez(path, image_features=labels @ rng.normal(size=(4, 6)) + rng.normal(size=(120, 6)),
+             texts=labels @ rng.normal(size=(4, 5)) + rng.normal(size=(120, 5)), labels=labels,
+             query_index=np.arange(20), train_index=np.arange(20, 120),
+             database_index=np.arange(20, 120))
+    run_dir = tmp_path / "run"
+    result = run_cli("ssah_tf.cli.train", "--dataset=npz", f"--data_path={path}", "--epochs=1",
+                     "--hidden_dim=32", "--semantic_dim=16", "--discriminator_hidden=16,8",
+                     "--multiscale_windows=1,2", "--batch_size=16", "--bits=8",
+                     "--min_stage_steps=0", f"--model_dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "10 queries held out of the training items, not trained on" in result.stderr
+    with np.load(run_dir / "split.npz") as split:
+        held, train = split["validation_index"], split["train_index"]
+        assert str(split["validation_from"]) == "train" and len(held) == 10
+        assert len(train) == 90 and not set(held) & set(train)
+        assert set(held) <= set(split["database_index"])
+    selection = json.loads((run_dir / "results.json").read_text())["selection"]
+    assert selection["validation_from"] == "train" and selection["validation_queries"] == 10
 
 
 def test_text_only_dataset_rejects_image_modality(tmp_path, shared_data_dir):

@@ -72,33 +72,165 @@ def test_init_from_takes_network_weights_only(tmp_path):
     assert not np.array_equal(loaded["bank/lab/hash"], trained["bank/lab/hash"])
 
 
-def test_release_overflow_is_warned_once_during_training(tmp_path, caplog):
-    import logging
+def test_release_overflow_is_a_divergence_naming_the_stable_form(tmp_path):
+    from ssah_tf.training.loop import Diverged
 
-    from ssah_tf import losses
-
-    losses._warned_overflow = False
     trainer = tiny_trainer(tmp_path, one_device(), preset="release", eval_every=0)
-    # Large LabNet features make Delta = F_bank F^T / 2 exceed 88: log(1 + exp) -> inf.
+    # Large LabNet features make Delta = F_bank F^T / 2 exceed 88: the release's literal
+    # log(1 + exp) is inf, its gradient NaN, and every weight NaN after the step (the
+    # original release goes on with them); here training stops in that pass.
     trainer.networks.labnet.semantic.bias.assign(tf.fill([16], 500.0))
-    with caplog.at_level(logging.WARNING):
+    with pytest.raises(Diverged, match="LabNet.*--pairwise_form=nll"):
         trainer.train()
-    assert caplog.text.count("log(1+exp(x)) overflows") == 1
+    assert trainer.manager.latest_checkpoint is None
 
 
-def test_validation_queries_select_the_best_epoch(tmp_path):
-    trainer = tiny_trainer(tmp_path, one_device(), epochs=2, val_size=5)
+def scripted_evaluations(trainer, validation, test):
+    """Make the trainer's evaluator report these per-epoch (i2t, t2i) mAPs: a stand-in
+    whose test figures disagree with its validation figures, so a selection that read
+    the test queries would pick another epoch."""
+    real = trainer.evaluator.record
+
+    def record(epoch):
+        out, hashes = real(epoch)
+        out["test"] = {"map_i2t": test[epoch][0], "map_t2i": test[epoch][1]}
+        if "validation" in out:
+            out["validation"] = {"map_i2t": validation[epoch][0], "map_t2i": validation[epoch][1]}
+        return out, hashes
+
+    trainer.evaluator.record = record
+
+
+def best_step(run_dir):
+    return int(tf.train.latest_checkpoint(str(run_dir / "best")).rsplit("-", 1)[1])
+
+
+def epoch_steps(trainer):
+    """Global step at the end of each epoch (every epoch runs the same steps here)."""
+    return int(trainer.global_step.numpy()) // int(trainer.state.epoch.numpy())
+
+
+def test_paper_selection_reads_validation_never_test(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), epochs=3)
+    assert trainer.split.validation is not None and trainer.config.run.select_on == "validation"
+    scripted_evaluations(trainer, validation=[(0.5, 0.5), (0.7, 0.7), (0.6, 0.6)],
+                         test=[(0.9, 0.9), (0.1, 0.1), (0.95, 0.95)])
     results = trainer.train()
-    assert results["selected_on"] == "validation"
-    assert set(results["validation"]) == {"map_i2t", "map_t2i", "map_i2i", "map_t2t", "map_l2i",
-                                          "map_l2t"}
-    records = [json.loads((tmp_path / "eval" / f"epoch_{e:04d}.json").read_text()) for e in (0, 1)]
-    best = max(records, key=lambda r: r["validation_selection"])
-    assert results["best_epoch"] == best["epoch"]
-    # Validation queries come from the database but never from the training items.
-    train = set(trainer.train_index.tolist())
-    pool = [i for i in trainer.split.database if i not in train]
-    assert len(pool) >= 5
+    assert results["selected_on"] == "validation" and results["selected_epoch"] == 1
+    # The top-level figures are the selected epoch's test mAPs, the last epoch's beside them.
+    assert results["map_i2t"] == 0.1 and results["last_epoch"] == {
+        "epoch": 2, "map_i2t": 0.95, "map_t2i": 0.95}
+    assert results["validation"] == {"map_i2t": 0.7, "map_t2i": 0.7}
+    assert best_step(tmp_path) == 2 * epoch_steps(trainer)  # best/ holds epoch 1
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored["selected_epoch"] == 1 and stored["stopped"]["reason"] == "epochs"
+    assert stored["selection"]["validation_queries"] == len(trainer.split.validation)
+
+
+def test_release_selection_is_on_test_queries_and_says_so(tmp_path):
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", epochs=2, select_on="test")
+    assert trainer.split.validation is None
+    scripted_evaluations(trainer, validation=None, test=[(0.2, 0.2), (0.1, 0.1)])
+    results = trainer.train()
+    assert results["selected_on"] == "test" and results["selected_epoch"] == 0
+    assert "optimistic" in results["selection"]["description"]
+
+
+def test_held_out_training_items_are_never_trained_on(tmp_path):
+    from ssah_tf.data.protocols import checked_split, with_validation
+    from tests.training.tiny import tiny_data
+
+    data = tiny_data()
+    split = with_validation(checked_split(np.arange(12), np.arange(12, 60), np.arange(12, 60),
+                                          num_items=60, where="t"), 6, seed=0)
+    assert split.validation_from == "train"
+    trainer = tiny_trainer(tmp_path, one_device(), data=data, split=split, epochs=2)
+    drawn = []
+    original = trainer.new_pass_table
+
+    def capture():
+        original()
+        drawn.append(trainer.state.pass_table.numpy().copy())
+
+    trainer.new_pass_table = capture
+    trainer.train()
+    # Pass tables hold positions in the training items; map them to dataset rows.
+    rows = set(trainer.inputs.train_index[np.concatenate([t.ravel() for t in drawn])].tolist())
+    assert rows and not rows & set(split.validation.tolist())
+    assert rows <= set(split.train.tolist())
+    # The input statistics come from the training items only (not the held-out ones).
+    assert trainer.num_train == len(split.train) == 42
+
+
+def test_early_stopping_ends_training_and_resume_honours_it(tmp_path):
+    validation = [(0.5, 0.5), (0.7, 0.7), (0.6, 0.6), (0.65, 0.65), (0.9, 0.9), (0.9, 0.9)]
+    test = [(0.1, 0.1)] * 6
+    trainer = tiny_trainer(tmp_path, one_device(), epochs=6, early_stopping_patience=2)
+    scripted_evaluations(trainer, validation, test)
+    results = trainer.train()
+    # Epochs 2 and 3 did not beat epoch 1: stopped after epoch 3, epochs 4-5 never ran.
+    assert results["stopped"] == {"reason": "early_stopping", "patience": 2, "best_epoch": 1,
+                                  "last_epoch": 3}
+    assert int(trainer.state.epoch.numpy()) == 4 and results["selected_epoch"] == 1
+    step = int(trainer.global_step.numpy())
+    # Resuming the stopped run trains nothing (and evaluates nothing again).
+    resumed = tiny_trainer(tmp_path, one_device(), epochs=6, early_stopping_patience=2)
+    resumed.restore_or_initialize(resume=True, init_from=None)
+    scripted_evaluations(resumed, validation, test)
+    again = resumed.train()
+    assert int(resumed.global_step.numpy()) == step and again["stopped"]["reason"] == "early_stopping"
+    assert len(list((tmp_path / "eval").iterdir())) == 4
+    # A larger patience continues it: epoch 4 is a new best, then 5 runs out the epochs.
+    longer = tiny_trainer(tmp_path, one_device(), epochs=6, early_stopping_patience=5)
+    longer.restore_or_initialize(resume=True, init_from=None)
+    scripted_evaluations(longer, validation, test)
+    final = longer.train()
+    assert int(longer.state.epoch.numpy()) == 6 and final["selected_epoch"] == 4
+    assert final["stopped"] == {"reason": "epochs", "epochs": 6}
+
+
+def test_divergence_stops_at_the_pass_and_keeps_the_last_finite_checkpoint(tmp_path):
+    from ssah_tf.training.loop import Diverged
+
+    trainer = tiny_trainer(tmp_path, one_device(), epochs=1)
+    trainer.train()
+    before = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    best = tf.train.latest_checkpoint(str(tmp_path / "best"))
+    # Resume; TxtNet's weights turn NaN as its stage starts (as a NaN gradient would make
+    # them), so its first pass produces non-finite terms.
+    resumed = tiny_trainer(tmp_path, one_device(), epochs=2)
+    resumed.restore_or_initialize(resume=True, init_from=None)
+    run_stage = resumed._run_stage
+
+    def poisoned(epoch, stage, plan):
+        if stage.network == "txt":
+            kernel = resumed.networks.txtnet.hash_head.kernel
+            kernel.assign(tf.fill(kernel.shape, np.nan))
+        return run_stage(epoch, stage, plan)
+
+    resumed._run_stage = poisoned
+    with pytest.raises(Diverged) as stop:
+        resumed.train()
+    message = str(stop.value)
+    assert "TxtNet" in message and "stage txt[0] pass 1" in message and "--lr_txt" in message
+    # The lab and img stages of epoch 1 ran and saved before the txt stage diverged.
+    good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert good != before and good in message and stop.value.last_checkpoint == good
+    assert tf.train.latest_checkpoint(str(tmp_path / "best")) == best
+    reader = tf.train.load_checkpoint(good)
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and "monitor_log" not in name:
+            assert np.all(np.isfinite(value)), name  # (monitor_log starts at +inf by design)
+    # A save never writes non-finite weights, whatever made them.
+    with pytest.raises(Diverged, match="TxtNet"):
+        resumed._save("pass")
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good
+    # --resume from it works once the cause is gone.
+    fixed = tiny_trainer(tmp_path, one_device(), epochs=2)
+    fixed.restore_or_initialize(resume=True, init_from=None)
+    results = fixed.train()
+    assert int(fixed.state.epoch.numpy()) == 2 and results["last_epoch"]["epoch"] == 1
 
 
 def test_jit_compile_matches_and_mixed_precision_is_close(tmp_path):

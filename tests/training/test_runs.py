@@ -64,3 +64,53 @@ def test_input_statistics_come_from_training_items_only(tmp_path):
     plain = tiny_trainer(tmp_path / "c", one_device(), eval_every=0)
     assert plain.networks.txtnet.input_scaling is None
     assert plain.networks.imgnet.backbone.input_scaling is not None
+
+
+# ----------------------------------------------------------------------------- old runs
+OLD_RUN = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "run_12e0d0f")
+
+
+def old_run_copy(tmp_path, val_size=None):
+    """A copy of a run directory written by an earlier version (tests/fixtures/README.md);
+    ``val_size`` 0 makes it the run that version made without validation queries."""
+    import shutil
+
+    copy = tmp_path / "old_run"
+    shutil.copytree(OLD_RUN, copy)
+    if val_size is not None:
+        config = json.loads((copy / "config.json").read_text())
+        config["run"]["val_size"] = val_size
+        (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
+def test_old_run_loads_with_its_validation_queries_and_legacy_selection(tmp_path):
+    from ssah_tf.training.runs import load_run
+
+    run = load_run(str(old_run_copy(tmp_path)))
+    config = run.config.run
+    assert (config.select_on, config.selection_criterion, config.early_stopping_patience) == (
+        "validation", "mean", 0)
+    split = run.split
+    outside = [i for i in split.database if i not in set(split.train)]
+    np.testing.assert_array_equal(split.validation, outside[-10:])  # what that version used
+    plain = load_run(str(old_run_copy(tmp_path / "b", val_size=0)))
+    assert plain.config.run.select_on == "test" and plain.split.validation is None
+
+
+@pytest.mark.parametrize("val_size,selected_on", [(None, "validation"), (0, "test")])
+def test_old_run_evaluates_exports_and_resumes(tmp_path, val_size, selected_on):
+    from tests.helpers import run_cli
+
+    run_dir = old_run_copy(tmp_path, val_size)
+    evaluated = run_cli("ssah_tf.cli.evaluate", f"--model_dir={run_dir}")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert "map_i2t" in json.loads((run_dir / "eval_best" / "results.json").read_text())
+    exported = run_cli("ssah_tf.cli.export", f"--model_dir={run_dir}",
+                       f"--export_dir={tmp_path / 'export'}")
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    resumed = run_cli("ssah_tf.cli.train", f"--model_dir={run_dir}", "--resume", "--epochs=3")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["selected_on"] == selected_on and results["last_epoch"]["epoch"] == 2
+    assert results["evaluations"] == 3  # the two old evaluations and the new one

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from ssah_tf.config import make_config
 from ssah_tf.data.dataset import CrossModalDataset
-from ssah_tf.data.protocols import make_split
+from ssah_tf.data.protocols import make_split, resolve_validation
 from ssah_tf.config import ScheduleConfig
 from ssah_tf.config import RunConfig, TrainConfig
 from ssah_tf.training.loop import Trainer
@@ -25,7 +25,12 @@ def tiny_trainer(model_dir, strategy, *, preset="paper", schedule="paper", epoch
                  passes=1, batch_size=8, modalities=("image", "text"), data=None, split=None,
                  backbone="mlp", ssah_overrides=None, **run_kwargs):
     data = data or tiny_data()
-    split = split or make_split(data.num_items, query_size=12, train_size=32, seed=0)
+    # Validation queries as ssah-train draws them (for the default split, 12 database
+    # items outside the training set).
+    split = resolve_validation(
+        split or make_split(data.num_items, query_size=12, train_size=32, seed=0),
+        run_kwargs.get("val_size"), seed=0,
+        automatic=run_kwargs.get("select_on", "validation") == "validation")
     ssah = make_config(preset, bits=8, num_labels=data.num_labels, text_dim=data.text_dim,
                        semantic_dim=16, hidden_dim=32, discriminator_hidden=(16, 8),
                        **(ssah_overrides or {}))

@@ -1,0 +1,102 @@
+"""Model selection and early stopping over a run's evaluation records.
+
+A record is what ``Evaluator.record`` returns for one epoch: ``{"epoch": e, "test":
+{map_*: ...}, "validation": {map_*: ...}}`` (validation only when the split has
+validation queries). Which split selection reads, how the directions combine and
+when training stops are named fields of the run (``RunConfig.select_on``,
+``selection_criterion``, ``early_stopping_patience``); README "What best means".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+# SELECT_ON: 'validation', held-out validation queries (the paper preset); 'test', the
+# test queries, as the original release and most public code select (optimistic: the
+# reported figure is the maximum over epochs of the figure itself); 'last', the last
+# evaluated epoch (no selection). CRITERIA: the selection directions' mean, or the
+# smaller of them (a checkpoint is only as good as its weaker direction).
+from ssah_tf.config import SELECT_ON, SELECTION_CRITERIA as CRITERIA
+
+_CROSS_MODAL = ("map_i2t", "map_t2i")
+_SINGLE_MODALITY = ("map_l2t", "map_t2t", "map_l2i", "map_i2i")
+
+
+def selection_directions(maps: Mapping[str, float]) -> list[str]:
+    """The directions selection reads: image<->text when both modalities are trained,
+    else label and self retrieval of the one trained modality."""
+    return [k for k in _CROSS_MODAL if k in maps] or [k for k in _SINGLE_MODALITY if k in maps]
+
+
+def selection_value(maps: Mapping[str, float], criterion: str) -> float:
+    """The selection directions' mean or minimum (``criterion``)."""
+    values = [maps[k] for k in selection_directions(maps)]
+    if criterion == "mean":
+        return float(np.mean(values))
+    if criterion == "min":
+        return float(np.min(values))
+    raise ValueError(f"unknown selection criterion {criterion!r}; use one of {', '.join(CRITERIA)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSelection:
+    """Which evaluation is the best so far and whether training should stop."""
+
+    select_on: str = "validation"
+    criterion: str = "mean"
+    # Stop once this many evaluations in a row did not improve on the best (0: never).
+    patience: int = 0
+
+    def __post_init__(self):
+        if self.select_on not in SELECT_ON:
+            raise ValueError(f"select_on={self.select_on!r}; use one of {', '.join(SELECT_ON)}")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion={self.criterion!r}; use one of {', '.join(CRITERIA)}")
+        if self.patience < 0:
+            raise ValueError(f"patience={self.patience} must be >= 0")
+
+    def value(self, record: Mapping[str, Any]) -> float:
+        """What selection compares for ``record`` (larger is better)."""
+        if self.select_on == "last":
+            return float(record["epoch"])
+        maps = record.get(self.select_on)
+        if not maps:
+            raise ValueError(f"evaluation of epoch {record['epoch']} has no {self.select_on} mAPs "
+                             "to select on")
+        return selection_value(maps, self.criterion)
+
+    def best(self, history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+        """The best record (the earliest of equals: a later epoch must do strictly better)."""
+        if not history:
+            raise ValueError("no evaluation yet")
+        best = history[0]
+        for record in history[1:]:
+            if self.value(record) > self.value(best):
+                best = record
+        return best
+
+    def improves(self, record: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether ``record`` beats every earlier record (the first always does)."""
+        return not earlier or self.value(record) > max(self.value(r) for r in earlier)
+
+    def evaluations_since_best(self, history: Sequence[Mapping[str, Any]]) -> int:
+        """How many evaluations came after the best one."""
+        best = self.best(history)
+        return len(history) - 1 - next(i for i, r in enumerate(history) if r is best)
+
+    def should_stop(self, history: Sequence[Mapping[str, Any]]) -> bool:
+        """Early stopping: ``patience`` evaluations in a row without improvement on the
+        validation queries (never on the test queries: selecting on them is off)."""
+        return bool(self.patience and self.select_on == "validation" and history
+                    and self.evaluations_since_best(history) >= self.patience)
+
+    def describe(self) -> str:
+        """One phrase for logs and results: how the best checkpoint was chosen."""
+        if self.select_on == "last":
+            return "the last evaluated epoch (no selection)"
+        where = ("validation queries" if self.select_on == "validation"
+                 else "test queries (optimistic: the reported figure is its own maximum)")
+        return f"the {self.criterion} of the selection directions on {where}"
