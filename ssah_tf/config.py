@@ -189,6 +189,18 @@ CHOICES = {
 }
 
 
+def check_map_variant(map_variant: str | None, top_k: int | None) -> None:
+    """UserError when an mAP variant and its k do not go together (metrics.map_variant_and_k)."""
+    from ssah_tf.evaluation.metrics import map_variant_and_k
+
+    try:
+        map_variant_and_k(map_variant, top_k)
+    except ValueError as error:
+        message = str(error).replace("map_variant=", "--map_variant=").replace(
+            "top_k=", "--map_top_k=").replace("needs top_k", "needs --map_top_k")
+        raise UserError(message) from None
+
+
 # Model selection's choices (evaluation/selection.py): the split the best checkpoint is
 # chosen on, and how the selection directions combine.
 SELECT_ON = ("validation", "test", "last")
@@ -223,6 +235,10 @@ class RunConfig:
     val_size: int | None = None  # None: protocols.automatic_validation_size
     selection_criterion: str = "mean"
     early_stopping_patience: int = 0
+    # The mAP variant evaluation and selection use (evaluation/metrics.py): 'all',
+    # 'top_k' or 'first_k_relevant' with map_top_k as the k; None: 'top_k' when
+    # map_top_k is set, else 'all'.
+    map_variant: str | None = None
     map_top_k: int | None = None
     # Execution only (results equal within rounding): bf16 mixed precision for the
     # heavy matmuls/convolutions, and XLA compilation of every network's forward pass
@@ -239,6 +255,7 @@ class RunConfig:
         for name in ("val_size", "early_stopping_patience"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise UserError(f"--{name}={getattr(self, name)} must be >= 0")
+        check_map_variant(self.map_variant, self.map_top_k)
 
     @property
     def compute_dtype(self) -> str:

@@ -140,6 +140,18 @@ def define_execution_flags() -> None:
     group_flags("execution (same results within rounding)", ["mixed_precision", "jit_compile"])
 
 
+def define_map_flags(top_k_help: str) -> None:
+    """--map_variant and --map_top_k (evaluation/metrics.py names the variants)."""
+    from ssah_tf.evaluation.metrics import MAP_VARIANTS
+
+    flags.DEFINE_enum("map_variant", None, list(MAP_VARIANTS),
+                      "mAP definition (README: How to report a number): all = every relevant "
+                      "item of the ranking; top_k = the relevant items among the first k; "
+                      "first_k_relevant = the first min(k, #relevant) relevant items wherever "
+                      "ranked (torchcmh's calc_map_k). Default: top_k with --map_top_k, else all.")
+    flags.DEFINE_integer("map_top_k", None, top_k_help)
+
+
 def execution_overrides() -> dict:
     """The execution flags the user set, as RunConfig fields."""
     return {name: getattr(FLAGS, name) for name in ("mixed_precision", "jit_compile")
@@ -242,13 +254,20 @@ def final_table(results: dict, path: str) -> str:
 _SCRIPT_NAMES = {"train": "ssah-train", "evaluate": "ssah-eval", "export": "ssah-export",
                  "encode": "ssah-encode", "search": "ssah-search", "baseline": "ssah-baseline",
                  "bench": "ssah-bench", "prepare": "ssah-prepare",
-                 "import_release": "ssah-import-release"}
+                 "import_release": "ssah-import-release", "table": "ssah-table"}
 
 
 def tool_name() -> str:
     """The name the user ran: the console script (also under ``python -m``)."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ssah"
     return _SCRIPT_NAMES.get(name[:-3], name) if name.endswith(".py") else name
+
+
+def command_line() -> str:
+    """The command as run (console script and its arguments), for results records."""
+    import shlex
+
+    return " ".join([tool_name()] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
 def fail(message: str, status: int) -> None:

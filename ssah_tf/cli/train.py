@@ -79,9 +79,11 @@ flags.DEFINE_enum("selection_criterion", None, ["mean", "min"],
                   "combine: their mean or the smaller of them.")
 flags.DEFINE_integer("early_stopping_patience", None, "Stop after this many evaluations in a "
                      "row without a new best on the validation queries (0: never).")
-flags.DEFINE_integer("map_top_k", None, "Report mAP@k instead of mAP over the whole database.")
+common.define_map_flags("The k of --map_variant (alone: mAP@k, top_k); evaluation and "
+                        "selection use it, under map_<direction>@<k>.")
 common.group_flags("model selection (README: what best means)", [
-    "select_on", "val_size", "selection_criterion", "early_stopping_patience", "eval_every"])
+    "select_on", "val_size", "selection_criterion", "early_stopping_patience", "eval_every",
+    "map_variant", "map_top_k"])
 common.group_flags("schedule (the paper schedule's knobs; the release schedule is fixed)", [
     "schedule", "epochs", "batch_size", "lr_decay", "min_stage_steps"] + [
     f"{k}_{n}" for n in ("lab", "img", "txt", "dis") for k in ("lr", "passes")])
@@ -129,7 +131,7 @@ def stored_run_config(model_dir: str | None) -> dict | None:
 
 # Fields of a run that a resume may not change (with the whole method and data records).
 FIXED_RUN_FIELDS = ("modalities", "backbone", "image_size", "select_on", "val_size",
-                    "selection_criterion")
+                    "selection_criterion", "map_variant", "map_top_k")
 PATH_FIELDS = ("data_path", "data_dir", "image_root", "vocab_file", "split_file")
 
 
@@ -220,7 +222,8 @@ def modalities_and_backbone(data, stored_run: dict | None) -> tuple[tuple[str, .
 RUN_FIELDS = ("cnnf_path", "vgg19_weights", "image_size", "seed", "eval_every",
               "save_every_passes", "checkpoint_interval_seconds", "keep_checkpoints",
               "steps_per_loop", "select_on", "val_size", "selection_criterion",
-              "early_stopping_patience", "map_top_k", "mixed_precision", "jit_compile")
+              "early_stopping_patience", "map_variant", "map_top_k", "mixed_precision",
+              "jit_compile")
 
 
 def run_values(stored_run: dict | None, preset: str) -> dict:
@@ -234,7 +237,8 @@ def run_values(stored_run: dict | None, preset: str) -> dict:
     for name, value in preset_run_defaults(preset).items():
         if values[name] is None:
             values[name] = value
-    return {k: v for k, v in values.items() if v is not None or k in ("map_top_k", "val_size")}
+    return {k: v for k, v in values.items()
+            if v is not None or k in ("map_variant", "map_top_k", "val_size")}
 
 
 def validation_split(split, values: dict, split_seed: int):
@@ -302,6 +306,7 @@ def build_trainer():
               "replicas": strategy.num_replicas_in_sync}
     changes = resume_changes(stored, record) if stored else {}
     trainer = Trainer(config, data, split, strategy)
+    trainer.setup["command"] = common.command_line()
     trainer.restore_or_initialize(resume=resuming(), init_from=FLAGS.init_from,
                                   resume_from=FLAGS.resume_from)
     return trainer, record, changes

@@ -147,7 +147,7 @@ def baseline_inputs(data) -> dict[str, np.ndarray]:
 
 
 def run_baseline(data, split, *, bits: int, seed: int, l2: float | None = None,
-                 top_k: int | None = None) -> dict:
+                 map_variant: str | None = None, top_k: int | None = None) -> dict:
     """Fit every modality on ``split.train``, code query and database, score all directions.
 
     Returns the ``map_*`` keys (as ``ssah-train``'s results.json), the label prior's mAP,
@@ -175,12 +175,13 @@ def run_baseline(data, split, *, bits: int, seed: int, l2: float | None = None,
                 models[modality].probabilities(x[database]), prior=prior, projection=projection)
         return direction_maps(query_codes=query_codes, database_codes=database_codes,
                               query_labels=labels[query], database_labels=labels[database],
-                              top_k=top_k)
+                              map_variant=map_variant, top_k=top_k)
 
     query, database = np.asarray(split.query, np.int64), np.asarray(split.database, np.int64)
     results: dict = maps(query, database)
     results["label_prior_map"] = label_prior_map(query_labels=labels[query],
-                                                 database_labels=labels[database], top_k=top_k)
+                                                 database_labels=labels[database],
+                                                 map_variant=map_variant, top_k=top_k)
     if split.validation is not None:
         results["validation"] = maps(np.asarray(split.validation, np.int64),
                                      np.asarray(split.validation_database, np.int64))

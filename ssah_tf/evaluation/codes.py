@@ -16,7 +16,8 @@ import scipy.io
 from ssah_tf.atomic import write_atomic
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.directions import DIRECTIONS
-from ssah_tf.evaluation.metrics import (mean_average_precision, precision_at_n,
+from ssah_tf.evaluation.metrics import (map_key, map_variant_and_k, mean_average_precision,
+                                        mean_average_precision_tie_aware, precision_at_n,
                                         precision_recall_by_radius, precision_within_radius)
 
 RELEASE_CODE_KEYS = ("Qi", "Qt", "Di", "Dt", "query_L", "retrieval_L")
@@ -77,9 +78,13 @@ def write_code_file(path: str, codes: dict[str, np.ndarray]) -> None:
                                                        for k, v in codes.items()}), binary=True)
 
 
-def evaluate_codes(codes: dict[str, np.ndarray], *, top_k: int | None = None,
+def evaluate_codes(codes: dict[str, np.ndarray], *, map_variant: str | None = None,
+                   top_k: int | None = None,
                    n_values=(1, 10, 50, 100, 500, 1000, 5000)) -> tuple[dict, dict]:
-    """mAP (and mAP@k) per available direction, plus curves: PR by radius, precision@N."""
+    """Per available direction: mAP@all (``map_<d>``), the variant's figure with a k
+    (``map_<d>@<k>``), the tie-aware mAP@all (``map_tie_aware_<d>``) and precision
+    within radius 2; curves: PR by radius, precision@N."""
+    variant, top_k = map_variant_and_k(map_variant, top_k)
     results, curves = {}, {}
     for name, (q, d) in CODE_DIRECTIONS.items():
         if q not in codes or d not in codes:
@@ -87,8 +92,10 @@ def evaluate_codes(codes: dict[str, np.ndarray], *, top_k: int | None = None,
         kw = dict(query_codes=codes[q], database_codes=codes[d], query_labels=codes["query_L"],
                   database_labels=codes["retrieval_L"])
         results[f"map_{name}"] = mean_average_precision(**kw)
-        if top_k:
-            results[f"map_{name}@{top_k}"] = mean_average_precision(**kw, top_k=top_k)
+        if top_k is not None:
+            results[map_key(name, variant, top_k)] = mean_average_precision(
+                **kw, map_variant=variant, top_k=top_k)
+        results[f"map_tie_aware_{name}"] = mean_average_precision_tie_aware(**kw)
         results[f"precision_r2_{name}"] = precision_within_radius(**kw, radius=2)
         radii, precision, recall = precision_recall_by_radius(**kw)
         curves[f"pr_{name}"] = {"radius": radii, "precision": precision, "recall": recall}

@@ -30,7 +30,8 @@ class Evaluator:
 
     def __init__(self, networks, data, split, *, modalities: tuple[str, ...],
                  feature_matrix: np.ndarray | None, pixel_images: bool, image_size: int,
-                 batch_size: int = 256, top_k: int | None = None, jit_compile: bool = False):
+                 batch_size: int = 256, map_variant: str | None = None,
+                 top_k: int | None = None, jit_compile: bool = False):
         self.networks = networks
         self.data = data
         self.split = split
@@ -39,6 +40,7 @@ class Evaluator:
         self.pixel_images = pixel_images
         self.image_size = image_size
         self.batch_size = batch_size
+        self.map_variant = map_variant
         self.top_k = top_k
         self.jit_compile = jit_compile
         self._encoders: dict[str, Any] = {}
@@ -107,7 +109,8 @@ class Evaluator:
         db = {m: self._take(encoded, m, database) for m in self.modalities if m != "label"}
         maps = direction_maps(query_codes=q, database_codes=db,
                               query_labels=self.data.labels[query],
-                              database_labels=self.data.labels[database], top_k=self.top_k)
+                              database_labels=self.data.labels[database],
+                              map_variant=self.map_variant, top_k=self.top_k)
         return maps, q
 
     def evaluate(self, query: np.ndarray, database: np.ndarray) -> tuple[dict, dict]:
@@ -122,7 +125,7 @@ class Evaluator:
             self._label_prior = label_prior_map(
                 query_labels=self.data.labels[np.asarray(self.split.query)],
                 database_labels=self.data.labels[np.asarray(self.split.database)],
-                top_k=self.top_k)
+                map_variant=self.map_variant, top_k=self.top_k)
         return self._label_prior
 
     def record(self, epoch: int) -> tuple[dict[str, Any], dict]:
@@ -145,7 +148,8 @@ class Evaluator:
 
 # ----------------------------------------------------------------------------- run records
 def results_summary(history: list[dict], *, selection, label_prior: float, split,
-                    stopped: dict | None = None) -> dict[str, Any]:
+                    stopped: dict | None = None, protocol: dict | None = None
+                    ) -> dict[str, Any]:
     """results.json: the test mAPs of the selected checkpoint (the one ``best/`` holds
     and ``ssah-eval`` / ``ssah-export`` use by default) at the top level, how and where
     it was selected, the last evaluated epoch's test mAPs under ``last_epoch``, the
@@ -162,7 +166,8 @@ def results_summary(history: list[dict], *, selection, label_prior: float, split
     return {**best["test"], "selected_epoch": best["epoch"], "selected_on": selection.select_on,
             "selection": how, "validation": best.get("validation"),
             "last_epoch": {"epoch": last["epoch"], **last["test"]},
-            "label_prior_map": label_prior, "evaluations": len(history), "stopped": stopped}
+            "label_prior_map": label_prior, "evaluations": len(history), "stopped": stopped,
+            "protocol": protocol}
 
 
 def load_history(model_dir: str, before_epoch: int) -> list[dict]:

@@ -48,13 +48,15 @@ def _sum_of_ratios(numerators, denominators, count):
 
 @numba.njit(nogil=True, cache=True)
 def average_precisions(query_words, database_words, query_label_words, database_label_words,
-                       bits, top_k, out_ap, out_num_relevant):
-    """AP (on the first ``top_k`` ranked items) of each query into ``out_ap``, and the
-    number of relevant items it averages over into ``out_num_relevant``.
+                       bits, top_k, out_ap, out_num_relevant, first_relevant=False):
+    """AP of each query into ``out_ap``, and the number of relevant items it averages
+    over into ``out_num_relevant``.
 
     Codes and labels are bit-packed into uint64 words [items, words]; an item is
-    relevant when its label words AND the query's are non-zero. AP is 0 for a query
-    with no relevant item among the first ``top_k``.
+    relevant when its label words AND the query's are non-zero. AP averages precision
+    over the relevant items among the first ``top_k`` ranked items or, with
+    ``first_relevant``, over the first min(top_k, relevant) relevant items wherever
+    they are ranked. AP is 0 for a query with none.
     """
     num_db = database_words.shape[0]
     code_words = query_words.shape[1]
@@ -96,6 +98,11 @@ def average_precisions(query_words, database_words, query_label_words, database_
         irrelevant_before = 0
         relevant_before = 0
         for d in range(bins):
+            relevant_before += counter[2 * d + 1] + counter_odd[2 * d + 1]
+        # The first_relevant cutoff is on an item's hit count, min(top_k, relevant).
+        cutoff = min(top_k, relevant_before)
+        relevant_before = 0
+        for d in range(bins):
             irrelevant = counter[2 * d] + counter_odd[2 * d]
             relevant = counter[2 * d + 1] + counter_odd[2 * d + 1]
             counter[2 * d] = irrelevant_before
@@ -103,15 +110,19 @@ def average_precisions(query_words, database_words, query_label_words, database_
             irrelevant_before += irrelevant
             relevant_before += relevant
         # Branch-free (relevance is a coin flip to the branch predictor): every item
-        # writes its (hits, rank) at slot ``hits``, which only relevant items within
-        # the first top_k advance. An item past top_k leaves its counter alone, so every
-        # later item at that distance is past top_k too.
+        # writes its (hits, rank) at slot ``hits``, which only relevant items inside the
+        # cutoff advance. An item past the cutoff leaves its counter alone, so every
+        # later item at that distance is past it too (with first_relevant only relevant
+        # items can be: irrelevant ones always count, for the ranks of the others).
         hits = 0
         for j in range(num_db):
             k = key[j]
             own = counter[k] + 1
             rank = own + counter[k ^ 1]
-            inside = rank <= top_k
+            if first_relevant:
+                inside = ((k & 1) == 0) | (own <= cutoff)
+            else:
+                inside = rank <= top_k
             counter[k] = own - 1 + inside
             hits_at[hits] = own
             rank_at[hits] = rank

@@ -10,11 +10,21 @@ comparison sort), run on a thread pool. ``mean_average_precision`` goes further
 when numba is installed: a compiled kernel per query (``kernels.py``) that
 never materialises the ranking.
 
-mAP@k here is the mean over queries of AP computed on the first k ranked items
-(precision at each relevant position among the first k, averaged over those
-relevant items) — the convention of DCMH-style code that truncates the
-ranking at k. Code that instead stops at the k-th *relevant* item, or divides
-by min(k, number relevant), gives different numbers.
+mAP comes in three named variants (``map_variant``; README "How to report a number"):
+
+* ``all``: AP over every relevant item of the whole ranking (the original release's
+  ``calc_map``);
+* ``top_k``: AP over the relevant items among the first k ranked (DJSRH's
+  ``calculate_top_map``; DCMH-style code that truncates the ranking at k);
+* ``first_k_relevant``: for each query, total = min(k, number of relevant items),
+  AP = mean over i = 1..total of i / (rank of the i-th relevant item), wherever it
+  is ranked (torchcmh's ``calc_map_k`` and the code that copied it); with k at least
+  the number of relevant items it equals ``all``.
+
+In every variant a query without relevant items counts as AP 0 (unless
+``skip_empty_queries``) and ties in Hamming distance are broken by database index.
+:func:`mean_average_precision_tie_aware` gives the expectation of ``all`` over a
+uniformly random order within each tie instead.
 """
 
 from __future__ import annotations
@@ -160,7 +170,7 @@ _AP_KERNEL = _compiled_average_precisions()
 
 
 def _compiled_map(query_codes, database_codes, query_labels, database_labels, k, block_size,
-                  workers):
+                  workers, first_relevant=False):
     """Per-query AP and relevant counts from the compiled kernel, on a thread pool."""
     q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels,
                                        database_labels)
@@ -179,7 +189,8 @@ def _compiled_map(query_codes, database_codes, query_labels, database_labels, k,
     def block(start):
         stop = min(start + rows, num_queries)
         _AP_KERNEL(q_words[start:stop], db_words, q_labels[start:stop], db_labels,
-                   q_codes.shape[1], k, ap[start:stop], num_relevant[start:stop])
+                   q_codes.shape[1], k, ap[start:stop], num_relevant[start:stop],
+                   first_relevant)
 
     if workers <= 1 or len(starts) <= 1:
         for start in starts:
@@ -218,35 +229,70 @@ def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, bits: int,
     return ranked if k is None else ranked[:, :k]
 
 
+MAP_VARIANTS = ("all", "top_k", "first_k_relevant")
+
+
+def map_variant_and_k(map_variant: str | None, top_k: int | None) -> tuple[str, int | None]:
+    """The variant and its k, checked: None means ``top_k`` when a k is given, else
+    ``all``; ``all`` takes no k and the other two need one (ValueError otherwise)."""
+    variant = map_variant or ("top_k" if top_k is not None else "all")
+    if variant not in MAP_VARIANTS:
+        raise ValueError(f"map_variant={variant!r}; use one of {', '.join(MAP_VARIANTS)}")
+    if variant == "all" and top_k is not None:
+        raise ValueError(f"top_k={top_k} is given with map_variant='all', which ranks the "
+                         "whole database; choose top_k or first_k_relevant, or drop top_k")
+    if variant != "all":
+        if top_k is None:
+            raise ValueError(f"map_variant={variant!r} needs top_k (the k)")
+        if int(top_k) <= 0:
+            raise ValueError("top_k must be positive")
+    return variant, (None if top_k is None else int(top_k))
+
+
+def map_key(direction: str, map_variant: str | None = None, top_k: int | None = None) -> str:
+    """The results key of a direction's mAP: ``map_<direction>``, or with a k
+    ``map_<direction>@<k>`` (the variant itself is named in the results' protocol)."""
+    _, k = map_variant_and_k(map_variant, top_k)
+    return f"map_{direction}" if k is None else f"map_{direction}@{k}"
+
+
 def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarray,
                            query_labels: np.ndarray, database_labels: np.ndarray,
-                           top_k: int | None = None, skip_empty_queries: bool = False,
-                           block_size: int | None = None, workers: int | None = None) -> float:
-    """mAP of Hamming ranking over the whole database, or mAP@k with ``top_k``.
+                           map_variant: str | None = None, top_k: int | None = None,
+                           skip_empty_queries: bool = False, block_size: int | None = None,
+                           workers: int | None = None) -> float:
+    """mAP of Hamming ranking in the named variant (module docstring): ``all`` (the
+    default), ``top_k`` or ``first_k_relevant`` with ``top_k`` as the k (a k alone
+    means ``top_k``, as it always has).
 
     With ``skip_empty_queries`` False (the release's convention) a query with no
-    relevant item (among the first k) counts as AP 0; with True it is left out.
-    ``block_size`` queries are ranked at a time (default: about 1M pairs per block; with
-    the compiled kernel, four blocks per thread) on ``workers`` threads
+    relevant item (among the first k, for ``top_k``) counts as AP 0; with True it is
+    left out. ``block_size`` queries are ranked at a time (default: about 1M pairs per
+    block; with the compiled kernel, four blocks per thread) on ``workers`` threads
     (default: one per CPU core).
     """
+    variant, top_k = map_variant_and_k(map_variant, top_k)
     num_db = len(database_codes)
-    k = num_db if top_k is None else min(int(top_k), num_db)
-    if k <= 0:
-        raise ValueError("top_k must be positive")
+    first_relevant = variant == "first_k_relevant"
+    k = num_db if top_k is None else min(top_k, num_db)
     if _AP_KERNEL is not None and num_db > 0:
         ap, num_relevant = _compiled_map(query_codes, database_codes, query_labels,
-                                         database_labels, k, block_size, workers)
+                                         database_labels, k, block_size, workers,
+                                         first_relevant)
         counted = int((num_relevant > 0).sum()) if skip_empty_queries else len(ap)
         return float(ap.sum()) / counted if counted else 0.0
-    inverse_rank = 1.0 / np.arange(1, k + 1)
+    ranked_length = num_db if first_relevant else k
+    inverse_rank = 1.0 / np.arange(1, ranked_length + 1)
 
     def block_ap(distance, relevant, bits, workspace):
-        ranked = _ranked_relevance(distance, relevant, bits, k, workspace)
+        ranked = _ranked_relevance(distance, relevant, bits, ranked_length, workspace)
         # AP = (1 / R) sum over relevant positions r of hits(r) / r.
         hits = workspace.get("hits", ranked.shape, np.int32)
         np.cumsum(ranked, axis=1, dtype=np.int32, out=hits)
         num_relevant = hits[:, -1].copy()
+        if first_relevant:  # only the first min(k, R) relevant items count
+            ranked = ranked & (hits <= k)
+            num_relevant = np.minimum(num_relevant, k)
         np.multiply(hits, ranked, out=hits)
         hits_float = workspace.get("hits_float", ranked.shape, np.float64)
         np.copyto(hits_float, hits)
@@ -256,6 +302,50 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
         return float(ap.sum()), int((num_relevant > 0).sum()), len(ap)
 
     parts = _map_blocks(block_ap, query_codes, database_codes, query_labels, database_labels,
+                        block_size, workers)
+    total = sum(p[0] for p in parts)
+    counted = sum(p[1] if skip_empty_queries else p[2] for p in parts)
+    return total / counted if counted else 0.0
+
+
+def mean_average_precision_tie_aware(*, query_codes: np.ndarray, database_codes: np.ndarray,
+                                     query_labels: np.ndarray, database_labels: np.ndarray,
+                                     skip_empty_queries: bool = False,
+                                     block_size: int | None = None,
+                                     workers: int | None = None) -> float:
+    """The expected mAP (variant ``all``) when the items tied at each Hamming distance
+    come in a uniformly random order instead of database order (McSherry and Najork,
+    ECIR 2008), in closed form.
+
+    For a tie of n items, r of them relevant, after N items and R relevant items ranked
+    above it, position p (1..n) is relevant with probability r / n, and given that,
+    1 + (p - 1)(r - 1)/(n - 1) relevant items of the tie are at or above it on average,
+    so the tie adds (r / n) sum_p (R + 1 + (p - 1)(r - 1)/(n - 1)) / (N + p) to the
+    sum of precisions: (r / n) ((R + 1) S1 + (r - 1)/(n - 1) S2) with
+    S1 = H(N + n) - H(N), S2 = n - (N + 1) S1 and H the harmonic numbers.
+    """
+    num_db = len(database_codes)
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, num_db + 1))])
+
+    def block(distance, relevant, bits, workspace):
+        rows, bins = len(distance), bits + 1
+        offset = (np.arange(rows)[:, None] * bins + distance).ravel()
+        n = np.bincount(offset, minlength=rows * bins).reshape(rows, bins).astype(np.float64)
+        r = np.bincount(offset, weights=relevant.ravel(), minlength=rows * bins).reshape(rows, bins)
+        above = np.cumsum(n, axis=1) - n
+        relevant_above = np.cumsum(r, axis=1) - r
+        index = above.astype(np.int64)
+        s1 = harmonic[index + n.astype(np.int64)] - harmonic[index]
+        s2 = n - (above + 1.0) * s1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(n > 0, r / n, 0.0)
+            pairs = np.where(n > 1, (r - 1.0) / (n - 1.0), 0.0)
+        total = (share * ((relevant_above + 1.0) * s1 + pairs * s2)).sum(axis=1)
+        num_relevant = r.sum(axis=1)
+        ap = np.where(num_relevant > 0, total / np.maximum(num_relevant, 1.0), 0.0)
+        return float(ap.sum()), int((num_relevant > 0).sum()), rows
+
+    parts = _map_blocks(block, query_codes, database_codes, query_labels, database_labels,
                         block_size, workers)
     total = sum(p[0] for p in parts)
     counted = sum(p[1] if skip_empty_queries else p[2] for p in parts)

@@ -26,9 +26,12 @@ _SINGLE_MODALITY = ("map_l2t", "map_t2t", "map_l2i", "map_i2i")
 
 
 def selection_directions(maps: Mapping[str, float]) -> list[str]:
-    """The directions selection reads: image<->text when both modalities are trained,
-    else label and self retrieval of the one trained modality."""
-    return [k for k in _CROSS_MODAL if k in maps] or [k for k in _SINGLE_MODALITY if k in maps]
+    """The keys selection reads: image<->text when both modalities are trained, else
+    label and self retrieval of the one trained modality (``map_<direction>``, or
+    ``map_<direction>@<k>`` under an mAP variant with a k)."""
+    by_direction = {key.split("@")[0]: key for key in maps}
+    return ([by_direction[d] for d in _CROSS_MODAL if d in by_direction]
+            or [by_direction[d] for d in _SINGLE_MODALITY if d in by_direction])
 
 
 def selection_value(maps: Mapping[str, float], criterion: str) -> float:

@@ -25,6 +25,7 @@ from ssah_tf.config import TrainConfig, schedule_table
 from ssah_tf.data.protocols import Split
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.evaluator import load_history, results_summary
+from ssah_tf.evaluation.protocol import protocol_record
 from ssah_tf.evaluation.selection import ModelSelection
 from ssah_tf.training import checkpoints, monitors, state as state_lib
 from ssah_tf.training.checkpoints import save_checkpoint
@@ -98,6 +99,9 @@ class Trainer:
         if run.select_on == "validation" and split.validation is None:
             raise UserError("--select_on=validation but the split has no validation queries; "
                             "give --val_size > 0 (or leave it unset), or choose --select_on=last")
+        # What results.json says the run is (ssah-table groups runs by it).
+        self.setup = {"method": "ssah", "dataset": data.name, "preset": ssah.preset,
+                      "modalities": list(run.modalities), "backbone": run.backbone}
         # Why training ended (results.json "stopped"); None while it runs.
         self.stopped: dict[str, Any] | None = None
         self._finite_checks: dict[str, Any] = {}
@@ -468,9 +472,14 @@ class Trainer:
 
     def write_results(self) -> dict[str, Any]:
         """results.json from the evaluations so far (and why training stopped)."""
+        run = self.config.run
+        protocol = protocol_record(map_variant=run.map_variant, top_k=run.map_top_k,
+                                   selected_on=run.select_on, split=self.split,
+                                   bits=self.config.ssah.network.bits, seed=run.seed)
         summary = results_summary(self.history, selection=self.selection,
                                   label_prior=self.evaluator.label_prior(), split=self.split,
-                                  stopped=self.stopped)
+                                  stopped=self.stopped, protocol=protocol)
+        summary["setup"] = self.setup
         if self.is_chief:
             write_json_atomic(os.path.join(self.config.run.model_dir, "results.json"), summary)
         return summary

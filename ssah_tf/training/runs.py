@@ -52,7 +52,8 @@ def make_evaluator(built: RunNetworks, data, split, run):
     return Evaluator(built.networks, data, split, modalities=run.modalities,
                      feature_matrix=built.feature_matrix, pixel_images=built.pixel_images,
                      image_size=run.image_size, batch_size=run.eval_batch_size,
-                     top_k=run.map_top_k, jit_compile=run.jit_compile)
+                     map_variant=run.map_variant, top_k=run.map_top_k,
+                     jit_compile=run.jit_compile)
 
 
 def build_run_networks(ssah, run, data, train_index: np.ndarray) -> RunNetworks:

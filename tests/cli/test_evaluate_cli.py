@@ -33,7 +33,18 @@ def test_code_file_round_trip_and_cli(tmp_path):
                                       query_labels=codes["query_L"],
                                       database_labels=codes["retrieval_L"])
     assert results["map_i2t"] == expected and "map_t2t@10" in results
+    assert results["protocol"]["map_variant"] == "top_k" and results["protocol"]["queries"] == 20
+    assert 0 < results["map_tie_aware_i2t"] <= 1
     assert (tmp_path / "out" / "pr_i2t.csv").exists()
+    # Another codebase's definition by name: torchcmh's calc_map_k.
+    result = run_cli("ssah_tf.cli.evaluate", f"--codes={path}", f"--output_dir={tmp_path / 'k'}",
+                     "--map_variant=first_k_relevant", "--map_top_k=5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "k" / "results.json").read_text())
+    assert results["map_i2t@5"] == mean_average_precision(
+        query_codes=codes["Qi"], database_codes=codes["Dt"], query_labels=codes["query_L"],
+        database_labels=codes["retrieval_L"], map_variant="first_k_relevant", top_k=5)
+    assert results["protocol"]["map_variant"] == "first_k_relevant"
     ours = str(tmp_path / "ours.mat")
     write_code_file(ours, codes)
     np.testing.assert_array_equal(read_code_file(ours)["Dt"], codes["Dt"])

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from ssah_tf.evaluation.metrics import (hamming_distance, mean_average_precision, precision_at_n,
-                                        precision_recall_by_radius, precision_within_radius)
+from ssah_tf.evaluation.metrics import (hamming_distance, map_key, map_variant_and_k,
+                                        mean_average_precision, mean_average_precision_tie_aware,
+                                        precision_at_n, precision_recall_by_radius,
+                                        precision_within_radius)
 
 
 def brute_force_map(qb, db, ql, dl, k=None, skip_empty=False):
@@ -21,6 +23,21 @@ def brute_force_map(qb, db, ql, dl, k=None, skip_empty=False):
                 precisions.append(hits / rank)
         if precisions:
             aps.append(np.mean(precisions))
+        elif not skip_empty:
+            aps.append(0.0)
+    return float(np.mean(aps)) if aps else 0.0
+
+
+def brute_force_first_k_relevant(qb, db, ql, dl, k, skip_empty=False):
+    """torchcmh's calc_map_k, from its definition: total = min(k, relevant items); AP =
+    mean over i = 1..total of i / (rank of the i-th relevant item); no relevant item: 0."""
+    aps = []
+    for i in range(len(qb)):
+        order = sorted(range(len(db)), key=lambda j: (int(np.sum(qb[i] != db[j])), j))
+        ranks = [rank for rank, j in enumerate(order, start=1) if ql[i] @ dl[j] > 0]
+        total = min(k, len(ranks))
+        if total:
+            aps.append(np.mean([h / ranks[h - 1] for h in range(1, total + 1)]))
         elif not skip_empty:
             aps.append(0.0)
     return float(np.mean(aps)) if aps else 0.0
@@ -51,6 +68,16 @@ def test_toy_case_by_hand(map_implementation):
     kw = dict(query_codes=q, database_codes=d, query_labels=ql, database_labels=dl)
     assert mean_average_precision(**kw) == pytest.approx((1 / 2 + 2 / 3 + 3 / 4) / 3)
     assert mean_average_precision(**kw, top_k=2) == pytest.approx(0.5)
+    assert mean_average_precision(**kw, map_variant="top_k", top_k=2) == pytest.approx(0.5)
+    # first_k_relevant, k = 2: the first 2 relevant items (d3 at rank 2, d2 at rank 3),
+    # wherever they are: (1/2 + 2/3) / 2; with k >= 3 relevant items it is mAP@all.
+    assert mean_average_precision(**kw, map_variant="first_k_relevant", top_k=2) == pytest.approx(
+        (1 / 2 + 2 / 3) / 2)
+    assert mean_average_precision(**kw, map_variant="first_k_relevant", top_k=3) == pytest.approx(
+        (1 / 2 + 2 / 3 + 3 / 4) / 3)
+    # Random order within the distance-0 tie (d1 irrelevant, d3 relevant): the relevant one
+    # is first or second with probability 1/2 each, precision 1 or 1/2: expected 3/4.
+    assert mean_average_precision_tie_aware(**kw) == pytest.approx((3 / 4 + 2 / 3 + 3 / 4) / 3)
     # precision@1 = 0, @2 = 1/2, @4 = 3/4
     np.testing.assert_allclose(precision_at_n(**kw, n_values=[1, 2, 4, 10]), [0, 0.5, 0.75, 0.75])
     # radius 0 retrieves d1, d3 (1 relevant of 2): P 0.5, R 1/3; radius 1 adds d2: P 2/3, R 2/3.
@@ -162,3 +189,81 @@ def test_compiled_kernel_matches_numpy_at_scale(monkeypatch):
     monkeypatch.setattr(metrics, "_AP_KERNEL", None)
     numpy_blocks = [mean_average_precision(**kw, **s) for s in settings]
     np.testing.assert_allclose(compiled, numpy_blocks, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed,distinct", [(0, None), (1, 3), (2, 2)])
+@pytest.mark.parametrize("k", [1, 3, 5, 1000])
+def test_first_k_relevant_equals_its_definition(seed, distinct, k, map_implementation):
+    qb, db, ql, dl = random_case(seed, distinct_codes=distinct)
+    for skip in (False, True):
+        got = mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql,
+                                     database_labels=dl, map_variant="first_k_relevant",
+                                     top_k=k, skip_empty_queries=skip, block_size=4)
+        assert got == pytest.approx(brute_force_first_k_relevant(qb, db, ql, dl, k, skip),
+                                    abs=1e-12)
+    if k >= len(db):  # k at least every query's relevant count: mAP@all
+        assert got == pytest.approx(brute_force_map(qb, db, ql, dl, None, True), abs=1e-12)
+
+
+def test_variants_differ_on_the_same_codes():
+    qb, db, ql, dl = random_case(4, nq=20, nd=60, distinct_codes=4)
+    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
+    figures = {v: mean_average_precision(**kw, map_variant=v, top_k=None if v == "all" else 5)
+               for v in ("all", "top_k", "first_k_relevant")}
+    assert len({round(f, 9) for f in figures.values()}) == 3
+
+
+def test_map_variant_checks_and_keys():
+    assert map_variant_and_k(None, None) == ("all", None)
+    assert map_variant_and_k(None, 50) == ("top_k", 50)
+    assert map_variant_and_k("first_k_relevant", 5000) == ("first_k_relevant", 5000)
+    with pytest.raises(ValueError, match="given with map_variant='all'"):
+        map_variant_and_k("all", 5)
+    with pytest.raises(ValueError, match="needs top_k"):
+        map_variant_and_k("first_k_relevant", None)
+    with pytest.raises(ValueError, match="map_variant="):
+        map_variant_and_k("mean", None)
+    with pytest.raises(ValueError, match="positive"):
+        map_variant_and_k("top_k", 0)
+    assert map_key("i2t") == "map_i2t" and map_key("t2i", "first_k_relevant", 50) == "map_t2i@50"
+
+
+def all_tie_orders_map(qb, db, ql, dl):
+    """Exact expectation of mAP@all over every order within each distance tie."""
+    import itertools
+
+    aps = []
+    for i in range(len(qb)):
+        dist = (qb[i] != db).sum(1)
+        rel = (dl @ ql[i]) > 0
+        groups = [np.flatnonzero(dist == d) for d in np.unique(dist)]
+        values = []
+        for orders in itertools.product(*[itertools.permutations(g) for g in groups]):
+            ranked = rel[np.concatenate(orders)]
+            hits = np.cumsum(ranked)
+            values.append((hits / np.arange(1, len(ranked) + 1))[ranked].mean()
+                          if ranked.any() else 0.0)
+        aps.append(np.mean(values))
+    return float(np.mean(aps))
+
+
+def test_tie_aware_map_is_the_expectation_over_tie_orders():
+    # Exact: every permutation inside every tie (3 queries, 7 items, 3 distinct codes).
+    qb, db, ql, dl = random_case(8, nq=3, nd=7, bits=6, c=3, distinct_codes=3)
+    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
+    assert mean_average_precision_tie_aware(**kw) == pytest.approx(
+        all_tie_orders_map(qb, db, ql, dl), abs=1e-12)
+    # Statistical: the mean over many random tie orders of the stable figure, obtained by
+    # permuting the database (the stable order is then random within each tie).
+    qb, db, ql, dl = random_case(9, nq=10, nd=80, bits=8, c=4, distinct_codes=4)
+    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
+    rng = np.random.default_rng(0)
+    samples = []
+    for _ in range(400):
+        perm = rng.permutation(len(db))
+        samples.append(mean_average_precision(query_codes=qb, database_codes=db[perm],
+                                              query_labels=ql, database_labels=dl[perm]))
+    expected = mean_average_precision_tie_aware(**kw)
+    assert abs(np.mean(samples) - expected) < 4 * np.std(samples) / np.sqrt(len(samples))
+    assert np.std(samples) > 1e-3  # the ties really move the stable figure
+    assert mean_average_precision_tie_aware(**kw, skip_empty_queries=True) > expected
