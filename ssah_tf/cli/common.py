@@ -152,6 +152,32 @@ def define_map_flags(top_k_help: str) -> None:
     flags.DEFINE_integer("map_top_k", None, top_k_help)
 
 
+def define_report_flags() -> None:
+    """The retrieval report and the projector files of an evaluation (ssah-eval; the
+    final evaluation of ssah-train --report)."""
+    flags.DEFINE_bool("report", False, "Write the retrieval report, report/index.html: one "
+                      "self-contained page with the mAPs, curves, distance histograms and "
+                      "sample queries with their top results (README: See what the codes "
+                      "retrieve).")
+    flags.DEFINE_string("baseline_dir", None, "An ssah-baseline run on the same split, shown "
+                        "beside the mAPs in the report.")
+    flags.DEFINE_integer("report_top_k", 10, "Database items shown per sample query.")
+    flags.DEFINE_integer("projector_items", 300, "Items per modality written for TensorBoard's "
+                         "Embedding Projector (codes, semantic features, labels; 0: none).")
+    group_flags("report and projector", ["report", "baseline_dir", "report_top_k",
+                                         "projector_items"])
+
+
+def output_options(**overrides):
+    """The evaluation's OutputOptions from the map and report flags."""
+    from ssah_tf.evaluation.outputs import OutputOptions
+
+    return OutputOptions(map_variant=FLAGS.map_variant, top_k=FLAGS.map_top_k,
+                         report=FLAGS.report, report_top_k=FLAGS.report_top_k,
+                         baseline_dir=FLAGS.baseline_dir, projector_items=FLAGS.projector_items,
+                         **overrides)
+
+
 def execution_overrides() -> dict:
     """The execution flags the user set, as RunConfig fields."""
     return {name: getattr(FLAGS, name) for name in ("mixed_precision", "jit_compile")
@@ -317,9 +343,10 @@ for _names, _rule, _text in (
           "demo_image_size", "demo_vocab", "epochs", "map_top_k", "hidden_dim", "semantic_dim",
           "num_labels", "text_dim", "query_size", "train_size", "database_size", "top_k",
           "passes_lab", "passes_img", "passes_txt", "passes_dis", "repeats",
-          "eval_batch_size"), _positive_int, "must be a positive integer"),
+          "eval_batch_size", "report_top_k"), _positive_int, "must be a positive integer"),
         (("eval_every", "save_every_passes", "steps_per_loop", "val_size", "min_stage_steps",
-          "radius", "split_seed", "seed", "demo_seed"), _non_negative_int,
+          "radius", "split_seed", "seed", "demo_seed", "projector_items",
+          "early_stopping_patience"), _non_negative_int,
          "must be a non-negative integer"),
         (("lr_lab", "lr_img", "lr_txt", "lr_dis", "lr_decay", "init_stddev", "adam_epsilon",
           "squares_factor"), _positive_float, "must be a positive finite number"),

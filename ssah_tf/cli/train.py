@@ -81,6 +81,7 @@ flags.DEFINE_integer("early_stopping_patience", None, "Stop after this many eval
                      "row without a new best on the validation queries (0: never).")
 common.define_map_flags("The k of --map_variant (alone: mAP@k, top_k); evaluation and "
                         "selection use it, under map_<direction>@<k>.")
+common.define_report_flags()
 common.group_flags("model selection (README: what best means)", [
     "select_on", "val_size", "selection_criterion", "early_stopping_patience", "eval_every",
     "map_variant", "map_top_k"])
@@ -375,6 +376,13 @@ def main(argv):
     if not trainer.is_chief:
         return 0
     print(common.final_table(results, os.path.join(model_dir, "results.json")))
+    if FLAGS.report:
+        from ssah_tf.evaluation.outputs import evaluate_loaded_run
+        from ssah_tf.training.runs import load_run
+
+        output_dir = os.path.join(model_dir, "eval_best")
+        evaluate_loaded_run(load_run(model_dir, "best"), output_dir, common.output_options())
+        print(f"report: {os.path.join(output_dir, 'report', 'index.html')}")
     return 0
 
 

@@ -15,7 +15,7 @@ import scipy.io
 
 from ssah_tf.atomic import write_atomic
 from ssah_tf.errors import UserError
-from ssah_tf.evaluation.directions import DIRECTIONS
+from ssah_tf.evaluation.directions import DIRECTIONS, label_prior_map
 from ssah_tf.evaluation.metrics import (map_key, map_variant_and_k, mean_average_precision,
                                         mean_average_precision_tie_aware, precision_at_n,
                                         precision_recall_by_radius, precision_within_radius)
@@ -83,9 +83,11 @@ def evaluate_codes(codes: dict[str, np.ndarray], *, map_variant: str | None = No
                    n_values=(1, 10, 50, 100, 500, 1000, 5000)) -> tuple[dict, dict]:
     """Per available direction: mAP@all (``map_<d>``), the variant's figure with a k
     (``map_<d>@<k>``), the tie-aware mAP@all (``map_tie_aware_<d>``) and precision
-    within radius 2; curves: PR by radius, precision@N."""
+    within radius 2, and the label prior's mAP@all; curves: PR by radius, precision@N."""
     variant, top_k = map_variant_and_k(map_variant, top_k)
-    results, curves = {}, {}
+    results: dict = {"label_prior_map": label_prior_map(query_labels=codes["query_L"],
+                                                        database_labels=codes["retrieval_L"])}
+    curves: dict = {}
     for name, (q, d) in CODE_DIRECTIONS.items():
         if q not in codes or d not in codes:
             continue

@@ -47,20 +47,21 @@ class Evaluator:
         self._label_prior: float | None = None
 
     # ------------------------------------------------------------------ encoding
-    def _encoder(self, modality: str, folded: bool):
-        key = modality + ("_folded" if folded else "")
+    def _encoder(self, modality: str, folded: bool, output: str):
+        key = (modality, folded, output)
         if key not in self._encoders:
             nets = self.networks
             net = {"label": nets.labnet, "text": nets.txtnet, "image": nets.imgnet}[modality]
             # The folded weights are an argument (not captured): they change with training.
-            run_net = ((lambda x, w: nets.txtnet.call_folded(x, w).hash) if folded
-                       else (lambda x, w: net(x).hash))
+            run_net = ((lambda x, w: getattr(nets.txtnet.call_folded(x, w), output)) if folded
+                       else (lambda x, w: getattr(net(x), output)))
             self._encoders[key] = tf.function(run_net, reduce_retracing=True,
                                               jit_compile=self.jit_compile)
         return self._encoders[key]
 
-    def encode(self, indices: np.ndarray, modality: str) -> np.ndarray:
-        """Real-valued hash outputs H for dataset rows ``indices`` of one modality."""
+    def encode(self, indices: np.ndarray, modality: str, output: str = "hash") -> np.ndarray:
+        """Real-valued hash outputs H (``output="feature"``: the semantic features F) for
+        dataset rows ``indices`` of one modality."""
         indices = np.asarray(indices)
         source = {"label": self.data.labels, "text": self.data.texts,
                   "image": None if self.pixel_images else self.feature_matrix}[modality]
@@ -68,7 +69,7 @@ class Evaluator:
         # transposed layout (TF's CPU matmul is faster that way round).
         folded = (self.networks.txtnet.folded_weights(transposed=True)
                   if modality == "text" and len(indices) >= FOLDED_TEXT_ROWS else None)
-        encoder = self._encoder(modality, folded is not None)
+        encoder = self._encoder(modality, folded is not None, output)
         outputs = []
         if source is not None:
             for start in range(0, len(indices), self.batch_size):
@@ -81,7 +82,9 @@ class Evaluator:
             for element in ds:
                 outputs.append(encoder(element["image"], folded).numpy())
         if not outputs:
-            return np.zeros((0, self.networks.labnet.hash_head.units), np.float32)
+            width = (self.networks.labnet.hash_head.units if output == "hash"
+                     else self.networks.labnet.semantic.units)
+            return np.zeros((0, width), np.float32)
         return np.concatenate(outputs)
 
     def codes(self, indices: np.ndarray, modality: str) -> np.ndarray:

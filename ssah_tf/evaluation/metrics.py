@@ -256,21 +256,13 @@ def map_key(direction: str, map_variant: str | None = None, top_k: int | None = 
     return f"map_{direction}" if k is None else f"map_{direction}@{k}"
 
 
-def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                           query_labels: np.ndarray, database_labels: np.ndarray,
-                           map_variant: str | None = None, top_k: int | None = None,
-                           skip_empty_queries: bool = False, block_size: int | None = None,
-                           workers: int | None = None) -> float:
-    """mAP of Hamming ranking in the named variant (module docstring): ``all`` (the
-    default), ``top_k`` or ``first_k_relevant`` with ``top_k`` as the k (a k alone
-    means ``top_k``, as it always has).
-
-    With ``skip_empty_queries`` False (the release's convention) a query with no
-    relevant item (among the first k, for ``top_k``) counts as AP 0; with True it is
-    left out. ``block_size`` queries are ranked at a time (default: about 1M pairs per
-    block; with the compiled kernel, four blocks per thread) on ``workers`` threads
-    (default: one per CPU core).
-    """
+def average_precisions(*, query_codes: np.ndarray, database_codes: np.ndarray,
+                       query_labels: np.ndarray, database_labels: np.ndarray,
+                       map_variant: str | None = None, top_k: int | None = None,
+                       block_size: int | None = None, workers: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query AP in the named variant (:func:`mean_average_precision`) and, per
+    query, whether it has a relevant item (among the first k, for ``top_k``)."""
     variant, top_k = map_variant_and_k(map_variant, top_k)
     num_db = len(database_codes)
     first_relevant = variant == "first_k_relevant"
@@ -279,8 +271,7 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
         ap, num_relevant = _compiled_map(query_codes, database_codes, query_labels,
                                          database_labels, k, block_size, workers,
                                          first_relevant)
-        counted = int((num_relevant > 0).sum()) if skip_empty_queries else len(ap)
-        return float(ap.sum()) / counted if counted else 0.0
+        return ap, num_relevant > 0
     ranked_length = num_db if first_relevant else k
     inverse_rank = 1.0 / np.arange(1, ranked_length + 1)
 
@@ -299,13 +290,56 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
         with np.errstate(invalid="ignore", divide="ignore"):
             ap = np.where(num_relevant > 0, (hits_float @ inverse_rank)
                           / np.maximum(num_relevant, 1), 0.0)
-        return float(ap.sum()), int((num_relevant > 0).sum()), len(ap)
+        return ap, num_relevant > 0
 
     parts = _map_blocks(block_ap, query_codes, database_codes, query_labels, database_labels,
                         block_size, workers)
-    total = sum(p[0] for p in parts)
-    counted = sum(p[1] if skip_empty_queries else p[2] for p in parts)
-    return total / counted if counted else 0.0
+    if not parts:
+        return np.zeros(0), np.zeros(0, bool)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarray,
+                           query_labels: np.ndarray, database_labels: np.ndarray,
+                           map_variant: str | None = None, top_k: int | None = None,
+                           skip_empty_queries: bool = False, block_size: int | None = None,
+                           workers: int | None = None) -> float:
+    """mAP of Hamming ranking in the named variant (module docstring): ``all`` (the
+    default), ``top_k`` or ``first_k_relevant`` with ``top_k`` as the k (a k alone
+    means ``top_k``, as it always has).
+
+    With ``skip_empty_queries`` False (the release's convention) a query with no
+    relevant item (among the first k, for ``top_k``) counts as AP 0; with True it is
+    left out. ``block_size`` queries are ranked at a time (default: about 1M pairs per
+    block; with the compiled kernel, four blocks per thread) on ``workers`` threads
+    (default: one per CPU core).
+    """
+    ap, has_relevant = average_precisions(
+        query_codes=query_codes, database_codes=database_codes, query_labels=query_labels,
+        database_labels=database_labels, map_variant=map_variant, top_k=top_k,
+        block_size=block_size, workers=workers)
+    counted = int(has_relevant.sum()) if skip_empty_queries else len(ap)
+    return float(ap.sum()) / counted if counted else 0.0
+
+
+def distance_histogram(*, query_codes: np.ndarray, database_codes: np.ndarray,
+                       query_labels: np.ndarray, database_labels: np.ndarray,
+                       block_size: int | None = None, workers: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """How many (query, database item) pairs lie at each Hamming distance 0..K:
+    (relevant pairs, irrelevant pairs). Codes that separate put the first at small
+    distances and the second at large ones."""
+    def block(distance, relevant, bits, workspace):
+        bins = bits + 1
+        return (np.bincount(distance[relevant], minlength=bins),
+                np.bincount(distance[~relevant], minlength=bins))
+
+    parts = _map_blocks(block, query_codes, database_codes, query_labels, database_labels,
+                        block_size, workers)
+    bins = np.asarray(query_codes).shape[1] + 1
+    relevant = np.sum([p[0] for p in parts], axis=0) if parts else np.zeros(bins, np.int64)
+    irrelevant = np.sum([p[1] for p in parts], axis=0) if parts else np.zeros(bins, np.int64)
+    return relevant.astype(np.int64), irrelevant.astype(np.int64)
 
 
 def mean_average_precision_tie_aware(*, query_codes: np.ndarray, database_codes: np.ndarray,

@@ -78,3 +78,18 @@ def test_evaluate_a_trained_run_matches_training_results(tmp_path):
         assert abs(evaluated[key] - trained[key]) < 1e-9, key
     codes = read_code_file(str(run_dir / "eval_best" / "codes.mat"))
     assert codes["Qi"].shape[1] == 16
+
+
+def test_code_file_report_and_projector_need_no_data(tmp_path):
+    codes = release_codes()
+    path = str(tmp_path / "codes.mat")
+    scipy.io.savemat(path, codes)
+    out = tmp_path / "out"
+    result = run_cli("ssah_tf.cli.evaluate", f"--codes={path}", f"--output_dir={out}",
+                     "--report", "--projector_items=7")
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = (out / "report" / "index.html").read_text()
+    assert "query 0" in page and "<img" not in page  # ids and label indices only
+    metadata = (out / "tensorboard" / "codes_Di_metadata.tsv").read_text().splitlines()
+    assert len(metadata) == 1 + 7
+    assert (out / "tensorboard" / "projector_config.pbtxt").exists()

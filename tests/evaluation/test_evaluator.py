@@ -21,7 +21,7 @@ def test_bulk_text_encoding_uses_the_folded_layer_and_agrees(tmp_path):
     trainer.train()
     rows = np.tile(np.arange(trainer.data.num_items), 2048 // trainer.data.num_items + 1)
     bulk = trainer.encode(rows, "text")  # >= 2048 rows: the folded path
-    assert "text_folded" in trainer.evaluator._encoders
+    assert ("text", True, "hash") in trainer.evaluator._encoders
     few = trainer.encode(np.arange(trainer.data.num_items), "text")
     np.testing.assert_allclose(bulk[:trainer.data.num_items], few, rtol=0, atol=1e-5)
     net = trainer.networks.txtnet

@@ -267,3 +267,19 @@ def test_tie_aware_map_is_the_expectation_over_tie_orders():
     assert abs(np.mean(samples) - expected) < 4 * np.std(samples) / np.sqrt(len(samples))
     assert np.std(samples) > 1e-3  # the ties really move the stable figure
     assert mean_average_precision_tie_aware(**kw, skip_empty_queries=True) > expected
+
+
+def test_per_query_ap_and_distance_histogram_equal_brute_force(map_implementation):
+    from ssah_tf.evaluation.metrics import average_precisions, distance_histogram
+
+    qb, db, ql, dl = random_case(6, distinct_codes=3)
+    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
+    ap, has_relevant = average_precisions(**kw, block_size=3)
+    for i in range(len(qb)):
+        assert ap[i] == pytest.approx(brute_force_map(qb[i:i + 1], db, ql[i:i + 1], dl), abs=1e-12)
+    assert not has_relevant[0] and has_relevant.sum() == int(((ql @ dl.T) > 0).any(1).sum())
+    relevant, irrelevant = distance_histogram(**kw, block_size=4)
+    dist = (qb[:, None, :] != db[None, :, :]).sum(-1)
+    rel = (ql @ dl.T) > 0
+    np.testing.assert_array_equal(relevant, np.bincount(dist[rel], minlength=17))
+    np.testing.assert_array_equal(irrelevant, np.bincount(dist[~rel], minlength=17))
