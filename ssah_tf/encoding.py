@@ -70,7 +70,7 @@ def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -
     from ssah_tf.retrieval import decode_image, read_image_paths
 
     if encoder.info["image_input"] != "pixels":
-        raise UserError("this export encodes image features: use --image_features")
+        raise UserError("this export encodes image features: use `image_features`")
     paths = read_image_paths(path)
     size = encoder.info["image_shape"][0]
     codes, ids, skipped, rows = [], [], [], []
@@ -82,7 +82,7 @@ def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -
                 batch.append(decode_image(paths[row], size))
             except ValueError as error:
                 if on_error == "fail":
-                    raise UserError(f"{error}; fix it or pass --on_error=skip") from None
+                    raise UserError(f"{error}; fix it or pass `on_error=skip`") from None
                 logging.warning("skipping %s", error)
                 skipped.append(paths[row])
                 continue
@@ -105,7 +105,7 @@ def _input_matrix(encoder, source: str, path: str, vocab_file: str | None) -> np
             with open(vocab_file) as f:
                 vocabulary = [line.strip() for line in f if line.strip()]
         if not vocabulary:
-            raise UserError("tag strings need a vocabulary: pass --vocab_file")
+            raise UserError("tag strings need a vocabulary: pass `vocab_file`")
         if not os.path.isfile(path):
             raise UserError(f"{path} does not exist")
         with open(path) as f:
@@ -129,7 +129,7 @@ def _encode_arrays(encoder, source: str, path: str, *, vocab_file: str | None, b
     if bad.any():
         if on_error == "fail":
             raise UserError(f"{path}: row {int(np.argmax(bad)) + 1} has NaN or inf; fix it "
-                            "or pass --on_error=skip")
+                            "or pass `on_error=skip`")
         logging.warning("skipping %d rows with NaN/inf", int(bad.sum()))
         skipped = [str(i) for i in np.flatnonzero(bad)]
     keep = np.flatnonzero(~bad)

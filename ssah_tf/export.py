@@ -87,6 +87,21 @@ def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: i
     return export_dir
 
 
+def export_run(run, export_dir: str) -> str:
+    """Export a loaded run (training.runs.load_run) to ``export_dir``: its networks with
+    their input scaling, the run's input spec and vocabulary."""
+    network, built, modalities = run.config.ssah.network, run.built, run.config.run.modalities
+    image_shape = None
+    if "image" in modalities:
+        size = run.config.run.image_size
+        image_shape = (size, size, 3) if built.pixel_images else (built.feature_matrix.shape[1],)
+    return export_saved_model(run.networks, export_dir, num_labels=network.num_labels,
+                              text_dim=network.text_dim if "text" in modalities else None,
+                              image_shape=image_shape, pixels=built.pixel_images,
+                              bits=network.bits, source=os.path.abspath(run.checkpoint),
+                              vocabulary=run.data.tag_names)
+
+
 # ----------------------------------------------------------------------------- trust
 # A SavedModel is a program: loading one runs its restore function, and calling a
 # signature runs its graph. Before ssah-encode / ssah-search load an export, its graph
@@ -160,4 +175,4 @@ def check_trusted(export_dir: str) -> None:
         ops = sorted({o for o, _ in found})
         raise UserError(f"{export_dir} is not a plain ssah-export: its graph runs {', '.join(ops)} "
                         f"(e.g. {op} in {where}), which ssah-export never writes; load exports only "
-                        "from trusted sources (--trust_export skips this check for one you made)")
+                        "from trusted sources (`trust_export` skips this check for one you made)")

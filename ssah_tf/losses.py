@@ -205,5 +205,5 @@ def warn_once_on_overflow(terms: Mapping[str, tf.Tensor]) -> None:
             _warned_overflow = True
             logging.warning(
                 "loss term %r is not finite: the release's literal log(1+exp(x)) overflows for "
-                "x > 88; use --pairwise_form=nll (the stable paper form) to avoid it", name)
+                "x > 88; use `pairwise_form=nll` (the stable paper form) to avoid it", name)
             return

@@ -132,9 +132,9 @@ def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = Non
     item within that distance (both: the nearest k within the radius). Query chunks run
     on ``threads`` threads (default: the CPU count); NumPy releases the GIL here."""
     if top_k is None and radius is None:
-        raise UserError("give --top_k and/or --radius")
+        raise UserError("give `top_k` and/or `radius`")
     if top_k is not None and top_k <= 0:
-        raise UserError("--top_k must be positive")
+        raise UserError("`top_k` must be positive")
     if queries.shape[1] != database.shape[1]:
         raise UserError(f"query codes have {queries.shape[1] * 8} bits of storage, database "
                         f"{database.shape[1] * 8}: they come from different code lengths")
@@ -265,7 +265,7 @@ class FaissSearcher:
     def search(self, queries: np.ndarray, *, top_k: int | None = None, radius: int | None = None
                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if top_k is None and radius is None:
-            raise UserError("give --top_k and/or --radius")
+            raise UserError("give `top_k` and/or `radius`")
         queries = np.ascontiguousarray(queries)
         if top_k is not None:
             k = min(top_k, self.index.ntotal)

@@ -32,3 +32,23 @@ def test_console_scripts_exist_and_are_documented():
         assert f"`{script}`" in readme, script
         module = config["options.entry_points"]["console_scripts"].split(script + " = ")[1].split(":")[0]
         assert os.path.exists(os.path.join(REPO, *module.split(".")) + ".py")
+
+
+def test_python_api_example_runs_as_written(tmp_path, monkeypatch):
+    """docs/python.md's worked example, executed as it stands (in a scratch folder)."""
+    import runpy
+
+    text = open(os.path.join(REPO, "docs", "python.md")).read()
+    code = text.split("## A worked example")[1].split("```python\n")[1].split("```")[0]
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    monkeypatch.chdir(tmp_path)
+    namespace = runpy.run_path(str(script))
+    run = namespace["run"]
+    assert run.results["last_epoch"]["epoch"] == 1  # resumed for its second epoch
+    assert (tmp_path / "workspace" / "runs" / "notebook_demo" / "eval_best" / "report"
+            / "index.html").exists()
+    assert (tmp_path / "workspace" / "exports" / "notebook_demo" / "saved_model.pb").exists()
+    # The codes are the run's: the same texts through its networks give the same codes.
+    again = namespace["ssah_tf"].load_run(run.directory).encode(texts=namespace["texts"])
+    assert (again == namespace["codes"]).all()

@@ -147,15 +147,16 @@ def matmul_gflops(size: int, dtype: str, repeats: int) -> float:
     return 2 * size ** 3 / seconds / 1e9
 
 
-def _build_trainer(config: BenchConfig, data: CrossModalDataset, cnnf_path: str, model_dir: str,
-                   *, mixed_precision: bool):
+def _build_runner(config: BenchConfig, data: CrossModalDataset, cnnf_path: str, model_dir: str,
+                  *, mixed_precision: bool):
+    """The release configuration's stage runner and evaluator (no Trainer: no epoch loop,
+    checkpoint or selection is timed)."""
     import tensorflow as tf
 
-    from ssah_tf.config import make_config
+    from ssah_tf.config import RunConfig, ScheduleConfig, TrainConfig, make_config
     from ssah_tf.data.protocols import make_split
-    from ssah_tf.config import ScheduleConfig
-    from ssah_tf.config import RunConfig, TrainConfig
-    from ssah_tf.training.loop import Trainer
+    from ssah_tf.training.runner import StageRunner, build_parts
+    from ssah_tf.training.runs import make_evaluator
 
     ssah = make_config("release", bits=config.bits, num_labels=config.num_labels,
                        text_dim=config.text_dim)
@@ -169,32 +170,31 @@ def _build_trainer(config: BenchConfig, data: CrossModalDataset, cnnf_path: str,
     schedule = ScheduleConfig(name="release", epochs=1, batch_size=config.batch_size)
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     strategy = tf.distribute.OneDeviceStrategy(devices[0].name)
-    return Trainer(TrainConfig(ssah=ssah, schedule=schedule, run=run), data, split, strategy)
+    parts = build_parts(TrainConfig(ssah=ssah, schedule=schedule, run=run), data, split, strategy)
+    return StageRunner(parts), make_evaluator(parts.built, data, split, run)
 
 
-def _step_seconds(trainer, network: str, repeats: int) -> float:
+def _step_seconds(runner, network: str, repeats: int) -> float:
     """Median seconds per training step of a stage, after a warm-up step (a single
     timed step when the warm-up took over 30 s: bf16 convolutions on CPUs without
     native bf16 are that slow)."""
-    trainer.new_pass_table()
-    steps = max(1, min(repeats, trainer.steps_per_pass - 1))
-    images = network == "img" and trainer.pixel_images
+    runner.new_pass_table()
+    steps = max(1, min(repeats, runner.parts.steps_per_pass - 1))
     # Exactly the batches needed: a longer prefetching pipeline would keep producing
     # images in the background and slow the measurements that follow.
-    batches = trainer.image_batches(0, 1 + steps) if images else None
+    batches = (runner.image_batches(0, 1 + steps) if runner.needs_image_batches(network)
+               else None)
     start = time.perf_counter()
-    trainer.run_steps(network, 0, 1, batches)  # trace + warm-up
+    runner.run_steps(network, 0, 1, batches)  # trace + warm-up
     if time.perf_counter() - start > 30:
         steps = 1
     cursor = [1]
 
     def one_step():
-        trainer.run_steps(network, cursor[0], 1, batches)
+        runner.run_steps(network, cursor[0], 1, batches)
         cursor[0] += 1
 
-    seconds = median_seconds(one_step, steps)
-    del batches
-    return seconds
+    return median_seconds(one_step, steps)
 
 
 def _map_case(config: BenchConfig, bits: int):
@@ -241,6 +241,34 @@ def optimised_loop_map(qb, rb, query_l, retrieval_l) -> float:
     return total / len(qb)
 
 
+def _fp32_figures(config: BenchConfig, data, cnnf_path: str, scratch: str, log) -> dict[str, Any]:
+    """fp32 step times, the monitoring loss, peak memory and encoding rates."""
+    results: dict[str, Any] = {}
+    runner, evaluator = _build_runner(config, data, cnnf_path, os.path.join(scratch, "fp32"),
+                                      mixed_precision=False)
+    for key, network in (("lab_step_s", "lab"), ("dis_step_s", "dis"),
+                         ("txt_step_s", "txt"), ("img_step_s_fp32", "img")):
+        results[key] = _step_seconds(runner, network, config.repeats)
+        log(f"{key}: {results[key]:.3f} s")
+    runner.monitor_loss("lab")  # trace
+    results["monitor_loss_s"] = median_seconds(lambda: runner.monitor_loss("lab"),
+                                               config.repeats)
+    log(f"monitor_loss_s: {results['monitor_loss_s']:.3f} s")
+    results["peak_rss_gb"] = peak_rss_gb()  # a training process: data, nets, banks
+    log(f"peak_rss_gb after training steps: {results['peak_rss_gb']:.2f}")
+    text_rows = np.arange(config.num_train)
+    evaluator.encode(text_rows[:256], "text")  # trace
+    results["text_encode_per_s"] = len(text_rows) / median_seconds(
+        lambda: evaluator.encode(text_rows, "text"), config.repeats)
+    image_rows = np.arange(config.image_encode_items)
+    evaluator.encode(image_rows[:32], "image")
+    results["image_encode_per_s"] = len(image_rows) / median_seconds(
+        lambda: evaluator.encode(image_rows, "image"), config.repeats)
+    log(f"encoding: text {results['text_encode_per_s']:.0f}/s, "
+        f"image {results['image_encode_per_s']:.1f}/s")
+    return results
+
+
 def _training_figures(config: BenchConfig, scratch: str, log) -> dict[str, Any]:
     """Step times (fp32 and bf16), the monitoring loss, peak memory and encoding rates."""
     results: dict[str, Any] = {}
@@ -250,31 +278,10 @@ def _training_figures(config: BenchConfig, scratch: str, log) -> dict[str, Any]:
     log(f"random CNN-F written ({os.path.getsize(cnnf_path) / 1e6:.0f} MB, "
         f"{time.perf_counter() - start:.1f} s)")
     data = synthetic_dataset(config, config.num_train + max(16, config.batch_size))
-    trainer = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "fp32"),
-                             mixed_precision=False)
-    for key, network in (("lab_step_s", "lab"), ("dis_step_s", "dis"),
-                         ("txt_step_s", "txt"), ("img_step_s_fp32", "img")):
-        results[key] = _step_seconds(trainer, network, config.repeats)
-        log(f"{key}: {results[key]:.3f} s")
-    trainer.monitor_loss("lab")  # trace
-    results["monitor_loss_s"] = median_seconds(lambda: trainer.monitor_loss("lab"),
-                                               config.repeats)
-    log(f"monitor_loss_s: {results['monitor_loss_s']:.3f} s")
-    results["peak_rss_gb"] = peak_rss_gb()  # a training process: data, nets, banks
-    log(f"peak_rss_gb after training steps: {results['peak_rss_gb']:.2f}")
-    text_rows = np.arange(config.num_train)
-    trainer.encode(text_rows[:256], "text")  # trace
-    results["text_encode_per_s"] = len(text_rows) / median_seconds(
-        lambda: trainer.encode(text_rows, "text"), config.repeats)
-    image_rows = np.arange(config.image_encode_items)
-    trainer.encode(image_rows[:32], "image")
-    results["image_encode_per_s"] = len(image_rows) / median_seconds(
-        lambda: trainer.encode(image_rows, "image"), config.repeats)
-    log(f"encoding: text {results['text_encode_per_s']:.0f}/s, "
-        f"image {results['image_encode_per_s']:.1f}/s")
-    del trainer
-    bf16 = _build_trainer(config, data, cnnf_path, os.path.join(scratch, "bf16"),
-                          mixed_precision=True)
+    # fp32 first, in a function of its own: its networks are freed before bf16's are built.
+    results.update(_fp32_figures(config, data, cnnf_path, scratch, log))
+    bf16, _ = _build_runner(config, data, cnnf_path, os.path.join(scratch, "bf16"),
+                            mixed_precision=True)
     for key, network in (("img_step_s_bf16", "img"), ("dis_step_s_bf16", "dis"),
                          ("txt_step_s_bf16", "txt")):
         results[key] = _step_seconds(bf16, network, config.repeats)

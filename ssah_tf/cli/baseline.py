@@ -45,8 +45,9 @@ def main(argv):
     from ssah_tf.training.summaries import write_json_atomic
 
     check_map_variant(FLAGS.map_variant, FLAGS.map_top_k)
-    data = load_dataset(common.data_config())
-    split = resolve_validation(resolve_split(data, common.data_config()), FLAGS.val_size,
+    data_config = common.data_settings()
+    data = load_dataset(data_config)
+    split = resolve_validation(resolve_split(data, data_config), FLAGS.val_size,
                                seed=FLAGS.split_seed)
     model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
@@ -57,7 +58,7 @@ def main(argv):
     if not any(k.startswith("map_") and k[4] != "l" for k in results):
         logging.warning("no modality the baseline can use (pixel images need CNN-F/VGG)")
     results.update(bits=FLAGS.bits, seed=FLAGS.seed,
-                   data=dataclasses.asdict(common.data_config()),
+                   data=dataclasses.asdict(data_config),
                    setup={"method": "ssah-baseline", "dataset": data.name, "preset": None,
                           "command": common.command_line()},
                    protocol=protocol_record(map_variant=FLAGS.map_variant, top_k=FLAGS.map_top_k,

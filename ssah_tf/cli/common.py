@@ -5,50 +5,68 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging as pylogging
-import math
 import os
 import re
 import sys
-import time
 from typing import Callable
 
 from absl import app, flags, logging
 
 from ssah_tf.config import PRESETS, make_config, preset_fields
+from ssah_tf.training.session import WORKSPACE, default_run_dir  # noqa: F401 (the CLIs' paths)
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
-WORKSPACE = os.environ.get("SSAH_WORKSPACE", "workspace")
+
+
+def _flag_kind(field: dataclasses.Field) -> str:
+    """'int', 'float', 'bool', 'str' or 'list' (a tuple of integers) of a declared field
+    (annotations are strings here)."""
+    annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    base = annotation.split("|")[0].strip()
+    return "list" if base.startswith("tuple") else base
+
+
+def define_field_flags(cls, names=None, *, default_none: bool = False, help_suffix=None,
+                       group: str | None = None) -> list[str]:
+    """One flag per declared field of ``cls`` (or of ``names``): its default (None with
+    ``default_none``: a preset chooses), help line and choices come from the field's
+    declaration (fields.setting), the one home of every default."""
+    from ssah_tf.fields import declared
+
+    fields = declared(cls)
+    defined = []
+    for name in names or [n for n, f in fields.items() if f.metadata.get("flag", True)]:
+        field = fields[name]
+        meta = field.metadata
+        default = None if default_none else field.default
+        help_text = meta["help"] + (help_suffix(name) if help_suffix else "")
+        kind = _flag_kind(field)
+        if meta.get("choices"):
+            flags.DEFINE_enum(name, default, [str(c) for c in meta["choices"]], help_text)
+        elif kind == "bool":
+            flags.DEFINE_bool(name, default, help_text)
+        elif kind == "int":
+            flags.DEFINE_integer(name, default, help_text)
+        elif kind == "float":
+            flags.DEFINE_float(name, default, help_text)
+        elif kind == "list":
+            flags.DEFINE_list(name, None if default is None else [str(v) for v in default],
+                              help_text + " (comma-separated integers)")
+        else:
+            flags.DEFINE_string(name, default, help_text)
+        FLAGS[name]._ssah_field = (cls, field)
+        defined.append(name)
+    if group:
+        group_flags(group, defined)
+    return defined
 
 
 def define_data_flags() -> None:
-    from ssah_tf.data.registry import DATASETS
+    """Every DataConfig field as a flag."""
+    from ssah_tf.data.registry import DataConfig
 
-    flags.DEFINE_enum("dataset", "demo", DATASETS,
-                      "Dataset: the embedded demo, a protocol dataset, mfeat digits, or npz "
-                      "(your own feature file, data/README.md).")
-    flags.DEFINE_string("data_path", None, "Dataset file or folder (.mat, .npz, text-list folder).")
-    flags.DEFINE_string("data_dir", None, "TFDS data dir with a copy prepared by ssah-prepare "
-                        "(images streamed from disk; the split is the prepared one).")
-    flags.DEFINE_string("image_root", None, "Folder the text lists' image paths are relative to.")
-    flags.DEFINE_string("vocab_file", None, "Tag vocabulary for text lists (default: found in folder).")
-    flags.DEFINE_integer("split_seed", 0, "Seed of the query/train/database permutation.")
-    flags.DEFINE_string("split_file", None, "Reuse a saved split (.npz with query_index, "
-                        "train_index, database_index), e.g. another run's split.npz.")
-    flags.DEFINE_integer("query_size", None, "Queries (default: the dataset's protocol).")
-    flags.DEFINE_integer("train_size", None, "Training items, drawn from the database.")
-    flags.DEFINE_integer("database_size", None, "Database items (default: all non-queries).")
-    flags.DEFINE_integer("demo_items", 2000, "Demo: number of items.")
-    flags.DEFINE_integer("demo_labels", 8, "Demo: number of labels.")
-    flags.DEFINE_integer("demo_image_size", 32, "Demo: image side in pixels.")
-    flags.DEFINE_integer("demo_vocab", 200, "Demo: tag vocabulary size (text dimension).")
-    flags.DEFINE_integer("demo_seed", 0, "Demo: generator seed.")
-    group_flags("data", ["dataset", "data_path", "data_dir", "image_root", "vocab_file",
-                         "split_seed", "split_file", "query_size", "train_size", "database_size",
-                         "allow_query_overlap", "demo_items", "demo_labels", "demo_image_size",
-                         "demo_vocab", "demo_seed"])
-    flags.DEFINE_bool("allow_query_overlap", False, "Accept a split whose queries are also "
-                      "training or database items (a leak: refused unless this is set).")
+    define_field_flags(DataConfig, group="data")
 
 
 def explicit(name: str) -> bool:
@@ -56,78 +74,52 @@ def explicit(name: str) -> bool:
     return FLAGS[name].present > 0
 
 
-def data_config(stored: dict | None = None):
-    """DataConfig from the data flags; with ``stored`` (a resumed run's "data" record)
-    the stored values, overridden by the flags the user gave."""
-    from ssah_tf.data.registry import DataConfig
-
-    values = {}
-    for field in dataclasses.fields(DataConfig):
-        if stored is not None and field.name in stored and not explicit(field.name):
-            values[field.name] = stored[field.name]
-        else:
-            values[field.name] = getattr(FLAGS, field.name)
-    return DataConfig(**values)
-
-
-def define_model_flags() -> None:
-    """--preset plus one flag per configuration field (None = the preset's default)."""
-    flags.DEFINE_enum("preset", "paper", PRESETS,
-                      "paper: the method as published; release: the authors' TF1 code, bugs "
-                      "included. Chooses defaults only; every field below overrides it.")
-    from ssah_tf.config import CHOICES
-
-    for name, (section, field) in preset_fields().items():
-        help_text = f"[{section}] override of the preset's {name}"
-        kind = _field_kind(field)
-        if name in CHOICES:
-            flags.DEFINE_enum(name, None, list(CHOICES[name]), help_text)
-        elif name == "bits":
-            flags.DEFINE_integer(name, 16, "Code length K in bits.")
-        elif kind == "int":
-            flags.DEFINE_integer(name, None, help_text)
-        elif kind == "float":
-            flags.DEFINE_float(name, None, help_text)
-        elif kind == "bool":
-            flags.DEFINE_bool(name, None, help_text)
-        elif kind == "str":
-            flags.DEFINE_string(name, None, help_text)
-        else:
-            flags.DEFINE_list(name, None, help_text + " (comma-separated integers)")
-    group_flags("method (the preset and each of its fields; README's preset table)",
-                ["preset"] + list(preset_fields()))
-
-
-def _field_kind(field: dataclasses.Field) -> str:
-    """'int', 'float', 'bool', 'str' or 'tuple' (annotations are strings here)."""
-    annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-    return annotation if annotation in ("int", "float", "bool", "str") else "tuple"
-
-
-def ssah_config(*, num_labels: int | None = None, text_dim: int | None = None,
-                stored=None):
-    """The frozen SSAHConfig from --preset and per-field flags (data fills label/text dims).
-
-    ``stored``: a resumed run's SSAHConfig; its values stand unless a flag was given.
-    """
-    preset = stored.preset if stored is not None and not explicit("preset") else FLAGS.preset
-    overrides = {}
-    for name, (section, field) in preset_fields().items():
-        if stored is not None and not explicit(name):
-            overrides[name] = getattr(getattr(stored, section), name)
+def given_settings(names) -> dict:
+    """{name: value} of the flags among ``names`` the user gave, as config values
+    (lists of integers as tuples)."""
+    out = {}
+    for name in names:
+        if name not in FLAGS or not explicit(name):
             continue
-        value = getattr(FLAGS, name)
-        if value is not None and _field_kind(field) == "tuple":
+        value = FLAGS[name].value
+        if isinstance(value, list):
             try:
                 value = tuple(int(v) for v in value)
             except ValueError:
                 raise UserError(f"--{name} must be comma-separated integers") from None
-        overrides[name] = value
-    if overrides.get("num_labels") is None:
-        overrides["num_labels"] = num_labels
-    if overrides.get("text_dim") is None:
-        overrides["text_dim"] = text_dim
-    return make_config(preset, **overrides)
+        out[name] = value
+    return out
+
+
+def data_settings():
+    """The DataConfig the data flags describe."""
+    from ssah_tf.data.registry import DataConfig
+    from ssah_tf.fields import declared
+
+    return DataConfig(**given_settings(declared(DataConfig)))
+
+
+def define_model_flags() -> None:
+    """--preset plus one flag per method field (None = the preset's default)."""
+    flags.DEFINE_enum("preset", "paper", PRESETS,
+                      "paper: the method as published; release: the authors' TF1 code, bugs "
+                      "included. Chooses defaults only; every field below overrides it.")
+    from ssah_tf.config import SECTIONS
+
+    paper, release = make_config("paper"), make_config("release")
+
+    def preset_values(name):
+        if "default:" in preset_fields()[name][1].metadata["help"]:
+            return ""
+        section = preset_fields()[name][0]
+        a, b = (getattr(getattr(c, section), name) for c in (paper, release))
+        show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else v  # noqa: E731
+        return f" (paper: {show(a)}; release: {show(b)})" if a != b else f" (default: {show(a)})"
+
+    for section, cls in SECTIONS.items():
+        define_field_flags(cls, default_none=True, help_suffix=preset_values)
+    group_flags("method (the preset and each of its fields; README's preset table)",
+                ["preset"] + list(preset_fields()))
 
 
 def define_execution_flags() -> None:
@@ -172,7 +164,7 @@ def output_options(**overrides):
     """The evaluation's OutputOptions from the map and report flags."""
     from ssah_tf.evaluation.outputs import OutputOptions
 
-    return OutputOptions(map_variant=FLAGS.map_variant, top_k=FLAGS.map_top_k,
+    return OutputOptions(map_variant=FLAGS["map_variant"].value, top_k=FLAGS["map_top_k"].value,
                          report=FLAGS.report, report_top_k=FLAGS.report_top_k,
                          baseline_dir=FLAGS.baseline_dir, projector_items=FLAGS.projector_items,
                          **overrides)
@@ -182,17 +174,6 @@ def execution_overrides() -> dict:
     """The execution flags the user set, as RunConfig fields."""
     return {name: getattr(FLAGS, name) for name in ("mixed_precision", "jit_compile")
             if getattr(FLAGS, name) is not None}
-
-
-def stored_or_flag(name: str, stored: dict | None, default_from_flags=None):
-    """A resumed run's stored value of ``name`` unless --name was given."""
-    if stored is not None and name in stored and not explicit(name):
-        return stored[name]
-    return getattr(FLAGS, name) if default_from_flags is None else default_from_flags
-
-
-def default_run_dir(name: str) -> str:
-    return os.path.join(WORKSPACE, "runs", f"{name}_{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 class _QuietTensorFlow(pylogging.Filter):
@@ -296,76 +277,50 @@ def command_line() -> str:
     return " ".join([tool_name()] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
+def flag_text(message: str) -> str:
+    """A library message with its backticked fields as this tool's flags."""
+    from ssah_tf.errors import as_flags
+
+    return as_flags(str(message), lambda name: name in FLAGS)
+
+
 def fail(message: str, status: int) -> None:
-    """Print ``<tool>: error: message`` on stderr (one line) and exit."""
-    print(f"{tool_name()}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    """Print ``<tool>: error: message`` on stderr (one line, fields as flags) and exit."""
+    print(f"{tool_name()}: error: {' '.join(flag_text(message).split())}", file=sys.stderr)
     sys.exit(status)
 
 
-# ----------------------------------------------------------------------------- flag rules
-def _positive_int(v):
-    return v is None or (isinstance(v, int) and v > 0)
+class _FieldsAsFlags(pylogging.Filter):
+    """Log lines (warnings of the library) name fields as this tool's flags."""
 
-
-def _non_negative_int(v):
-    return v is None or (isinstance(v, int) and v >= 0)
-
-
-def _positive_float(v):
-    return v is None or (math.isfinite(v) and v > 0)
-
-
-def _non_negative_float(v):
-    return v is None or (math.isfinite(v) and v >= 0)
-
-
-def _unit_interval_open_right(v):
-    return v is None or (math.isfinite(v) and 0 <= v < 1)
-
-
-def _unit_interval(v):
-    return v is None or (math.isfinite(v) and 0 < v <= 1)
-
-
-def _positive_int_list(v):
-    if v is None:
+    def filter(self, record: pylogging.LogRecord) -> bool:
+        if "`" in str(record.msg) or any("`" in str(a) for a in (record.args or ())):
+            record.msg, record.args = flag_text(record.getMessage()), ()
         return True
-    try:
-        return all(int(x) > 0 for x in v)
-    except (TypeError, ValueError):
-        return False
 
 
-# One table for every tool: a flag with this name gets this rule wherever it exists.
-FLAG_RULES: dict[str, tuple[Callable, str]] = {}
-for _names, _rule, _text in (
-        (("bits", "batch_size", "image_size", "keep_checkpoints", "demo_items", "demo_labels",
-          "demo_image_size", "demo_vocab", "epochs", "map_top_k", "hidden_dim", "semantic_dim",
-          "num_labels", "text_dim", "query_size", "train_size", "database_size", "top_k",
-          "passes_lab", "passes_img", "passes_txt", "passes_dis", "repeats",
-          "eval_batch_size", "report_top_k"), _positive_int, "must be a positive integer"),
-        (("eval_every", "save_every_passes", "steps_per_loop", "val_size", "min_stage_steps",
-          "radius", "split_seed", "seed", "demo_seed", "projector_items",
-          "early_stopping_patience"), _non_negative_int,
-         "must be a non-negative integer"),
-        (("lr_lab", "lr_img", "lr_txt", "lr_dis", "lr_decay", "init_stddev", "adam_epsilon",
-          "squares_factor"), _positive_float, "must be a positive finite number"),
-        (("checkpoint_interval_seconds", "weight_decay", "weight_feature_pair",
-          "weight_hash_pair", "weight_quantization", "weight_label", "weight_adversarial",
-          "l2"), _non_negative_float, "must be a finite number >= 0"),
-        (("adam_beta1", "adam_beta2"), _unit_interval_open_right, "must be in [0, 1)"),
-        (("similarity_value",), _unit_interval, "must be in (0, 1]"),
-        (("multiscale_windows", "discriminator_hidden"), _positive_int_list,
-         "must be comma-separated positive integers")):
-    for _name in _names:
-        FLAG_RULES[_name] = (_rule, _text)
+# ----------------------------------------------------------------------------- flag rules
+# Flags that are not configuration fields (those check themselves when built,
+# fields.check_fields), with the rule of fields.RULES each must follow.
+FLAG_RULES: dict[str, str] = {
+    **{name: "positive_int" for name in ("bits", "map_top_k", "top_k", "repeats",
+                                         "report_top_k")},
+    **{name: "non_negative_int" for name in ("radius", "seed", "projector_items", "val_size")},
+    "l2": "non_negative",
+}
 
 
 def register_flag_rules() -> None:
-    """Attach :data:`FLAG_RULES` (absl validators) to every defined flag they name."""
-    for name, (rule, text) in FLAG_RULES.items():
-        if name in FLAGS and not getattr(FLAGS[name], "_ssah_rule", False):
-            flags.register_validator(name, rule, message=text)
+    """Attach :data:`FLAG_RULES` (absl validators) to the defined flags they name that
+    are not configuration fields."""
+    from ssah_tf.fields import RULES
+
+    for name, rule in FLAG_RULES.items():
+        if name in FLAGS and not hasattr(FLAGS[name], "_ssah_field") \
+                and not getattr(FLAGS[name], "_ssah_rule", False):
+            check, text = RULES[rule]
+            flags.register_validator(name, lambda v, check=check: v is None or check(v),
+                                     message=text)
             FLAGS[name]._ssah_rule = True
 
 
@@ -444,6 +399,7 @@ def run_main(main: Callable[[list[str]], int | None], module=None) -> None:
         # the progress lines.
         tf.get_logger().setLevel("WARNING")
         logging.get_absl_handler().addFilter(_QuietTensorFlow())
+        logging.get_absl_handler().addFilter(_FieldsAsFlags())
         try:
             if len(argv) > 1:
                 raise UserError(f"unexpected arguments {argv[1:]}; all options are --flags")

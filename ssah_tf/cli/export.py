@@ -26,7 +26,7 @@ flags.DEFINE_string("export_dir", None, "Output folder (default: workspace/expor
 def main(argv):
     if not FLAGS.model_dir:
         raise UserError("--model_dir is required")
-    from ssah_tf.export import export_saved_model
+    from ssah_tf.export import export_run
     from ssah_tf.training.runs import load_run
 
     export_dir = FLAGS.export_dir or os.path.join(
@@ -36,17 +36,8 @@ def main(argv):
     if os.path.isdir(export_dir) and os.listdir(export_dir):
         raise UserError(f"export directory {export_dir} exists and is not empty")
     run = load_run(FLAGS.model_dir, FLAGS.checkpoint, **common.execution_overrides())
-    checkpoint, network, built = run.checkpoint, run.config.ssah.network, run.built
-    image_shape = None
-    if "image" in run.config.run.modalities:
-        size = run.config.run.image_size
-        image_shape = (size, size, 3) if built.pixel_images else (built.feature_matrix.shape[1],)
-    export_saved_model(run.networks, export_dir, num_labels=network.num_labels,
-                       text_dim=network.text_dim if "text" in run.config.run.modalities else None,
-                       image_shape=image_shape, pixels=built.pixel_images,
-                       bits=network.bits, source=os.path.abspath(checkpoint),
-                       vocabulary=run.data.tag_names)
-    print(f"exported {checkpoint} to {export_dir}")
+    export_run(run, export_dir)
+    print(f"exported {run.checkpoint} to {export_dir}")
     return 0
 
 

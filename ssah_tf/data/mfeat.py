@@ -15,7 +15,7 @@ VIEWS = ("pix", "fou", "fac", "kar", "zer", "mor")
 def _read_view(folder: str, view: str) -> np.ndarray:
     path = os.path.join(folder, f"mfeat-{view}.csv")
     if not os.path.isfile(path):
-        raise UserError(f"{path} does not exist; --data_path must be the mfeat folder")
+        raise UserError(f"{path} does not exist; `data_path` must be the mfeat folder")
     return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32)
 
 

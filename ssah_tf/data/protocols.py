@@ -100,10 +100,10 @@ def checked_split(query, train, database, *, num_items: int, where: str,
         message = (f"{where}: {leaked.size} queries are also training or database items "
                    f"(e.g. item {int(leaked[0])}), which leaks them into the ranking")
         if not allow_overlap:
-            raise UserError(message + "; fix the split or pass --allow_query_overlap")
+            raise UserError(message + "; fix the split or pass `allow_query_overlap`")
         from absl import logging
 
-        logging.warning("%s (--allow_query_overlap)", message)
+        logging.warning("%s (`allow_query_overlap`)", message)
     held_out = arrays.get("validation_index")
     if held_out is not None:
         if held_out.size == 0:
@@ -131,17 +131,17 @@ def make_split(num_items: int, *, query_size: int, train_size: int,
     """Seeded permutation: first ``query_size`` items are queries, the rest the database;
     the training items are the first ``train_size`` database items."""
     if query_size <= 0 or train_size <= 0:
-        raise UserError("--query_size and --train_size must be positive")
+        raise UserError("`query_size` and `train_size` must be positive")
     if query_size >= num_items:
-        raise UserError(f"--query_size {query_size} leaves no database: the split sizes exceed "
+        raise UserError(f"`query_size` {query_size} leaves no database: the split sizes exceed "
                         f"the {num_items} items of the dataset")
     rest = num_items - query_size
     database_size = rest if database_size is None else database_size
     if query_size + database_size > num_items:
         raise UserError(f"split sizes query {query_size} + database {database_size} exceed the "
-                        f"{num_items} items of the dataset; lower --query_size/--database_size")
+                        f"{num_items} items of the dataset; lower `query_size`/`database_size`")
     if train_size > database_size:
-        raise UserError(f"--train_size {train_size} is larger than the database "
+        raise UserError(f"`train_size` {train_size} is larger than the database "
                         f"({database_size} items); training items are drawn from the database")
     perm = np.random.default_rng(seed).permutation(num_items)
     query = perm[:query_size]
@@ -187,13 +187,13 @@ def with_validation(split: Split, size: int, *, seed: int, source: str | None = 
     rng = np.random.default_rng(seed)
     if source == "database":
         if size > len(outside):
-            raise UserError(f"--val_size={size} exceeds the {len(outside)} database items "
+            raise UserError(f"`val_size={size}` exceeds the {len(outside)} database items "
                             "outside the training set, where validation queries come from; "
                             "lower it")
         return dataclasses.replace(split, validation=np.sort(rng.choice(outside, size, replace=False)),
                                    validation_from="database")
     if size >= len(split.train):
-        raise UserError(f"--val_size={size}: validation queries are held out of the "
+        raise UserError(f"`val_size={size}`: validation queries are held out of the "
                         f"{len(split.train)} training items here, and that leaves none to "
                         "train on; lower it")
     held_out = np.sort(rng.choice(split.train, size, replace=False))
@@ -208,8 +208,8 @@ def resolve_validation(split: Split, requested: int | None, *, seed: int,
     ``automatic``, else none), drawn by :func:`with_validation` with ``seed``."""
     if split.validation is not None:
         if requested is not None and requested != len(split.validation):
-            raise UserError(f"--val_size={requested} disagrees with the {len(split.validation)} "
-                            "validation queries of --split_file; drop --val_size (the file's "
+            raise UserError(f"`val_size={requested}` disagrees with the {len(split.validation)} "
+                            "validation queries of `split_file`; drop `val_size` (the file's "
                             "stand) or use a split file without them")
         return split
     if requested is None:
@@ -246,7 +246,7 @@ def load_split(path: str, num_items: int, *, allow_overlap: bool = False) -> Spl
     from ssah_tf.data.files import load_npz
 
     if not os.path.isfile(path):
-        raise UserError(f"split file {path} does not exist; check --split_file")
+        raise UserError(f"split file {path} does not exist; check `split_file`")
     arrays = load_npz(path, "split file")
     missing = [k for k in ("query_index", "train_index", "database_index") if k not in arrays]
     if missing:

@@ -33,7 +33,7 @@ VOCAB_NAMES = ("TagList.txt", "all_tags_vocab.txt", "vocab.txt", "tag_list.txt",
 
 def _require_exists(path: str, what: str) -> None:
     if not os.path.exists(path):
-        raise UserError(f"{what} {path} does not exist; check --data_path")
+        raise UserError(f"{what} {path} does not exist; check `data_path`")
 
 
 # ----------------------------------------------------------------------------- MATLAB
@@ -172,7 +172,7 @@ def read_text_lists(folder: str, *, image_root: str | None = None, vocab_file: s
                 break
         else:
             raise UserError(f"{folder}: no tag vocabulary file ({', '.join(VOCAB_NAMES)}); "
-                            "pass --vocab_file")
+                            "pass `vocab_file`")
     vocab = [t.strip() for t in _read_lines(vocab_file) if t.strip()]
     if len(set(vocab)) != len(vocab):
         raise UserError(f"{vocab_file}: the vocabulary has duplicate tags")

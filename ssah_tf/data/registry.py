@@ -12,36 +12,55 @@ from ssah_tf.data.protocols import Split, checked_split, default_protocol, load_
 from ssah_tf.data.readers import detect_and_read, read_feature_file
 from ssah_tf.data.synthetic import make_demo_dataset
 from ssah_tf.errors import UserError
+from ssah_tf.fields import check_fields, setting
 
 DATASETS = ("demo", "mirflickr25k", "nus_wide", "ms_coco", "mfeat", "npz")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Where the data is and how to split it (from CLI flags)."""
+    """Where the data is and how to split it."""
 
-    dataset: str = "demo"
-    data_path: str | None = None
-    data_dir: str | None = None  # prepared TFDS copies (ssah-prepare)
-    image_root: str | None = None
-    vocab_file: str | None = None
-    split_seed: int = 0
-    split_file: str | None = None
-    query_size: int | None = None
-    train_size: int | None = None
-    database_size: int | None = None
-    demo_items: int = 2000
-    demo_labels: int = 8
-    demo_image_size: int = 32
-    demo_vocab: int = 200
-    demo_seed: int = 0
-    allow_query_overlap: bool = False
+    dataset: str = setting("demo", "Dataset: the embedded demo, a protocol dataset, mfeat "
+                           "digits, or npz (your own feature file, data/README.md).",
+                           choices=DATASETS)
+    data_path: str | None = setting(None, "Dataset file or folder (.mat, .npz, text-list "
+                                    "folder).")
+    data_dir: str | None = setting(None, "TFDS data dir with a copy prepared by ssah-prepare "
+                                   "(images streamed from disk; the split is the prepared one).")
+    image_root: str | None = setting(None, "Folder the text lists' image paths are relative "
+                                     "to.")
+    vocab_file: str | None = setting(None, "Tag vocabulary for text lists (default: found in "
+                                     "the folder).")
+    split_seed: int = setting(0, "Seed of the query/train/database permutation and of the "
+                              "validation queries.", rule="non_negative_int")
+    split_file: str | None = setting(None, "Reuse a saved split (.npz with query_index, "
+                                     "train_index, database_index, optional validation_index), "
+                                     "e.g. another run's split.npz.")
+    query_size: int | None = setting(None, "Queries (default: the dataset's protocol).",
+                                     rule="positive_int")
+    train_size: int | None = setting(None, "Training items, drawn from the database.",
+                                     rule="positive_int")
+    database_size: int | None = setting(None, "Database items (default: all non-queries).",
+                                        rule="positive_int")
+    demo_items: int = setting(2000, "Demo: number of items.", rule="positive_int")
+    demo_labels: int = setting(8, "Demo: number of labels.", rule="positive_int")
+    demo_image_size: int = setting(32, "Demo: image side in pixels.", rule="positive_int")
+    demo_vocab: int = setting(200, "Demo: tag vocabulary size (text dimension).",
+                              rule="positive_int")
+    demo_seed: int = setting(0, "Demo: generator seed.", rule="non_negative_int")
+    allow_query_overlap: bool = setting(False, "Accept a split whose queries are also training "
+                                        "or database items (a leak: refused unless this is "
+                                        "set).")
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 def load_dataset(config: DataConfig) -> CrossModalDataset:
     """Read (or generate) the dataset named by ``config``."""
     if config.dataset not in DATASETS:
-        raise UserError(f"unknown --dataset={config.dataset}; use one of {', '.join(DATASETS)}")
+        raise UserError(f"unknown `dataset={config.dataset}`; use one of {', '.join(DATASETS)}")
     if config.dataset == "demo":
         return make_demo_dataset(num_items=config.demo_items, num_labels=config.demo_labels,
                                  image_size=config.demo_image_size, vocab_size=config.demo_vocab,
@@ -50,7 +69,7 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
         from ssah_tf.data.tfds_builders import load_prepared
         return load_prepared(config.dataset, config.data_dir, config.split_seed)
     if not config.data_path:
-        raise UserError(f"--dataset={config.dataset} needs --data_path or --data_dir "
+        raise UserError(f"`dataset={config.dataset}` needs `data_path` or `data_dir` "
                         "(see data/README.md)")
     if config.dataset == "npz":
         return read_feature_file(config.data_path, name="npz")

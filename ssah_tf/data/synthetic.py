@@ -54,10 +54,10 @@ def make_demo_dataset(*, num_items: int = 2000, num_labels: int = 8, image_size:
                       vocab_size: int = 200, seed: int = 0) -> CrossModalDataset:
     """Generate the demo dataset (see module docstring)."""
     if num_labels < 2 or num_items < 10 or image_size < 8:
-        raise UserError("demo needs --demo_labels >= 2, --demo_items >= 10, --demo_image_size >= 8")
+        raise UserError("demo needs `demo_labels` >= 2, `demo_items` >= 10, `demo_image_size` >= 8")
     block = vocab_size // (num_labels + 1)
     if block < 3:
-        raise UserError(f"--demo_vocab {vocab_size} is too small for {num_labels} labels "
+        raise UserError(f"`demo_vocab` {vocab_size} is too small for {num_labels} labels "
                         f"(need at least {3 * (num_labels + 1)})")
     rng = np.random.default_rng(seed)
     labels = np.zeros((num_items, num_labels), np.float32)

@@ -177,7 +177,7 @@ def prepare(dataset: str, *, manual_dir: str, data_dir: str, split_seed: int = 0
     import os
 
     if not os.path.isdir(manual_dir):
-        raise UserError(f"--manual_dir {manual_dir} does not exist")
+        raise UserError(f"`manual_dir` {manual_dir} does not exist")
     builder = builder_for(dataset, data_dir, split_seed)
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))

@@ -57,12 +57,12 @@ def _baseline(options: OutputOptions, split=None) -> dict | None:
         return None
     path = os.path.join(options.baseline_dir, "results.json")
     if not os.path.isfile(path):
-        raise UserError(f"--baseline_dir={options.baseline_dir} has no results.json; give an "
+        raise UserError(f"`baseline_dir={options.baseline_dir}` has no results.json; give an "
                         "ssah-baseline run directory")
     baseline = load_json(path)
     protocol = baseline.get("protocol") or {}
     if split is not None and protocol.get("split_sha256") not in (None, split_sha256(split)):
-        raise UserError(f"--baseline_dir={options.baseline_dir} was measured on another split; "
+        raise UserError(f"`baseline_dir={options.baseline_dir}` was measured on another split; "
                         "run ssah-baseline --split_file=RUN/split.npz")
     return baseline
 

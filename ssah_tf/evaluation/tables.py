@@ -279,12 +279,12 @@ def read_paper_table(path: str) -> list[dict]:
     """A paper-figures CSV (experiments/tables/paper_ssah.csv): dataset, backbone, bits,
     direction, map."""
     if not os.path.isfile(path):
-        raise UserError(f"--paper={path} does not exist")
+        raise UserError(f"`paper={path}` does not exist")
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(line for line in f if not line.startswith("#"))]
     needed = {"dataset", "backbone", "bits", "direction", "map"}
     if not rows or not needed <= set(rows[0]):
-        raise UserError(f"--paper={path} needs the columns {', '.join(sorted(needed))}")
+        raise UserError(f"`paper={path}` needs the columns {', '.join(sorted(needed))}")
     return rows
 
 

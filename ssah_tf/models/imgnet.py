@@ -36,7 +36,7 @@ class VGG19Backbone(keras.layers.Layer):
             except (OSError, ValueError) as error:
                 raise UserError(f"cannot load VGG-19 weights from {weights_path}: {error}") from None
         else:
-            logging.warning("VGG-19 backbone has RANDOM weights: no --vgg19_weights file was "
+            logging.warning("VGG-19 backbone has RANDOM weights: no `vgg19_weights` file was "
                             "given (download vgg19_weights_tf_dim_ordering_tf_kernels.h5 once)")
         self.vgg = vgg  # the full ImageNet model, the layout of Keras' weight files
         self.trunk = keras.Model(vgg.input, vgg.get_layer("fc2").output, name="vgg19_fc7")
@@ -84,13 +84,13 @@ def make_backbone(name: str, *, cnnf_path: str | None = None, vgg19_weights: str
     """Build one of the ImgNet backbones by name (``compute_dtype``: its matmul/conv dtype)."""
     if name == "cnnf":
         if not cnnf_path:
-            raise UserError("--backbone=cnnf needs --cnnf_path=imagenet-vgg-f.mat")
+            raise UserError("`backbone=cnnf` needs `cnnf_path=imagenet-vgg-f.mat`")
         return CNNFBackbone(read_cnnf_file(cnnf_path), compute_dtype=compute_dtype, name="cnnf")
     if name == "vgg19":
         return VGG19Backbone(vgg19_weights, compute_dtype=compute_dtype, name="vgg19")
     if name == "mlp":
         if not image_feature_dim:
-            raise UserError("--backbone=mlp needs image features (a dataset with image_features)")
+            raise UserError("`backbone=mlp` needs image features (a dataset with image_features)")
         return MLPBackbone(image_feature_dim, hidden_dim, init, compute_dtype=compute_dtype,
                            standardize=standardize_features, name="mlp")
     raise UserError(f"unknown backbone {name!r}; use one of {', '.join(BACKBONES)}")

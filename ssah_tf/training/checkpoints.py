@@ -75,8 +75,8 @@ def check_folder(directory: str) -> None:
         return
     prefixes = checkpoint_prefixes(directory)
     intact = [p for p in reversed(prefixes) if is_intact(p)]
-    hint = (f"resume from the newest intact one with --resume_from={intact[0]}" if intact
-            else "no checkpoint there is intact: start a new --model_dir (or --init_from "
+    hint = (f"resume from the newest intact one with `resume_from={intact[0]}`" if intact
+            else "no checkpoint there is intact: start a new `model_dir` (or `init_from` "
                  "another run)")
     raise UserError(f"{os.path.join(directory, STATE_FILE)} is missing or unreadable although "
                     f"{directory} holds checkpoint files; nothing was changed: {hint}")
@@ -98,7 +98,7 @@ def damaged_message(prefix: str, error: BaseException) -> str:
     directory = os.path.dirname(prefix)
     older = [p for p in reversed(checkpoint_prefixes(directory)) if p != prefix and is_intact(p)]
     hint = (f"the older {os.path.basename(older[0])} is intact: resume from it with "
-            f"--resume_from={older[0]}" if older
-            else "no other checkpoint there is intact: start a new --model_dir")
+            f"`resume_from={older[0]}`" if older
+            else "no other checkpoint there is intact: start a new `model_dir`")
     kind = type(error).__name__
     return f"checkpoint {prefix} is damaged and cannot be restored ({kind}); nothing was changed: {hint}"

@@ -27,7 +27,7 @@ def batch_geometry(num_items: int, batch_size: int, replicas: int) -> tuple[int,
     batch = min(batch_size, num_items)
     if batch % replicas:
         raise UserError(f"batch size {batch} is not divisible by the {replicas} replicas; "
-                        f"choose --batch_size as a multiple of {replicas}")
+                        f"choose `batch_size` as a multiple of {replicas}")
     return batch, max(1, num_items // batch)
 
 

@@ -103,17 +103,17 @@ def diagnose(network: str, health: PassHealth, *, learning_rate: float, init_sch
              release_schedule: bool, check_plateau: bool = True) -> dict[str, str]:
     """kind -> the warning line for every collapse sign ``health`` shows."""
     name = NETWORK_NAMES[network]
-    flag = f"--lr_{network}"
+    flag = f"`lr_{network}`"
     if release_schedule:
         rate_fix = (f"the release schedule sets it from its fixed lists; train with "
-                    f"--schedule=paper (its {flag} defaults keep the features alive)")
+                    f"`schedule=paper` (its {flag} defaults keep the features alive)")
     else:
         rate_fix = f"lower {flag}"
     out = {}
     if check_plateau and (abs(health.feature_pair_ratio - 1.0) <= PLATEAU_TOLERANCE
             and abs(health.hash_pair_ratio - 1.0) <= PLATEAU_TOLERANCE):
         cause = ("the release's N(0, 0.01) initialisation starts on this plateau: use "
-                 "--init_scheme=glorot" if init_scheme == "normal"
+                 "`init_scheme=glorot`" if init_scheme == "normal"
                  else f"check the inputs and {flag}")
         out["plateau"] = (
             f"{name} is not learning: its pairwise terms stayed within 1% of their value at "

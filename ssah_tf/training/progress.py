@@ -1,15 +1,12 @@
-"""What a training run reports after each pass and epoch: the progress line (with
-the epoch's ETA), TensorBoard scalars, collapse warnings, the epoch table."""
+"""The progress a training run prints: a line per pass (with the epoch's ETA) and the
+epoch's table (hooks.ProgressLine calls it after every pass)."""
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from ssah_tf import losses
 
 
 class Progress:
@@ -50,31 +47,3 @@ class Progress:
             lines.append(f"  {stage:8s} {row['passes']:6d} {row['seconds']:8.1f} {row['loss']:12.5g}")
         logging.info("\n".join(lines))
         self.rows = {}
-
-
-def report_pass(*, progress: Progress, summaries, collapse_monitor, epoch: int, stage,
-                pass_index: int, names: list[str], means: np.ndarray, seconds: float,
-                monitored: float | None, remaining_stages, stopped: bool, step: int,
-                bank=None, rows: np.ndarray | None = None, num_items: int = 0,
-                batch_size: int = 0, accuracy: dict | None = None) -> None:
-    """Everything reported after a pass: collapse checks (generators: on the bank rows
-    the pass wrote), scalars, the overflow warning and the progress line."""
-    terms = dict(zip(names, means.tolist()))
-    if bank is not None:
-        health, lines = collapse_monitor.check_pass(
-            stage.network, terms=terms, num_items=num_items, batch_size=batch_size, bank=bank,
-            rows=rows, learning_rate=stage.learning_rate,
-            # The very first pass starts from empty banks, where the terms are near their
-            # Theta = 0 value by construction.
-            check_plateau=(epoch, stage.index, pass_index) != (0, 0, 0))
-        for line in lines:
-            logging.warning("%s", line)
-        summaries.scalars(health.scalars(stage.network), step)
-    # The release's literal log(1 + exp) overflows for inner products > 88: say so once.
-    losses.warn_once_on_overflow({n: tf.constant(v) for n, v in terms.items()})
-    summaries.pass_done(stage.network, terms, learning_rate=stage.learning_rate,
-                        steps_per_second=progress.steps_per_second(seconds), monitored=monitored,
-                        accuracy=accuracy, step=step)
-    progress.pass_done(epoch=epoch, stage=stage, pass_index=pass_index, names=names, means=means,
-                       seconds=seconds, monitored=monitored, remaining_stages=remaining_stages,
-                       stopped=stopped)

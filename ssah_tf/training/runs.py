@@ -37,11 +37,11 @@ def check_modalities(run, data) -> tuple[bool, bool]:
     """(images?, texts?) the run trains; UserError when the data lacks one of them."""
     has_image, has_text = "image" in run.modalities, "text" in run.modalities
     if has_image and "image" not in data.modalities:
-        raise UserError(f"--modalities asks for images but {data.name} has none; "
-                        "use --modalities=text")
+        raise UserError(f"`modalities` asks for images but {data.name} has none; "
+                        "use `modalities=text`")
     if has_text and data.texts is None:
-        raise UserError(f"--modalities asks for text but {data.name} has none; "
-                        "use --modalities=image")
+        raise UserError(f"`modalities` asks for text but {data.name} has none; "
+                        "use `modalities=image`")
     return has_image, has_text
 
 
@@ -119,7 +119,7 @@ def read_run_config(model_dir: str, **run_overrides):
 
     path = os.path.join(model_dir, "config.json")
     if not os.path.isdir(model_dir):
-        raise UserError(f"--model_dir={model_dir} is not a directory")
+        raise UserError(f"`model_dir={model_dir}` is not a directory")
     if not os.path.isfile(path):
         raise UserError(f"{model_dir} has no config.json; is it a ssah-train run directory?")
     saved = read_config_record(path)
@@ -162,7 +162,7 @@ def checkpoint_path(model_dir: str, which: str) -> str:
             else which
         raise UserError(f"no {which} checkpoint found for {model_dir} (looked in {where}); "
                         "train the run first, copy its best/ and checkpoints/ folders with it, "
-                        "or pass --checkpoint=latest or a ckpt-N prefix")
+                        "or pass `checkpoint=latest` or a ckpt-N prefix")
     return path
 
 
@@ -193,7 +193,7 @@ def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
         tf.train.Checkpoint(**built.networks.checkpoint_items()).read(path).expect_partial()
     except (tf.errors.OpError, ValueError, IndexError, KeyError) as error:
         raise UserError(f"checkpoint {path} cannot be read ({type(error).__name__}); "
-                        "choose another --checkpoint") from None
+                        "choose another `checkpoint`") from None
     return LoadedRun(model_dir, config, data, split, built,
                      make_evaluator(built, data, split, config.run), path)
 
@@ -227,7 +227,7 @@ class RunLock:
             holder = os.read(fd, 400).decode("utf-8", "replace").strip() or "unknown"
             os.close(fd)
             raise UserError(f"{self.directory} is in use by another ssah-train ({holder}); wait "
-                            "for it to finish or choose another --model_dir") from None
+                            "for it to finish or choose another `model_dir`") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"host {socket.gethostname()}, pid {os.getpid()}, since "
                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())

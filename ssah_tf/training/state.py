@@ -83,7 +83,7 @@ def restore_or_initialize(checkpoint: tf.train.Checkpoint, manager: tf.train.Che
     latest = manager.latest_checkpoint
     if resume_from:
         if not tf.io.gfile.exists(resume_from + ".index"):
-            raise UserError(f"--resume_from={resume_from}: no checkpoint there (give a prefix "
+            raise UserError(f"`resume_from={resume_from}`: no checkpoint there (give a prefix "
                             "such as RUN/checkpoints/ckpt-40)")
         resume, latest = True, resume_from
     if resume and latest:
@@ -93,13 +93,13 @@ def restore_or_initialize(checkpoint: tf.train.Checkpoint, manager: tf.train.Che
             raise UserError(checkpoints.damaged_message(latest, error)) from None
         return True, f"resumed from {latest}"
     if latest and not resume:
-        raise UserError(f"{model_dir} already has checkpoints; pass --resume to continue it or "
-                        "choose a new --model_dir")
-    message = f"--resume: no checkpoint in {model_dir} yet, starting fresh" if resume else "new run"
+        raise UserError(f"{model_dir} already has checkpoints; pass `resume` to continue it or "
+                        "choose a new `model_dir`")
+    message = f"`resume`: no checkpoint in {model_dir} yet, starting fresh" if resume else "new run"
     if init_from:
         path = tf.train.latest_checkpoint(init_from) if os.path.isdir(init_from) else init_from
         if not path or not tf.io.gfile.exists(path + ".index"):
-            raise UserError(f"--init_from={init_from}: no checkpoint found there")
+            raise UserError(f"`init_from={init_from}`: no checkpoint found there")
         tf.train.Checkpoint(**networks.checkpoint_items()).read(path).expect_partial()
         message = f"network weights initialised from {path}"
     return False, message

@@ -12,13 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from tests.cli.test_train_cli import TINY, start, wait_for_checkpoints
-from tests.helpers import (REPO, assert_one_line_error, error_lines, listing, run_cli,
+from tests.helpers import (assert_one_line_error, listing, run_cli,
                            run_cli_failing_writes)
 
 QUICK = TINY + ["--epochs=1", "--min_stage_steps=0", "--eval_every=0"]

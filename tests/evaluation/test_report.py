@@ -84,7 +84,7 @@ def chromium():
 @pytest.mark.skipif(chromium() is None or shutil.which("chromedriver") is None,
                     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
 def test_demo_report_in_a_real_browser(tmp_path):
-    selenium = pytest.importorskip("selenium", reason="the test extra (pip install '.[test]')")
+    pytest.importorskip("selenium", reason="the test extra (pip install '.[test]')")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

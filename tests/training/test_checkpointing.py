@@ -59,7 +59,7 @@ def test_unreadable_state_file_is_refused_naming_the_newest_intact(tmp_path):
 
     prefixes = _three_checkpoints(tmp_path)
     (tmp_path / "checkpoint").write_bytes(b"\x00\xff garbage")
-    with pytest.raises(UserError, match=r"unreadable.*--resume_from=.*ckpt-3"):
+    with pytest.raises(UserError, match=r"unreadable.*`resume_from=.*ckpt-3`"):
         check_folder(str(tmp_path))
     (tmp_path / "checkpoint").unlink()  # a missing state file with data files: the same
     with pytest.raises(UserError, match="missing or unreadable"):

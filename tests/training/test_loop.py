@@ -80,7 +80,7 @@ def test_release_overflow_is_a_divergence_naming_the_stable_form(tmp_path):
     # log(1 + exp) is inf, its gradient NaN, and every weight NaN after the step (the
     # original release goes on with them); here training stops in that pass.
     trainer.networks.labnet.semantic.bias.assign(tf.fill([16], 500.0))
-    with pytest.raises(Diverged, match="LabNet.*--pairwise_form=nll"):
+    with pytest.raises(Diverged, match="LabNet.*`pairwise_form=nll`"):
         trainer.train()
     assert trainer.manager.latest_checkpoint is None
 
@@ -212,7 +212,7 @@ def test_divergence_stops_at_the_pass_and_keeps_the_last_finite_checkpoint(tmp_p
     with pytest.raises(Diverged) as stop:
         resumed.train()
     message = str(stop.value)
-    assert "TxtNet" in message and "stage txt[0] pass 1" in message and "--lr_txt" in message
+    assert "TxtNet" in message and "stage txt[0] pass 1" in message and "`lr_txt`" in message
     # The lab and img stages of epoch 1 ran and saved before the txt stage diverged.
     good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
     assert good != before and good in message and stop.value.last_checkpoint == good

@@ -35,7 +35,7 @@ def test_restore_rules(tmp_path):
     assert again.start_message.startswith("resumed from") and "epoch 1" in again.start_message
     assert int(again.state.epoch.numpy()) == 1
     fresh = tiny_trainer(tmp_path / "b", get_strategy(1), eval_every=0)
-    with pytest.raises(UserError, match="--resume_from=.*no checkpoint there"):
+    with pytest.raises(UserError, match="`resume_from=.*`: no checkpoint there"):
         fresh.restore_or_initialize(resume=False, init_from=None, resume_from=str(tmp_path / "x"))
     fresh.restore_or_initialize(resume=True, init_from=None)
     assert "starting fresh" in fresh.start_message

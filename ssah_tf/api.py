@@ -1,0 +1,210 @@
+"""The Python API: train, resume, load, encode, evaluate and export (docs/python.md).
+
+    import ssah_tf
+    run = ssah_tf.train("runs/demo", dataset="demo", bits=16, epochs=5, batch_size=64)
+    codes = run.encode(texts=texts)              # {-1, +1}, the run's input scaling inside
+    results = run.evaluate()                     # what ssah-eval writes and prints
+    run.export("exports/demo")                   # a SavedModel, as ssah-export
+
+The settings of :func:`train` are the fields of the configuration dataclasses by name
+(the flags of ``ssah-train`` are named after them), or the dataclasses themselves;
+``ssah-train`` calls the same code, so both give the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import numpy as np
+
+from ssah_tf import config as config_lib
+from ssah_tf.errors import UserError
+
+
+def _flatten(ssah=None, schedule=None, run=None, data=None) -> dict[str, Any]:
+    """Config objects as the flat settings :func:`train` takes."""
+    out: dict[str, Any] = {}
+    if data is not None:
+        out.update(dataclasses.asdict(data))
+    if ssah is not None:
+        out["preset"] = ssah.preset
+        for section in config_lib.SECTIONS:
+            out.update(dataclasses.asdict(getattr(ssah, section)))
+    if schedule is not None:
+        values = dataclasses.asdict(schedule)
+        out["schedule"] = values.pop("name")
+        out.update(values)
+    if run is not None:
+        values = dataclasses.asdict(run)
+        values.pop("model_dir")
+        out.update(values)
+    return out
+
+
+class Run:
+    """A run directory with the networks of one of its checkpoints."""
+
+    def __init__(self, loaded):
+        self._loaded = loaded  # training.runs.LoadedRun
+        self._encoders: dict[str, Any] = {}
+
+    @property
+    def directory(self) -> str:
+        return self._loaded.model_dir
+
+    @property
+    def checkpoint(self) -> str:
+        return self._loaded.checkpoint
+
+    @property
+    def config(self) -> config_lib.TrainConfig:
+        return self._loaded.config
+
+    @property
+    def split(self):
+        return self._loaded.split
+
+    @property
+    def data(self):
+        return self._loaded.data
+
+    @property
+    def results(self) -> dict | None:
+        """The run's results.json (None before its first evaluation)."""
+        from ssah_tf.data.files import load_json
+
+        path = os.path.join(self.directory, "results.json")
+        return load_json(path) if os.path.isfile(path) else None
+
+    def __repr__(self) -> str:
+        return f"Run({self.directory!r}, checkpoint={self.checkpoint!r})"
+
+    # ------------------------------------------------------------------ encoding
+    def _network_inputs(self, images, texts, labels, image_features):
+        given = {k: v for k, v in (("images", images), ("texts", texts), ("labels", labels),
+                                   ("image_features", image_features)) if v is not None}
+        if len(given) != 1:
+            raise UserError("give exactly one of `images`, `texts`, `labels`, `image_features`")
+        (kind, array), = given.items()
+        nets, built = self._loaded.networks, self._loaded.built
+        modalities = self.config.run.modalities
+        if kind == "labels":
+            return "label", nets.labnet, np.asarray(array, np.float32)
+        if kind == "texts":
+            if "text" not in modalities:
+                raise UserError("this run trained no text network; it cannot encode `texts`")
+            return "text", nets.txtnet, np.asarray(array, np.float32)
+        if "image" not in modalities:
+            raise UserError("this run trained no image network; it cannot encode images")
+        if kind == "image_features":
+            if built.pixel_images or self.data.image_features is None:
+                raise UserError("this run's ImgNet reads pixels: pass `images` (uint8 RGB)")
+            return "image", nets.imgnet, np.asarray(array, np.float32)
+        from ssah_tf.data.dataset import resize_uint8
+
+        pixels = np.asarray(array)
+        if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
+            raise UserError(f"`images` must be uint8 RGB [n, height, width, 3], got "
+                            f"{pixels.dtype} {pixels.shape}")
+        if built.pixel_images:
+            size = self.config.run.image_size
+            return "image", nets.imgnet, resize_uint8(pixels, size)
+        if self.data.image_features is not None:
+            raise UserError("this run's ImgNet reads image features: pass `image_features`")
+        # The mlp backbone on the demo's pixels: 32 x 32 in [0, 1], flattened
+        # (data.pipeline.image_feature_matrix).
+        small = resize_uint8(pixels, 32)
+        return "image", nets.imgnet, small.reshape(len(small), -1).astype(np.float32) / 255.0
+
+    def encode(self, *, images=None, texts=None, labels=None, image_features=None,
+               packed: bool = False, batch_size: int = 256) -> np.ndarray:
+        """Codes of one kind of input: {-1, +1} int8 [n, bits], or with ``packed``
+        np.packbits of the +1 bits (bits / 8 bytes per item). ``images``: uint8 RGB of
+        any size (resized as training read them); ``texts``, ``labels``,
+        ``image_features``: float arrays in their raw units (the run's standardisation
+        is inside its networks)."""
+        import tensorflow as tf
+
+        from ssah_tf.bits import codes_from_hash
+
+        kind, net, inputs = self._network_inputs(images, texts, labels, image_features)
+        if kind not in self._encoders:
+            pixels = kind == "image" and self._loaded.built.pixel_images
+            call = ((lambda x: net(net.preprocess(x)).hash) if pixels
+                    else (lambda x: net(x).hash))
+            self._encoders[kind] = tf.function(call, reduce_retracing=True)
+        encoder = self._encoders[kind]
+        hashes = [encoder(tf.constant(inputs[i:i + batch_size])).numpy()
+                  for i in range(0, len(inputs), batch_size)]
+        codes = codes_from_hash(np.concatenate(hashes) if hashes else
+                                np.zeros((0, self.config.ssah.network.bits), np.float32))
+        codes = codes.astype(np.int8)
+        return np.packbits(codes > 0, axis=1) if packed else codes
+
+    # ------------------------------------------------------------------ outputs
+    def evaluate(self, output_dir: str | None = None, *, map_variant: str | None = None,
+                 top_k: int | None = None, report: bool = False, baseline_dir: str | None = None,
+                 projector_items: int = 300, write_codes: bool = False) -> dict[str, Any]:
+        """What ``ssah-eval`` does: results.json (returned), curves, TensorBoard and
+        projector files and, with ``report``, report/index.html in ``output_dir``
+        (default: <run>/eval_<checkpoint>)."""
+        from ssah_tf.evaluation.outputs import OutputOptions, evaluate_loaded_run
+
+        name = self._checkpoint_name
+        output_dir = output_dir or os.path.join(self.directory, f"eval_{name}")
+        options = OutputOptions(map_variant=map_variant, top_k=top_k, report=report,
+                                baseline_dir=baseline_dir, projector_items=projector_items,
+                                write_codes=write_codes)
+        config_lib.check_map_variant(map_variant, top_k)
+        return evaluate_loaded_run(self._loaded, output_dir, options, checkpoint_name=name)
+
+    def export(self, path: str) -> str:
+        """A SavedModel of this checkpoint at ``path`` (what ``ssah-export`` writes)."""
+        from ssah_tf.export import export_run
+
+        return export_run(self._loaded, path)
+
+    @property
+    def _checkpoint_name(self) -> str:
+        return getattr(self._loaded, "which", "best")
+
+
+def load_run(path: str, checkpoint: str = "best", **execution: Any) -> Run:
+    """A run directory's networks at ``checkpoint`` (best, latest or a ckpt-N prefix);
+    ``execution``: mixed_precision / jit_compile overrides."""
+    from ssah_tf.training.runs import load_run as load
+
+    loaded = load(path, checkpoint, **execution)
+    loaded.which = checkpoint if checkpoint in ("best", "latest") else "checkpoint"
+    return Run(loaded)
+
+
+def train(model_dir: str | None = None, *, resume: bool = False,
+          resume_from: str | None = None, init_from: str | None = None,
+          strategy: str = "auto", deterministic: bool = False, data=None, ssah=None,
+          schedule=None, run=None, **settings: Any) -> Run:
+    """Train (or with ``resume`` continue) the run in ``model_dir`` exactly as
+    ``ssah-train`` does and return it at its best checkpoint.
+
+    ``settings``: configuration fields by name (dataset, data_path, preset, bits,
+    epochs, lr_img, select_on, ...; docs/python.md lists them), and/or the config
+    objects ``data`` (DataConfig), ``ssah`` (SSAHConfig), ``schedule`` (ScheduleConfig)
+    and ``run`` (RunConfig) for whole sections; named settings win. On resume only the
+    settings given change the run's stored ones. A stop signal raises
+    ``training.loop.Preempted`` after a checkpoint, a diverging run
+    ``training.loop.Diverged``."""
+    from ssah_tf.training.session import prepare
+
+    if run is not None and model_dir is None:
+        model_dir = run.model_dir
+    merged = {**_flatten(ssah, schedule, run, data), **settings}
+    session = prepare(model_dir, resume=resume, resume_from=resume_from, init_from=init_from,
+                      strategy=strategy, deterministic=deterministic, **merged)
+    arguments = [repr(session.model_dir)] + [f"{k}={v!r}" for k, v in sorted(merged.items())]
+    session.trainer.setup["command"] = f"ssah_tf.train({', '.join(arguments)})"
+    session.run()
+    if not session.trainer.is_chief:
+        return None
+    return load_run(session.model_dir, "best")
