@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from ssah_tf.errors import UserError
 from ssah_tf.fields import check_fields, declared, setting
+from ssah_tf.vocabulary import NETWORKS
 
 PRESETS = ("paper", "release")
 PAPER_WINDOWS = (1, 2, 3, 5, 10)
@@ -421,7 +422,7 @@ def schedule_table(config: ScheduleConfig) -> ScheduleTable:
         return RELEASE_SCHEDULE
     if config.name != "paper":
         raise UserError(f"unknown schedule {config.name!r}; use paper or release")
-    networks = ("lab", "img", "txt", "dis")  # Algorithm 1: discriminators last
+    networks = NETWORKS  # Algorithm 1's order: LabNet, ImgNet, TxtNet, discriminators last
     return ScheduleTable(
         stage_order=networks,
         stage_passes={n: (getattr(config, f"passes_{n}"),) for n in networks},

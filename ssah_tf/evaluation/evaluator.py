@@ -51,7 +51,7 @@ class Evaluator:
         key = (modality, folded, output)
         if key not in self._encoders:
             nets = self.networks
-            net = {"label": nets.labnet, "text": nets.txtnet, "image": nets.imgnet}[modality]
+            net = nets.for_modality(modality)
             # The folded weights are an argument (not captured): they change with training.
             run_net = ((lambda x, w: getattr(nets.txtnet.call_folded(x, w), output)) if folded
                        else (lambda x, w: getattr(net(x), output)))

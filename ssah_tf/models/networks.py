@@ -31,6 +31,16 @@ class SSAHNetworks:
     txtnet: TxtNet | None
     discriminators: dict[str, Discriminator]
 
+    def hash_network(self, network: str):
+        """LabNet, ImgNet or TxtNet by its key (vocabulary.HASH_NETWORKS)."""
+        return {"lab": self.labnet, "img": self.imgnet, "txt": self.txtnet}[network]
+
+    def for_modality(self, modality: str):
+        """The network that encodes ``modality`` (label, image, text)."""
+        from ssah_tf.vocabulary import NETWORK_OF
+
+        return self.hash_network(NETWORK_OF[modality])
+
     def checkpoint_items(self) -> dict[str, object]:
         """Trackables for ``tf.train.Checkpoint`` (each distinct net once)."""
         items: dict[str, object] = {"labnet": self.labnet}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-NETWORK_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet", "dis": "the discriminators"}
+from ssah_tf.vocabulary import DISPLAY_NAMES as NETWORK_NAMES
 
 
 class Diverged(Exception):

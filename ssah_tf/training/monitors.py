@@ -32,8 +32,8 @@ import tensorflow as tf
 
 from ssah_tf import losses
 from ssah_tf.bits import codes_from_hash, pack_bits
+from ssah_tf.vocabulary import DISPLAY_NAMES as NETWORK_NAMES
 
-NETWORK_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet"}
 PLATEAU_TOLERANCE = 0.01
 DEAD_FRACTION = 0.9
 CONSTANT_SHARE = 0.99

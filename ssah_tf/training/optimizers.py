@@ -8,8 +8,7 @@ import keras
 import tensorflow as tf
 
 from ssah_tf.config import OptimizerConfig
-
-HASH_STAGES = ("lab", "img", "txt")
+from ssah_tf.vocabulary import HASH_NETWORKS as HASH_STAGES
 
 
 class TF1Adam(keras.optimizers.Adam):

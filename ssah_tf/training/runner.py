@@ -113,7 +113,7 @@ class StageRunner:
                 discriminator_inputs(inputs.batch("dis", row), state.banks),
                 discriminators=discs, form=loss.adversarial_form, optimizer=optimizer,
                 variables=variables, term_order=names)
-        net = self.forward({"lab": nets.labnet, "img": nets.imgnet, "txt": nets.txtnet}[network])
+        net = self.forward(nets.hash_network(network))
         disc = (None if network == "lab" else
                 self.forward(nets.discriminators["IL" if network == "img" else "TL"]))
         context = StepContext(state.banks, inputs.label_bits, parts.num_train)

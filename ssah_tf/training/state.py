@@ -17,6 +17,7 @@ import tensorflow as tf
 from ssah_tf.errors import UserError
 from ssah_tf.training import checkpoints
 from ssah_tf.training.banks import MemoryBanks
+from ssah_tf.vocabulary import HASH_NETWORKS
 
 
 class TrainingState(tf.Module):
@@ -30,7 +31,7 @@ class TrainingState(tf.Module):
         self.rng = tf.random.Generator.from_seed(seed)
         with strategy.scope():
             self.banks = {}
-            for network in ("lab", "img", "txt"):
+            for network in HASH_NETWORKS:
                 if network in networks:
                     self.banks[network] = MemoryBanks(
                         network, num_items=num_train, semantic_dim=semantic_dim, bits=bits,

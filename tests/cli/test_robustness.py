@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.cli.test_train_cli import TINY, start, wait_for_checkpoints
+from tests.cli.test_train import TINY, start, wait_for_checkpoints
 from tests.helpers import (assert_one_line_error, listing, run_cli,
                            run_cli_failing_writes)
 

@@ -88,7 +88,7 @@ def test_demo_report_in_a_real_browser(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    from tests.cli.test_train_cli import TINY
+    from tests.cli.test_train import TINY
     from tests.helpers import run_cli
 
     run_dir = tmp_path / "run"

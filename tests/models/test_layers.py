@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssah_tf.models.layers import local_response_norm, wide_matmul
+from ssah_tf.models.layers import local_response_norm, tf1_bilinear_matrix, wide_matmul
 
 
 @pytest.mark.parametrize("shape", [(6, 40), (2, 5, 5, 12), (3, 4)])
@@ -43,3 +43,25 @@ def test_wide_matmul_gradients_equal_the_plain_matmul():
         grads.append([g.numpy() for g in tape.gradient(loss, [x, kernel])])
     for ours, theirs in zip(*grads):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def numpy_bilinear_tf1(x, out_len):
+    """TF1 resize_bilinear along one axis, written from its definition."""
+    in_len = len(x)
+    out = np.empty(out_len)
+    for i in range(out_len):
+        src = i * in_len / out_len
+        lo = int(np.floor(src))
+        hi = min(lo + 1, in_len - 1)
+        out[i] = x[lo] + (x[hi] - x[lo]) * (src - lo)
+    return out
+
+
+def test_tf1_bilinear_matches_the_legacy_kernel():
+    x = np.random.default_rng(0).normal(size=(1, 1, 7, 1)).astype(np.float32)
+    legacy = tf.raw_ops.ResizeBilinear(images=x, size=[1, 23], align_corners=False,
+                                       half_pixel_centers=False).numpy()[0, 0, :, 0]
+    np.testing.assert_allclose(tf1_bilinear_matrix(7, 23) @ x[0, 0, :, 0], legacy, atol=1e-6)
+    np.testing.assert_allclose(numpy_bilinear_tf1(x[0, 0, :, 0], 23), legacy, atol=1e-6)
+
+

@@ -23,7 +23,8 @@ def tiny_data(n=60, c=4, d_t=52, d_img=7, seed=0):
 
 def tiny_trainer(model_dir, strategy, *, preset="paper", schedule="paper", epochs=1, seed=0,
                  passes=1, batch_size=8, modalities=("image", "text"), data=None, split=None,
-                 backbone="mlp", ssah_overrides=None, **run_kwargs):
+                 backbone="mlp", ssah_overrides=None, pass_hooks=None, evaluation_hooks=None,
+                 **run_kwargs):
     data = data or tiny_data()
     # Validation queries as ssah-train draws them (for the default split, 12 database
     # items outside the training set).
@@ -40,7 +41,8 @@ def tiny_trainer(model_dir, strategy, *, preset="paper", schedule="paper", epoch
     run = RunConfig(model_dir=str(model_dir), modalities=modalities, backbone=backbone, seed=seed,
                     eval_batch_size=16, checkpoint_interval_seconds=0.0, **run_kwargs)
     keras.utils.set_random_seed(seed)
-    return Trainer(TrainConfig(ssah=ssah, schedule=sched, run=run), data, split, strategy)
+    return Trainer(TrainConfig(ssah=ssah, schedule=sched, run=run), data, split, strategy,
+                   pass_hooks=pass_hooks, evaluation_hooks=evaluation_hooks)
 
 
 def state(trainer):

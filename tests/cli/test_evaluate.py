@@ -7,7 +7,7 @@ import scipy.io
 
 from ssah_tf.evaluation.codes import read_code_file, write_code_file
 from ssah_tf.evaluation.metrics import mean_average_precision
-from tests.cli.test_train_cli import TINY
+from tests.cli.test_train import TINY
 from tests.helpers import run_cli
 
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from ssah_tf.training.runs import load_run
-from tests.cli.test_train_cli import TINY
+from tests.cli.test_train import TINY
 from tests.helpers import run_cli
 
 RELOAD = r"""

@@ -1,0 +1,18 @@
+"""One vocabulary for SSAH's networks and the modalities they encode.
+
+* Networks, and the training stages named after them: ``lab`` (LabNet), ``img``
+  (ImgNet), ``txt`` (TxtNet), ``dis`` (the discriminators). Memory banks, optimizers,
+  schedule tables and progress lines use these keys.
+* Modalities, what an item or a query is: ``label``, ``image``, ``text``. Retrieval
+  directions are named by their initials, query first (``i2t``: image queries, text
+  database; evaluation/directions.py).
+"""
+
+from __future__ import annotations
+
+NETWORKS = ("lab", "img", "txt", "dis")
+HASH_NETWORKS = ("lab", "img", "txt")  # the networks that produce codes
+MODALITIES = ("label", "image", "text")
+NETWORK_OF = {"label": "lab", "image": "img", "text": "txt"}
+MODALITY_OF = {network: modality for modality, network in NETWORK_OF.items()}
+DISPLAY_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet", "dis": "the discriminators"}
