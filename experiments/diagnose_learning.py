@@ -65,7 +65,9 @@ def layer_rows(trainer, network, inputs):
     else:
         net = nets.txtnet
         fused = net.multiscale(x)
-        rows.append({"layer": "fusion scales", "values": [float(s.numpy()) for s in net.fusion.scales]})
+        rows.append(
+            {"layer": "fusion scales", "values": [float(s.numpy()) for s in net.fusion.scales]}
+        )
         flat = tf.reshape(fused, [len(inputs), -1])
         pre1 = tf.matmul(flat, net.hidden.kernel) + net.hidden.bias
         rows.append(_stats("hidden", pre1))
@@ -73,7 +75,7 @@ def layer_rows(trainer, network, inputs):
     pre2 = dense_apply(net.semantic, body)
     rows.append(_stats("semantic F", pre2))
     feature = tf.nn.relu(pre2)
-    head_in = (local_response_norm(feature) if network == "txt" and net.text_head_lrn else feature)
+    head_in = local_response_norm(feature) if network == "txt" and net.text_head_lrn else feature
     rows.append(_stats("hash pre-tanh", net.hash_head(head_in), post_relu=False))
     rows.append(_stats("label pre-sigmoid", net.label_head(head_in), post_relu=False))
     return rows
@@ -88,13 +90,19 @@ def gradient_rows(trainer, network, local):
     from ssah_tf.training.steps import StepContext, generator_inputs
 
     cfg = trainer.config.ssah.loss
-    net = {"lab": trainer.networks.labnet, "img": trainer.networks.imgnet,
-           "txt": trainer.networks.txtnet}[network]
+    net = {
+        "lab": trainer.networks.labnet,
+        "img": trainer.networks.imgnet,
+        "txt": trainer.networks.txtnet,
+    }[network]
     local = tf.constant(local)
     inputs = trainer.inputs
     source = {"lab": inputs.labels, "txt": inputs.texts, "img": inputs.features}[network]
-    batch = {"index": local, "labels": tf.gather(inputs.labels, local),
-             "input": tf.gather(source, local)}
+    batch = {
+        "index": local,
+        "labels": tf.gather(inputs.labels, local),
+        "input": tf.gather(source, local),
+    }
     context = StepContext(trainer.banks, inputs.label_bits, trainer.num_train)
     variables = list(net.trainable_variables)
     with tf.GradientTape() as tape:
@@ -104,12 +112,20 @@ def gradient_rows(trainer, network, local):
         if step_inputs.adversarial_features is not None:
             disc = trainer.networks.discriminators["IL" if network == "img" else "TL"]
             adversarial = losses.adversarial_generator_term(
-                disc(step_inputs.adversarial_features), form=cfg.adversarial_form,
-                global_size=step_inputs.adversarial_size)
+                disc(step_inputs.adversarial_features),
+                form=cfg.adversarial_form,
+                global_size=step_inputs.adversarial_size,
+            )
         terms = losses.generator_loss(
-            output, labels=batch["labels"], sim=step_inputs.sim,
-            lab_feature_bank=step_inputs.lab_feature_bank, lab_hash_bank=step_inputs.lab_hash_bank,
-            quant_target=step_inputs.quant_target, config=cfg, adversarial=adversarial)
+            output,
+            labels=batch["labels"],
+            sim=step_inputs.sim,
+            lab_feature_bank=step_inputs.lab_feature_bank,
+            lab_hash_bank=step_inputs.lab_hash_bank,
+            quant_target=step_inputs.quant_target,
+            config=cfg,
+            adversarial=adversarial,
+        )
     grads = tape.gradient(terms["total"], variables)
     rows = []
     for v, g in zip(variables, grads):
@@ -123,8 +139,14 @@ def gradient_rows(trainer, network, local):
     gamma = tf.matmul(lab_h, output.hash, transpose_b=True) / 2
     zero = trainer.num_train * len(local)
     zero *= math.log(2) if cfg.pairwise_form == "nll" else cfg.squares_factor * math.log(2) ** 2
-    theta = {name: (float(tf.reduce_mean(t)), float(tf.math.reduce_std(t)),
-                    float(tf.reduce_max(tf.abs(t)))) for name, t in (("Delta", delta), ("Gamma", gamma))}
+    theta = {
+        name: (
+            float(tf.reduce_mean(t)),
+            float(tf.math.reduce_std(t)),
+            float(tf.reduce_max(tf.abs(t))),
+        )
+        for name, t in (("Delta", delta), ("Gamma", gamma))
+    }
     ratios = {k: float(terms[k]) / zero for k in ("feature_pair", "hash_pair")}
     return rows, theta, ratios, {k: float(v) for k, v in terms.items()}
 
@@ -135,9 +157,11 @@ def bank_row(trainer, network):
     h = np.asarray(tf_value(bank.hash))
     codes = np.where(h >= 0, 1, 0).astype(np.uint8)
     distinct = len({row.tobytes() for row in codes})
-    return (f"bank {network}: std F {f.std():.3g}, F == 0 {np.mean(f == 0):.3f}, std H {h.std():.3g}, "
-            f"H > 0 {np.mean(h > 0):.3f}, distinct codes {distinct}, "
-            f"max |bit mean| {np.abs(np.where(h >= 0, 1, -1).mean(0)).max():.3f}")
+    return (
+        f"bank {network}: std F {f.std():.3g}, F == 0 {np.mean(f == 0):.3f}, std H {h.std():.3g}, "
+        f"H > 0 {np.mean(h > 0):.3f}, distinct codes {distinct}, "
+        f"max |bit mean| {np.abs(np.where(h >= 0, 1, -1).mean(0)).max():.3f}"
+    )
 
 
 def tf_value(variable):
@@ -147,20 +171,34 @@ def tf_value(variable):
 
 
 def report(trainer, network, step):
-    inputs = {"lab": trainer.data.labels, "txt": trainer.data.texts,
-              "img": trainer.feature_matrix}[network][trainer.train_index]
+    inputs = {"lab": trainer.data.labels, "txt": trainer.data.texts, "img": trainer.feature_matrix}[
+        network
+    ][trainer.train_index]
     print(f"-- {network} before step {step}")
     for row in layer_rows(trainer, network, inputs):
-        print("   ", "  ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                              for k, v in row.items()))
-    rows, theta, ratios, terms = gradient_rows(trainer, network, trainer.state.pass_table.numpy()[
-        (step - 1) % trainer.steps_per_pass])
+        print(
+            "   ",
+            "  ".join(
+                f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+            ),
+        )
+    rows, theta, ratios, terms = gradient_rows(
+        trainer, network, trainer.state.pass_table.numpy()[(step - 1) % trainer.steps_per_pass]
+    )
     for name, g, ratio in rows:
         print(f"    grad {name:40s} |g| {g:.3g}  |g|/|w| {ratio:.3g}")
-    print("    " + ", ".join(f"{k} mean {m:.3g} std {s:.3g} max|.| {x:.3g}" for k, (m, s, x)
-                             in theta.items()))
-    print("    pairwise / value at Theta=0: " + ", ".join(f"{k} {v:.4f}" for k, v in ratios.items())
-          + "; terms " + ", ".join(f"{k} {v:.4g}" for k, v in terms.items()))
+    print(
+        "    "
+        + ", ".join(
+            f"{k} mean {m:.3g} std {s:.3g} max|.| {x:.3g}" for k, (m, s, x) in theta.items()
+        )
+    )
+    print(
+        "    pairwise / value at Theta=0: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in ratios.items())
+        + "; terms "
+        + ", ".join(f"{k} {v:.4g}" for k, v in terms.items())
+    )
     print("   ", bank_row(trainer, network))
     sys.stdout.flush()
 
@@ -175,11 +213,15 @@ def main(argv):
         FLAGS.model_dir = os.path.join(tmp, "run")
         trainer, _ = train_cli.build_trainer()
         for epoch in range(FLAGS.epochs or 1):
-            for stage in epoch_plan(trainer.config.schedule, epoch, trainer.networks_present,
-                                    trainer.steps_per_pass):
+            for stage in epoch_plan(
+                trainer.config.schedule, epoch, trainer.networks_present, trainer.steps_per_pass
+            ):
                 trainer.optimizers[stage.network].learning_rate.assign(stage.learning_rate)
-                print(f"== epoch {epoch} stage {stage.network}[{stage.index}] lr {stage.learning_rate:.3g}"
-                      f", {stage.passes} passes of {trainer.steps_per_pass} steps")
+                print(
+                    f"== epoch {epoch} stage {stage.network}[{stage.index}] "
+                    f"lr {stage.learning_rate:.3g}"
+                    f", {stage.passes} passes of {trainer.steps_per_pass} steps"
+                )
                 step = 0
                 for _ in range(stage.passes):
                     trainer.new_pass_table()

@@ -46,12 +46,21 @@ def main() -> None:
         assert np.array_equal(classes, text_classes), "views disagree on the classes"
         labels = np.eye(classes.max() + 1, dtype=np.float32)[classes]
         perm = np.random.default_rng(args.seed).permutation(len(labels))
-        query, rest = perm[:args.queries], perm[args.queries:]
+        query, rest = perm[: args.queries], perm[args.queries :]
         path = os.path.join(args.out, f"{image_view}_{text_view}.npz")
-        np.savez(path, image_features=image, texts=text, labels=labels,
-                 query_index=query, train_index=rest, database_index=rest)
-        print(f"{path}: image {image.shape[1]}-d ({image_view}), text {text.shape[1]}-d "
-              f"({text_view}), {len(query)} queries, {len(rest)} train = database")
+        np.savez(
+            path,
+            image_features=image,
+            texts=text,
+            labels=labels,
+            query_index=query,
+            train_index=rest,
+            database_index=rest,
+        )
+        print(
+            f"{path}: image {image.shape[1]}-d ({image_view}), text {text.shape[1]}-d "
+            f"({text_view}), {len(query)} queries, {len(rest)} train = database"
+        )
 
 
 if __name__ == "__main__":

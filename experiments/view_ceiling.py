@@ -2,7 +2,8 @@
 database is coded perfectly, for single-label data.
 
     python experiments/view_ceiling.py --dataset=mfeat --data_path=../shared/data/mfeat
-    python experiments/view_ceiling.py --dataset=npz --data_path=workspace/data/mfeat_npz/kar_zer.npz
+    python experiments/view_ceiling.py --dataset=npz \
+        --data_path=workspace/data/mfeat_npz/kar_zer.npz
 
 For each dense view, a query classifier is fitted on the training items (the
 linear classifier of ssah-baseline, and k-nearest neighbours on training-standardised
@@ -25,8 +26,12 @@ import argparse
 import numpy as np
 
 
-def block_average_precision(rank_of_true: np.ndarray, class_order: np.ndarray,
-                            true_class: np.ndarray, database_counts: np.ndarray) -> np.ndarray:
+def block_average_precision(
+    rank_of_true: np.ndarray,
+    class_order: np.ndarray,
+    true_class: np.ndarray,
+    database_counts: np.ndarray,
+) -> np.ndarray:
     """AP per query when the database is ranked class block by class block."""
     aps = np.empty(len(true_class))
     for i, (order, c, r) in enumerate(zip(class_order, true_class, rank_of_true)):
@@ -64,27 +69,34 @@ def main() -> None:
     if (data.labels.sum(1) != 1).any():
         parser.error("this estimate is for single-label data (one label per item)")
     split = resolve_split(data, DataConfig(dataset=args.dataset, data_path=args.data_path))
-    train, query, database = (np.asarray(i, np.int64) for i in (split.train, split.query,
-                                                                 split.database))
+    train, query, database = (
+        np.asarray(i, np.int64) for i in (split.train, split.query, split.database)
+    )
     classes = data.labels.argmax(1)
     database_counts = np.bincount(classes[database], minlength=data.num_labels)
-    print(f"{args.dataset}: {len(train)} training items, {len(query)} queries, "
-          f"{len(database)} database items")
+    print(
+        f"{args.dataset}: {len(train)} training items, {len(query)} queries, "
+        f"{len(database)} database items"
+    )
     for modality, x in baseline_inputs(data).items():
         x = np.asarray(x, np.float64)
         classifiers = {
-            "linear (ssah-baseline's)": fit_modality(x[train], data.labels[train], l2=None,
-                                                     seed=0).probabilities(x[query]),
-            f"{args.knn}-NN": knn_probabilities(x[train], classes[train], x[query],
-                                                num_classes=data.num_labels, k=args.knn),
+            "linear (ssah-baseline's)": fit_modality(
+                x[train], data.labels[train], l2=None, seed=0
+            ).probabilities(x[query]),
+            f"{args.knn}-NN": knn_probabilities(
+                x[train], classes[train], x[query], num_classes=data.num_labels, k=args.knn
+            ),
         }
         for name, probabilities in classifiers.items():
             order = np.argsort(-probabilities, axis=1, kind="stable")
             rank = (order == classes[query][:, None]).argmax(1)
             aps = block_average_precision(rank, order, classes[query], database_counts)
-            print(f"  {modality} queries, {name}: top-1 {np.mean(rank == 0):.3f}, "
-                  f"top-2 {np.mean(rank <= 1):.3f}, mAP against a perfect database "
-                  f"{aps.mean():.3f}")
+            print(
+                f"  {modality} queries, {name}: top-1 {np.mean(rank == 0):.3f}, "
+                f"top-2 {np.mean(rank <= 1):.3f}, mAP against a perfect database "
+                f"{aps.mean():.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -83,11 +83,19 @@ class Run:
 
     # ------------------------------------------------------------------ encoding
     def _network_inputs(self, images, texts, labels, image_features):
-        given = {k: v for k, v in (("images", images), ("texts", texts), ("labels", labels),
-                                   ("image_features", image_features)) if v is not None}
+        given = {
+            k: v
+            for k, v in (
+                ("images", images),
+                ("texts", texts),
+                ("labels", labels),
+                ("image_features", image_features),
+            )
+            if v is not None
+        }
         if len(given) != 1:
             raise UserError("give exactly one of `images`, `texts`, `labels`, `image_features`")
-        (kind, array), = given.items()
+        ((kind, array),) = given.items()
         nets, built = self._loaded.networks, self._loaded.built
         modalities = self.config.run.modalities
         if kind == "labels":
@@ -106,8 +114,10 @@ class Run:
 
         pixels = np.asarray(array)
         if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
-            raise UserError(f"`images` must be uint8 RGB [n, height, width, 3], got "
-                            f"{pixels.dtype} {pixels.shape}")
+            raise UserError(
+                f"`images` must be uint8 RGB [n, height, width, 3], got "
+                f"{pixels.dtype} {pixels.shape}"
+            )
         if built.pixel_images:
             size = self.config.run.image_size
             return "image", nets.imgnet, resize_uint8(pixels, size)
@@ -118,8 +128,16 @@ class Run:
         small = resize_uint8(pixels, 32)
         return "image", nets.imgnet, small.reshape(len(small), -1).astype(np.float32) / 255.0
 
-    def encode(self, *, images=None, texts=None, labels=None, image_features=None,
-               packed: bool = False, batch_size: int = 256) -> np.ndarray:
+    def encode(
+        self,
+        *,
+        images=None,
+        texts=None,
+        labels=None,
+        image_features=None,
+        packed: bool = False,
+        batch_size: int = 256,
+    ) -> np.ndarray:
         """Codes of one kind of input: {-1, +1} int8 [n, bits], or with ``packed``
         np.packbits of the +1 bits (bits / 8 bytes per item). ``images``: uint8 RGB of
         any size (resized as training read them); ``texts``, ``labels``,
@@ -132,21 +150,33 @@ class Run:
         kind, net, inputs = self._network_inputs(images, texts, labels, image_features)
         if kind not in self._encoders:
             pixels = kind == "image" and self._loaded.built.pixel_images
-            call = ((lambda x: net(net.preprocess(x)).hash) if pixels
-                    else (lambda x: net(x).hash))
+            call = (lambda x: net(net.preprocess(x)).hash) if pixels else (lambda x: net(x).hash)
             self._encoders[kind] = tf.function(call, reduce_retracing=True)
         encoder = self._encoders[kind]
-        hashes = [encoder(tf.constant(inputs[i:i + batch_size])).numpy()
-                  for i in range(0, len(inputs), batch_size)]
-        codes = codes_from_hash(np.concatenate(hashes) if hashes else
-                                np.zeros((0, self.config.ssah.network.bits), np.float32))
+        hashes = [
+            encoder(tf.constant(inputs[i : i + batch_size])).numpy()
+            for i in range(0, len(inputs), batch_size)
+        ]
+        codes = codes_from_hash(
+            np.concatenate(hashes)
+            if hashes
+            else np.zeros((0, self.config.ssah.network.bits), np.float32)
+        )
         codes = codes.astype(np.int8)
         return np.packbits(codes > 0, axis=1) if packed else codes
 
     # ------------------------------------------------------------------ outputs
-    def evaluate(self, output_dir: str | None = None, *, map_variant: str | None = None,
-                 top_k: int | None = None, report: bool = False, baseline_dir: str | None = None,
-                 projector_items: int = 300, write_codes: bool = False) -> dict[str, Any]:
+    def evaluate(
+        self,
+        output_dir: str | None = None,
+        *,
+        map_variant: str | None = None,
+        top_k: int | None = None,
+        report: bool = False,
+        baseline_dir: str | None = None,
+        projector_items: int = 300,
+        write_codes: bool = False,
+    ) -> dict[str, Any]:
         """What ``ssah-eval`` does: results.json (returned), curves, TensorBoard and
         projector files and, with ``report``, report/index.html in ``output_dir``
         (default: <run>/eval_<checkpoint>)."""
@@ -154,9 +184,14 @@ class Run:
 
         name = self._checkpoint_name
         output_dir = output_dir or os.path.join(self.directory, f"eval_{name}")
-        options = OutputOptions(map_variant=map_variant, top_k=top_k, report=report,
-                                baseline_dir=baseline_dir, projector_items=projector_items,
-                                write_codes=write_codes)
+        options = OutputOptions(
+            map_variant=map_variant,
+            top_k=top_k,
+            report=report,
+            baseline_dir=baseline_dir,
+            projector_items=projector_items,
+            write_codes=write_codes,
+        )
         config_lib.check_map_variant(map_variant, top_k)
         return evaluate_loaded_run(self._loaded, output_dir, options, checkpoint_name=name)
 
@@ -181,10 +216,20 @@ def load_run(path: str, checkpoint: str = "best", **execution: Any) -> Run:
     return Run(loaded)
 
 
-def train(model_dir: str | None = None, *, resume: bool = False,
-          resume_from: str | None = None, init_from: str | None = None,
-          strategy: str = "auto", deterministic: bool = False, data=None, ssah=None,
-          schedule=None, run=None, **settings: Any) -> Run:
+def train(
+    model_dir: str | None = None,
+    *,
+    resume: bool = False,
+    resume_from: str | None = None,
+    init_from: str | None = None,
+    strategy: str = "auto",
+    deterministic: bool = False,
+    data=None,
+    ssah=None,
+    schedule=None,
+    run=None,
+    **settings: Any,
+) -> Run:
     """Train (or with ``resume`` continue) the run in ``model_dir`` exactly as
     ``ssah-train`` does and return it at its best checkpoint.
 
@@ -200,8 +245,15 @@ def train(model_dir: str | None = None, *, resume: bool = False,
     if run is not None and model_dir is None:
         model_dir = run.model_dir
     merged = {**_flatten(ssah, schedule, run, data), **settings}
-    session = prepare(model_dir, resume=resume, resume_from=resume_from, init_from=init_from,
-                      strategy=strategy, deterministic=deterministic, **merged)
+    session = prepare(
+        model_dir,
+        resume=resume,
+        resume_from=resume_from,
+        init_from=init_from,
+        strategy=strategy,
+        deterministic=deterministic,
+        **merged,
+    )
     arguments = [repr(session.model_dir)] + [f"{k}={v!r}" for k, v in sorted(merged.items())]
     session.trainer.setup["command"] = f"ssah_tf.train({', '.join(arguments)})"
     session.run()

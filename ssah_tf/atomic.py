@@ -11,7 +11,8 @@ import contextlib
 import os
 import shutil
 import tempfile
-from typing import IO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import IO
 
 
 def _umask() -> int:

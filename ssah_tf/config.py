@@ -9,7 +9,8 @@ plus per-field flags in the CLIs). The table in README.md lists them.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ssah_tf.errors import UserError
 from ssah_tf.fields import check_fields, declared, setting
@@ -26,38 +27,51 @@ class NetworkConfig:
 
     bits: int = setting(16, "Code length K in bits.", rule="positive_int")
     num_labels: int = setting(24, "Label classes (default: the data's).", rule="positive_int")
-    text_dim: int = setting(1386, "Text vector length (default: the data's).",
-                            rule="positive_int")
+    text_dim: int = setting(1386, "Text vector length (default: the data's).", rule="positive_int")
     semantic_dim: int = setting(512, "Width of the semantic features F.", rule="positive_int")
-    hidden_dim: int = setting(4096, "Width of the hidden layers (LabNet, TxtNet, mlp "
-                              "backbone).", rule="positive_int")
+    hidden_dim: int = setting(
+        4096, "Width of the hidden layers (LabNet, TxtNet, mlp backbone).", rule="positive_int"
+    )
     multiscale_windows: tuple[int, ...] = setting(
-        PAPER_WINDOWS, "TxtNet's multi-scale pooling windows (docs/method.md §2).",
-        rule="positive_ints")
+        PAPER_WINDOWS,
+        "TxtNet's multi-scale pooling windows (docs/method.md §2).",
+        rule="positive_ints",
+    )
     # The paper is silent on LRN placement, so the paper preset follows the release here.
     text_head_lrn: bool = setting(True, "TxtNet's heads read LRN(F^t), as the release.")
     discriminator_hidden: tuple[int, ...] = setting(
-        (4096, 4096), "Discriminator hidden widths (paper 4096,4096; release 512,256).",
-        rule="positive_ints")
+        (4096, 4096),
+        "Discriminator hidden widths (paper 4096,4096; release 512,256).",
+        rule="positive_ints",
+    )
     discriminator_shared: bool = setting(
-        True, "Two shared discriminators (paper); False: the release bug, each built twice "
-        "(D_IL, D_L1, D_TL, D_L2).")
+        True,
+        "Two shared discriminators (paper); False: the release bug, each built twice "
+        "(D_IL, D_L1, D_TL, D_L2).",
+    )
     # The release's N(0, 0.01) leaves LabNet at the Theta = 0 plateau on most data
     # (docs/training.md).
     init_scheme: str = setting(
-        "glorot", "New weights: glorot (Glorot-uniform kernels, zero biases, unit multi-scale "
+        "glorot",
+        "New weights: glorot (Glorot-uniform kernels, zero biases, unit multi-scale "
         "scalars) or normal (the release: N(0, 1) * init_stddev everywhere).",
-        choices=("normal", "glorot"))
-    init_stddev: float = setting(0.01, "Standard deviation of init_scheme=normal.",
-                                 rule="positive")
+        choices=("normal", "glorot"),
+    )
+    init_stddev: float = setting(0.01, "Standard deviation of init_scheme=normal.", rule="positive")
     # Image features only (the mlp backbone on a dataset's features); pixels keep their
     # own preprocessing.
     standardize_image_features: str = setting(
-        "auto", "Dense image features as (x - mean) / std with training-item statistics: "
-        "auto (unless every value is 0/1), on, off.", choices=("auto", "on", "off"))
+        "auto",
+        "Dense image features as (x - mean) / std with training-item statistics: "
+        "auto (unless every value is 0/1), on, off.",
+        choices=("auto", "on", "off"),
+    )
     standardize_text: str = setting(
-        "auto", "Dense texts as (x - mean) / std with training-item statistics: auto (0/1 "
-        "tag vectors kept), on, off.", choices=("auto", "on", "off"))
+        "auto",
+        "Dense texts as (x - mean) / std with training-item statistics: auto (0/1 "
+        "tag vectors kept), on, off.",
+        choices=("auto", "on", "off"),
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -65,7 +79,8 @@ class NetworkConfig:
             raise UserError(
                 f"text dimension {self.text_dim} is smaller than the largest multi-scale "
                 f"pooling window {max(self.multiscale_windows)}; use smaller "
-                "`multiscale_windows` or a larger vocabulary")
+                "`multiscale_windows` or a larger vocabulary"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,43 +88,64 @@ class LossConfig:
     """How the SSAH objectives are computed (docs/method.md §3)."""
 
     pairwise_form: str = setting(
-        "nll", "Pairwise terms: nll, -sum(S*T - softplus(T)) (paper eq. 3/4, stable), or "
+        "nll",
+        "Pairwise terms: nll, -sum(S*T - softplus(T)) (paper eq. 3/4, stable), or "
         "squared_residual, l2(S*T - log(1+exp(T))) (the release, literal, may overflow).",
-        choices=("nll", "squared_residual"))
-    similarity_value: float = setting(1.0, "S_ij of similar pairs (release: 0.999).",
-                                      rule="unit_open_left")
+        choices=("nll", "squared_residual"),
+    )
+    similarity_value: float = setting(
+        1.0, "S_ij of similar pairs (release: 0.999).", rule="unit_open_left"
+    )
     quantization_target: str = setting(
-        "joint", "B of the quantisation term: joint, sign(H^v + H^t + H^l) from the banks "
+        "joint",
+        "B of the quantisation term: joint, sign(H^v + H^t + H^l) from the banks "
         "(paper 3.5), or own_batch, sign of the network's own batch output (release).",
-        choices=("joint", "own_batch"))
-    squares_factor: float = setting(1.0, "Factor of every sum of squares (release: 0.5, "
-                                    "tf.nn.l2_loss).", rule="positive")
+        choices=("joint", "own_batch"),
+    )
+    squares_factor: float = setting(
+        1.0, "Factor of every sum of squares (release: 0.5, tf.nn.l2_loss).", rule="positive"
+    )
     adversarial_form: str = setting(
-        "least_squares", "least_squares: paper eq. 5 with gradients to the generators; "
+        "least_squares",
+        "least_squares: paper eq. 5 with gradients to the generators; "
         "release_cross_entropy: mean sigmoid CE on stored features (moves the discriminator "
-        "only).", choices=("least_squares", "release_cross_entropy"))
+        "only).",
+        choices=("least_squares", "release_cross_entropy"),
+    )
     # The release feeds, in the image stage, the whole (just updated) image feature bank,
     # in the text stage the batch's stored features (constants); and because its
     # generator optimizers cover every variable, the generator steps update D_IL / D_TL
     # at the generator's learning rate (docs/method.md).
     adversarial_image_input: str = setting(
-        "batch", "What the image step feeds D_IL: the batch's features, or the release's "
-        "whole image feature bank.", choices=("batch", "bank"))
+        "batch",
+        "What the image step feeds D_IL: the batch's features, or the release's "
+        "whole image feature bank.",
+        choices=("batch", "bank"),
+    )
     adversarial_text_input: str = setting(
-        "batch", "What the text step feeds D_TL: the batch's features, or the release's "
-        "stored copy (constants).", choices=("batch", "stored_batch"))
+        "batch",
+        "What the text step feeds D_TL: the batch's features, or the release's "
+        "stored copy (constants).",
+        choices=("batch", "stored_batch"),
+    )
     generator_moves_discriminator: bool = setting(
-        False, "The release: the image and text optimizers also update D_IL / D_TL.")
-    weight_feature_pair: float = setting(1.0, "alpha: weight of the feature pairwise term.",
-                                         rule="non_negative")
-    weight_hash_pair: float = setting(1.0, "gamma: weight of the hash pairwise term.",
-                                      rule="non_negative")
-    weight_quantization: float = setting(1.0, "eta (the release's beta): weight of the "
-                                         "quantisation term.", rule="non_negative")
-    weight_label: float = setting(1.0, "beta (the release's eta): weight of the label "
-                                  "prediction term.", rule="non_negative")
-    weight_adversarial: float = setting(1.0, "delta: weight of the adversarial term.",
-                                        rule="non_negative")
+        False, "The release: the image and text optimizers also update D_IL / D_TL."
+    )
+    weight_feature_pair: float = setting(
+        1.0, "alpha: weight of the feature pairwise term.", rule="non_negative"
+    )
+    weight_hash_pair: float = setting(
+        1.0, "gamma: weight of the hash pairwise term.", rule="non_negative"
+    )
+    weight_quantization: float = setting(
+        1.0, "eta (the release's beta): weight of the quantisation term.", rule="non_negative"
+    )
+    weight_label: float = setting(
+        1.0, "beta (the release's eta): weight of the label prediction term.", rule="non_negative"
+    )
+    weight_adversarial: float = setting(
+        1.0, "delta: weight of the adversarial term.", rule="non_negative"
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -123,11 +159,16 @@ class OptimizerConfig:
     adam_beta2: float = setting(0.999, "Adam beta2.", rule="unit_open_right")
     adam_epsilon: float = setting(1e-8, "Adam epsilon (TF1's 1e-8).", rule="positive")
     weight_decay: float = setting(
-        0.0, "Decoupled weight decay (AdamW: w <- w - lr * weight_decay * w each step, "
-        "biases included); 0 = plain Adam, as the release.", rule="non_negative")
+        0.0,
+        "Decoupled weight decay (AdamW: w <- w - lr * weight_decay * w each step, "
+        "biases included); 0 = plain Adam, as the release.",
+        rule="non_negative",
+    )
     shared_hash_optimizer: bool = setting(
-        False, "The release: one Adam (one bias-correction counter) for LabNet, ImgNet and "
-        "TxtNet; the paper preset gives each network its own.")
+        False,
+        "The release: one Adam (one bias-correction counter) for LabNet, ImgNet and "
+        "TxtNet; the paper preset gives each network its own.",
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -139,8 +180,11 @@ class TrainingConfig:
 
     # Noise banks make the first stage fit random targets (every unwritten row is a random
     # F^l / H^l and enters B = sign(H^v + H^t + H^l)); zero rows add a constant.
-    bank_init: str = setting("zeros", "Initial memory banks: zeros, or the release's N(0, 1) "
-                             "noise (normal).", choices=("normal", "zeros"))
+    bank_init: str = setting(
+        "zeros",
+        "Initial memory banks: zeros, or the release's N(0, 1) noise (normal).",
+        choices=("normal", "zeros"),
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -158,12 +202,17 @@ class SSAHConfig:
 
     def __post_init__(self):
         if self.preset not in PRESETS:
-            raise UserError(f"`preset={self.preset!r}` is not valid; use one of "
-                            f"{', '.join(PRESETS)}")
+            raise UserError(
+                f"`preset={self.preset!r}` is not valid; use one of {', '.join(PRESETS)}"
+            )
 
 
-SECTIONS = {"network": NetworkConfig, "loss": LossConfig, "optimizer": OptimizerConfig,
-            "training": TrainingConfig}
+SECTIONS = {
+    "network": NetworkConfig,
+    "loss": LossConfig,
+    "optimizer": OptimizerConfig,
+    "training": TrainingConfig,
+}
 
 
 # Run fields whose default follows the preset: the release selects its best epoch on
@@ -205,20 +254,34 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 
 # What a run recorded before a field existed did: a config.json without the field
 # resumes and evaluates with these values, not with today's defaults.
-LEGACY_VALUES = {"init_scheme": "normal", "standardize_image_features": "off",
-                 "standardize_text": "off", "bank_init": "normal"}
+LEGACY_VALUES = {
+    "init_scheme": "normal",
+    "standardize_image_features": "off",
+    "standardize_text": "off",
+    "bank_init": "normal",
+}
 # Fields that earlier code derived from adversarial_form.
 _LEGACY_FROM_ADVERSARIAL_FORM = {
-    "release_cross_entropy": {"adversarial_image_input": "bank",
-                              "adversarial_text_input": "stored_batch",
-                              "generator_moves_discriminator": True},
-    "least_squares": {"adversarial_image_input": "batch", "adversarial_text_input": "batch",
-                      "generator_moves_discriminator": False},
+    "release_cross_entropy": {
+        "adversarial_image_input": "bank",
+        "adversarial_text_input": "stored_batch",
+        "generator_moves_discriminator": True,
+    },
+    "least_squares": {
+        "adversarial_image_input": "batch",
+        "adversarial_text_input": "batch",
+        "generator_moves_discriminator": False,
+    },
 }
 
+
 def _choices() -> dict[str, tuple]:
-    return {name: field.metadata["choices"] for cls in SECTIONS.values()
-            for name, field in declared(cls).items() if field.metadata.get("choices")}
+    return {
+        name: field.metadata["choices"]
+        for cls in SECTIONS.values()
+        for name, field in declared(cls).items()
+        if field.metadata.get("choices")
+    }
 
 
 # field -> the values it accepts, for every method field that has a fixed set.
@@ -233,13 +296,17 @@ def check_map_variant(map_variant: str | None, top_k: int | None) -> None:
         map_variant_and_k(map_variant, top_k)
     except ValueError:
         if map_variant == "all":
-            raise UserError(f"`map_top_k={top_k}` is given with `map_variant='all'`, which "
-                            "ranks the whole database; choose `map_variant=top_k` or "
-                            "`map_variant=first_k_relevant`, or drop `map_top_k`") from None
+            raise UserError(
+                f"`map_top_k={top_k}` is given with `map_variant='all'`, which "
+                "ranks the whole database; choose `map_variant=top_k` or "
+                "`map_variant=first_k_relevant`, or drop `map_top_k`"
+            ) from None
         if top_k is None:
             raise UserError(f"`map_variant={map_variant!r}` needs `map_top_k` (the k)") from None
-        raise UserError(f"`map_variant={map_variant!r}`, `map_top_k={top_k}`: the variant is "
-                        "one of all, top_k, first_k_relevant and the k positive") from None
+        raise UserError(
+            f"`map_variant={map_variant!r}`, `map_top_k={top_k}`: the variant is "
+            "one of all, top_k, first_k_relevant and the k positive"
+        ) from None
 
 
 SCHEDULES = ("paper", "release")
@@ -254,64 +321,103 @@ SELECTION_CRITERIA = ("mean", "min")
 class RunConfig:
     """Where and how a run executes (not the method)."""
 
-    model_dir: str = setting(None, "Run directory (default: workspace/runs/<dataset>_<preset>_"
-                             "<bits>b_<time>).", flag=False)
+    model_dir: str = setting(
+        None,
+        "Run directory (default: workspace/runs/<dataset>_<preset>_<bits>b_<time>).",
+        flag=False,
+    )
     modalities: tuple[str, ...] = setting(
-        ("image", "text"), "What trains besides labels: image and text, or one of them "
-        "(text: LabNet + TxtNet only).", flag=False)
-    backbone: str = setting("auto", "ImgNet backbone; auto = cnnf with cnnf_path, else mlp on "
-                            "image features (or on the demo's pixels).",
-                            choices=("auto", "cnnf", "vgg19", "mlp"))
+        ("image", "text"),
+        "What trains besides labels: image and text, or one of them (text: LabNet + TxtNet only).",
+        flag=False,
+    )
+    backbone: str = setting(
+        "auto",
+        "ImgNet backbone; auto = cnnf with cnnf_path, else mlp on "
+        "image features (or on the demo's pixels).",
+        choices=("auto", "cnnf", "vgg19", "mlp"),
+    )
     cnnf_path: str | None = setting(None, "MatConvNet imagenet-vgg-f.mat for backbone=cnnf.")
     vgg19_weights: str | None = setting(None, "Keras VGG-19 ImageNet weights (.h5) for vgg19.")
     image_size: int = setting(224, "Image side fed to cnnf/vgg19.", rule="positive_int")
     seed: int = setting(0, "Seed of weights, banks and batch sampling.", rule="non_negative_int")
-    eval_every: int = setting(1, "Evaluate every N epochs (0: only at the end).",
-                              rule="non_negative_int")
-    eval_batch_size: int = setting(256, "Batch size of encoding for evaluation.",
-                                   rule="positive_int")
-    save_every_passes: int = setting(1, "Checkpoint after every N passes of a stage.",
-                                     rule="non_negative_int")
+    eval_every: int = setting(
+        1, "Evaluate every N epochs (0: only at the end).", rule="non_negative_int"
+    )
+    eval_batch_size: int = setting(
+        256, "Batch size of encoding for evaluation.", rule="positive_int"
+    )
+    save_every_passes: int = setting(
+        1, "Checkpoint after every N passes of a stage.", rule="non_negative_int"
+    )
     checkpoint_interval_seconds: float = setting(
-        60.0, "Pass checkpoints are skipped until this long since the last save (0: every "
-        "save_every_passes passes); epoch ends always save.", rule="non_negative")
-    keep_checkpoints: int = setting(3, "Recent checkpoints to keep (plus the best).",
-                                    rule="positive_int")
-    steps_per_loop: int = setting(100, "Steps per tf.function call (stop signals are checked "
-                                  "between).", rule="non_negative_int")
+        60.0,
+        "Pass checkpoints are skipped until this long since the last save (0: every "
+        "save_every_passes passes); epoch ends always save.",
+        rule="non_negative",
+    )
+    keep_checkpoints: int = setting(
+        3, "Recent checkpoints to keep (plus the best).", rule="positive_int"
+    )
+    steps_per_loop: int = setting(
+        100,
+        "Steps per tf.function call (stop signals are checked between).",
+        rule="non_negative_int",
+    )
     # Model selection (README "What best means").
     select_on: str = setting(
-        "validation", "Where the best checkpoint (best/, the default of ssah-eval and "
+        "validation",
+        "Where the best checkpoint (best/, the default of ssah-eval and "
         "ssah-export) is chosen: validation queries, the test queries as the release does "
-        "(its preset; optimistic), or the last epoch.", choices=SELECT_ON)
+        "(its preset; optimistic), or the last epoch.",
+        choices=SELECT_ON,
+    )
     val_size: int | None = setting(
-        None, "Validation queries (default: as many as the test queries, from the database "
+        None,
+        "Validation queries (default: as many as the test queries, from the database "
         "items outside the training set; where the database is the training set, a tenth "
         "of the training items are held out of training instead). 0: none. Kept in "
-        "split.npz.", rule="non_negative_int")
+        "split.npz.",
+        rule="non_negative_int",
+    )
     selection_criterion: str = setting(
-        "mean", "How the selection directions (image<->text, else label/self retrieval) "
-        "combine: their mean or the smaller of them.", choices=SELECTION_CRITERIA)
+        "mean",
+        "How the selection directions (image<->text, else label/self retrieval) "
+        "combine: their mean or the smaller of them.",
+        choices=SELECTION_CRITERIA,
+    )
     early_stopping_patience: int = setting(
-        0, "Stop after this many evaluations in a row without a new best on the validation "
-        "queries (0: never).", rule="non_negative_int")
+        0,
+        "Stop after this many evaluations in a row without a new best on the validation "
+        "queries (0: never).",
+        rule="non_negative_int",
+    )
     map_variant: str | None = setting(
-        None, "mAP definition (README: How to report a number): all, top_k, "
+        None,
+        "mAP definition (README: How to report a number): all, top_k, "
         "first_k_relevant; default: top_k with map_top_k, else all. Evaluation and "
-        "selection use it.", choices=("all", "top_k", "first_k_relevant"))
-    map_top_k: int | None = setting(None, "The k of map_variant (alone: mAP@k, top_k), under "
-                                    "map_<direction>@<k>.", rule="positive_int")
+        "selection use it.",
+        choices=("all", "top_k", "first_k_relevant"),
+    )
+    map_top_k: int | None = setting(
+        None,
+        "The k of map_variant (alone: mAP@k, top_k), under map_<direction>@<k>.",
+        rule="positive_int",
+    )
     # Execution only (results equal within rounding).
-    mixed_precision: bool = setting(False, "bf16 matmuls/convolutions on float32 weights "
-                                    "(image backbone, TxtNet hidden layer).")
+    mixed_precision: bool = setting(
+        False, "bf16 matmuls/convolutions on float32 weights (image backbone, TxtNet hidden layer)."
+    )
     jit_compile: bool = setting(False, "XLA-compile every network's forward pass.")
 
     def __post_init__(self):
         check_fields(self)
-        if isinstance(self.modalities, str) or not set(self.modalities) <= {"image", "text"} \
-                or not self.modalities:
-            raise UserError(f"`modalities={self.modalities!r}` is not valid; use image and/or "
-                            "text")
+        if (
+            isinstance(self.modalities, str)
+            or not set(self.modalities) <= {"image", "text"}
+            or not self.modalities
+        ):
+            raise UserError(f"`modalities={self.modalities!r}` is not valid; use image and/or text")
         check_map_variant(self.map_variant, self.map_top_k)
 
     @property
@@ -323,8 +429,11 @@ class RunConfig:
 # validation queries when it had some, else on the test queries, by the mean, and
 # never stopped early.
 def legacy_run_values(stored: Mapping[str, Any]) -> dict[str, Any]:
-    return {"select_on": "validation" if stored.get("val_size") else "test",
-            "selection_criterion": "mean", "early_stopping_patience": 0}
+    return {
+        "select_on": "validation" if stored.get("val_size") else "test",
+        "selection_criterion": "mean",
+        "early_stopping_patience": 0,
+    }
 
 
 def run_from_dict(values: Mapping[str, Any], **overrides: Any) -> RunConfig:
@@ -349,39 +458,48 @@ class ScheduleConfig:
     (:func:`schedule_table`); the paper table is built from the knobs below, the
     release's is fixed (its setting.py)."""
 
-    name: str = setting("paper", "Training schedule: paper, or release = its setting.py "
-                        "exactly (docs/method.md §4).", choices=SCHEDULES, flag=False)
-    epochs: int | None = setting(None, "Epochs (default: 20 paper, 500 release as setting.py; "
-                                 "the release's learning-rate lists stop it near epoch 189).",
-                                 rule="positive_int")
-    batch_size: int = setting(128, "Global batch size (split across replicas).",
-                              rule="positive_int")
+    name: str = setting(
+        "paper",
+        "Training schedule: paper, or release = its setting.py exactly (docs/method.md §4).",
+        choices=SCHEDULES,
+        flag=False,
+    )
+    epochs: int | None = setting(
+        None,
+        "Epochs (default: 20 paper, 500 release as setting.py; "
+        "the release's learning-rate lists stop it near epoch 189).",
+        rule="positive_int",
+    )
+    batch_size: int = setting(
+        128, "Global batch size (split across replicas).", rule="positive_int"
+    )
     # Paper schedule knobs (ignored by the release schedule). Learning rates from a sweep
     # on the demo (experiments/RESULTS.md): lab 1e-3 beat 1e-2 and 1e-4; img = txt = 3e-4
     # beat 1e-4 and 1e-3.
-    lr_lab: float = setting(1e-3, "Paper schedule: Adam learning rate of LabNet.",
-                            rule="positive")
-    lr_img: float = setting(3e-4, "Paper schedule: Adam learning rate of ImgNet.",
-                            rule="positive")
-    lr_txt: float = setting(3e-4, "Paper schedule: Adam learning rate of TxtNet.",
-                            rule="positive")
-    lr_dis: float = setting(1e-4, "Paper schedule: Adam learning rate of the discriminators.",
-                            rule="positive")
-    lr_decay: float = setting(0.9, "Paper schedule: learning-rate factor per epoch.",
-                              rule="positive")
-    passes_lab: int = setting(2, "Paper schedule: passes of LabNet per epoch.",
-                              rule="positive_int")
-    passes_img: int = setting(2, "Paper schedule: passes of ImgNet per epoch.",
-                              rule="positive_int")
-    passes_txt: int = setting(2, "Paper schedule: passes of TxtNet per epoch.",
-                              rule="positive_int")
-    passes_dis: int = setting(1, "Paper schedule: passes of the discriminators per epoch.",
-                              rule="positive_int")
+    lr_lab: float = setting(1e-3, "Paper schedule: Adam learning rate of LabNet.", rule="positive")
+    lr_img: float = setting(3e-4, "Paper schedule: Adam learning rate of ImgNet.", rule="positive")
+    lr_txt: float = setting(3e-4, "Paper schedule: Adam learning rate of TxtNet.", rule="positive")
+    lr_dis: float = setting(
+        1e-4, "Paper schedule: Adam learning rate of the discriminators.", rule="positive"
+    )
+    lr_decay: float = setting(
+        0.9, "Paper schedule: learning-rate factor per epoch.", rule="positive"
+    )
+    passes_lab: int = setting(2, "Paper schedule: passes of LabNet per epoch.", rule="positive_int")
+    passes_img: int = setting(2, "Paper schedule: passes of ImgNet per epoch.", rule="positive_int")
+    passes_txt: int = setting(2, "Paper schedule: passes of TxtNet per epoch.", rule="positive_int")
+    passes_dis: int = setting(
+        1, "Paper schedule: passes of the discriminators per epoch.", rule="positive_int"
+    )
     # 2 passes of 1,000 items at batch 128 are 14 steps, too few for LabNet to leave its
     # start.
-    min_stage_steps: int = setting(100, "Paper schedule: LabNet, ImgNet and TxtNet stages run "
-                                   "at least this many steps (more passes on small training "
-                                   "sets).", rule="non_negative_int")
+    min_stage_steps: int = setting(
+        100,
+        "Paper schedule: LabNet, ImgNet and TxtNet stages run "
+        "at least this many steps (more passes on small training "
+        "sets).",
+        rule="non_negative_int",
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -413,7 +531,10 @@ RELEASE_SCHEDULE = ScheduleTable(
     early_break={"lab": "lab", "dis": "none", "img": "hash", "txt": "hash"},
     learning_rates="release_lists",
     base_rates={"lab": 2.0, "img": 4.5, "txt": 3.5, "dis": 3.0},
-    lr_decay=1.0, batch_sampling="permutation_prefix", min_stage_steps=0)
+    lr_decay=1.0,
+    batch_sampling="permutation_prefix",
+    min_stage_steps=0,
+)
 
 
 def schedule_table(config: ScheduleConfig) -> ScheduleTable:
@@ -426,9 +547,13 @@ def schedule_table(config: ScheduleConfig) -> ScheduleTable:
     return ScheduleTable(
         stage_order=networks,
         stage_passes={n: (getattr(config, f"passes_{n}"),) for n in networks},
-        early_break={n: "none" for n in networks}, learning_rates="decay",
-        base_rates={n: getattr(config, f"lr_{n}") for n in networks}, lr_decay=config.lr_decay,
-        batch_sampling="shuffled_pass", min_stage_steps=config.min_stage_steps)
+        early_break={n: "none" for n in networks},
+        learning_rates="decay",
+        base_rates={n: getattr(config, f"lr_{n}") for n in networks},
+        lr_decay=config.lr_decay,
+        batch_sampling="shuffled_pass",
+        min_stage_steps=config.min_stage_steps,
+    )
 
 
 # What a run recorded before a schedule field existed did (see LEGACY_VALUES).
@@ -466,8 +591,7 @@ def make_config(preset: str = "paper", **overrides: Any) -> SSAHConfig:
     """Build a config from a preset plus per-field overrides (flat names)."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
-    sections: dict[str, dict[str, Any]] = {
-        k: dict(v) for k, v in _PRESET_OVERRIDES[preset].items()}
+    sections: dict[str, dict[str, Any]] = {k: dict(v) for k, v in _PRESET_OVERRIDES[preset].items()}
     fields = preset_fields()
     for name, value in overrides.items():
         if value is None:
@@ -475,10 +599,13 @@ def make_config(preset: str = "paper", **overrides: Any) -> SSAHConfig:
         if name not in fields:
             raise UserError(f"unknown configuration field {name!r}")
         sections[fields[name][0]][name] = tuple(value) if isinstance(value, list) else value
-    return SSAHConfig(preset=preset, network=NetworkConfig(**sections["network"]),
-                      loss=LossConfig(**sections["loss"]),
-                      optimizer=OptimizerConfig(**sections["optimizer"]),
-                      training=TrainingConfig(**sections["training"]))
+    return SSAHConfig(
+        preset=preset,
+        network=NetworkConfig(**sections["network"]),
+        loss=LossConfig(**sections["loss"]),
+        optimizer=OptimizerConfig(**sections["optimizer"]),
+        training=TrainingConfig(**sections["training"]),
+    )
 
 
 def preset_differences() -> list[tuple[str, Any, Any]]:

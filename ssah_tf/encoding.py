@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from absl import logging
@@ -47,8 +47,9 @@ def load_array(path: str, key: str) -> np.ndarray:
         return _numeric(load_npy(path, "input file"), path)
     with open(path) as f:
         try:
-            return np.array([[float(v) for v in line.split()] for line in f if line.strip()],
-                            np.float32)
+            return np.array(
+                [[float(v) for v in line.split()] for line in f if line.strip()], np.float32
+            )
         except ValueError:
             raise UserError(f"{path}: expected space-separated numbers per line") from None
 
@@ -90,8 +91,12 @@ def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -
             rows.append(row)
         if batch:
             codes.append(encoder.encode("image", np.stack(batch)))
-        log("encoded %d/%d images (%.0f items/s)", stop, len(paths),
-            stop / max(time.time() - started, 1e-9))
+        log(
+            "encoded %d/%d images (%.0f items/s)",
+            stop,
+            len(paths),
+            stop / max(time.time() - started, 1e-9),
+        )
     return codes, ids, skipped, rows
 
 
@@ -113,23 +118,30 @@ def _input_matrix(encoder, source: str, path: str, vocab_file: str | None) -> np
     return load_array(path, source)
 
 
-def _encode_arrays(encoder, source: str, path: str, *, vocab_file: str | None, batch_size: int,
-                   on_error: str, log) -> tuple:
+def _encode_arrays(
+    encoder, source: str, path: str, *, vocab_file: str | None, batch_size: int, on_error: str, log
+) -> tuple:
     """Rows of a matrix input, checked against the model's input width; rows with
     NaN/inf fail the call or are skipped."""
     modality = _MODALITY[source]
     matrix = _input_matrix(encoder, source, path, vocab_file)
-    expected = {"text": encoder.info["text_dim"], "label": encoder.info["num_labels"],
-                "image": (encoder.info["image_shape"] or [None])[0]}[modality]
+    expected = {
+        "text": encoder.info["text_dim"],
+        "label": encoder.info["num_labels"],
+        "image": (encoder.info["image_shape"] or [None])[0],
+    }[modality]
     if matrix.ndim != 2 or matrix.shape[1] != expected:
-        raise UserError(f"{path}: expected rows of {expected} values for this model, got "
-                        f"shape {matrix.shape}")
+        raise UserError(
+            f"{path}: expected rows of {expected} values for this model, got shape {matrix.shape}"
+        )
     bad = ~np.isfinite(matrix).all(axis=1)
     skipped = []
     if bad.any():
         if on_error == "fail":
-            raise UserError(f"{path}: row {int(np.argmax(bad)) + 1} has NaN or inf; fix it "
-                            "or pass `on_error=skip`")
+            raise UserError(
+                f"{path}: row {int(np.argmax(bad)) + 1} has NaN or inf; fix it "
+                "or pass `on_error=skip`"
+            )
         logging.warning("skipping %d rows with NaN/inf", int(bad.sum()))
         skipped = [str(i) for i in np.flatnonzero(bad)]
     keep = np.flatnonzero(~bad)
@@ -140,31 +152,51 @@ def _encode_arrays(encoder, source: str, path: str, *, vocab_file: str | None, b
     return codes, [str(i) for i in keep], skipped, list(keep)
 
 
-def encode_source(encoder, source: str, path: str, *, vocab_file: str | None = None,
-                  batch_size: int = 256, on_error: str = "fail",
-                  log: Callable[..., None] = logging.info) -> EncodedItems:
+def encode_source(
+    encoder,
+    source: str,
+    path: str,
+    *,
+    vocab_file: str | None = None,
+    batch_size: int = 256,
+    on_error: str = "fail",
+    log: Callable[..., None] = logging.info,
+) -> EncodedItems:
     """Encode the inputs at ``path`` (``source`` one of SOURCES) with an ExportedEncoder."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
     if source == "images":
-        codes, ids, skipped, rows = _encode_images(encoder, path, batch_size=batch_size,
-                                                   on_error=on_error, log=log)
+        codes, ids, skipped, rows = _encode_images(
+            encoder, path, batch_size=batch_size, on_error=on_error, log=log
+        )
     else:
-        codes, ids, skipped, rows = _encode_arrays(encoder, source, path, vocab_file=vocab_file,
-                                                   batch_size=batch_size, on_error=on_error,
-                                                   log=log)
+        codes, ids, skipped, rows = _encode_arrays(
+            encoder,
+            source,
+            path,
+            vocab_file=vocab_file,
+            batch_size=batch_size,
+            on_error=on_error,
+            log=log,
+        )
     if not codes:
         raise UserError("no input could be encoded; nothing written")
-    return EncodedItems(codes=np.concatenate(codes), ids=ids, modality=_MODALITY[source],
-                        skipped=skipped, rows=np.asarray(rows, np.int64))
+    return EncodedItems(
+        codes=np.concatenate(codes),
+        ids=ids,
+        modality=_MODALITY[source],
+        skipped=skipped,
+        rows=np.asarray(rows, np.int64),
+    )
 
 
 def attached_labels(path: str, num_inputs: int, rows: np.ndarray) -> np.ndarray:
     """Label vectors for the encoded rows from a file aligned with the inputs."""
     labels = load_array(path, "labels")
     if labels.ndim != 2 or len(labels) != num_inputs:
-        raise UserError(f"{path}: expected {num_inputs} label rows (one per input), got shape "
-                        f"{labels.shape}")
+        raise UserError(
+            f"{path}: expected {num_inputs} label rows (one per input), got shape {labels.shape}"
+        )
     labels = labels[rows]
     if not np.all((labels == 0) | (labels == 1)):
         raise UserError(f"{path}: labels must be 0/1 vectors")

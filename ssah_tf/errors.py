@@ -8,7 +8,7 @@ print them as their flags, --lr_img and --val_size=5000 (:func:`as_flags`).
 from __future__ import annotations
 
 import re
-from typing import Callable, Container
+from collections.abc import Callable, Container
 
 _FIELD = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)((?:=[^`]*)?)`")
 

@@ -15,14 +15,20 @@ import tensorflow as tf
 from ssah_tf.atomic import staged_directory
 from ssah_tf.models.networks import SSAHNetworks
 
-
 EXPORT_INFO = "ssah_export.json"
 VOCABULARY = "vocabulary.txt"
 
 
 class _Encoders(tf.Module):
-    def __init__(self, networks: SSAHNetworks, *, num_labels: int, text_dim: int | None,
-                 image_shape: tuple[int, ...] | None, image_dtype: tf.DType):
+    def __init__(
+        self,
+        networks: SSAHNetworks,
+        *,
+        num_labels: int,
+        text_dim: int | None,
+        image_shape: tuple[int, ...] | None,
+        image_dtype: tf.DType,
+    ):
         super().__init__(name="ssah_encoders")
         self.labnet, self.txtnet, self.imgnet = networks.labnet, networks.txtnet, networks.imgnet
         self.serving = {}  # ("signatures" is reserved by tf.saved_model)
@@ -38,7 +44,10 @@ class _Encoders(tf.Module):
         self.encode_label = encode_label
         self.serving["encode_label"] = encode_label
         if self.txtnet is not None:
-            @tf.function(input_signature=[tf.TensorSpec([None, text_dim], tf.float32, name="texts")])
+
+            @tf.function(
+                input_signature=[tf.TensorSpec([None, text_dim], tf.float32, name="texts")]
+            )
             def encode_text(texts):
                 return result(self.txtnet(texts).hash)
 
@@ -47,8 +56,9 @@ class _Encoders(tf.Module):
         if self.imgnet is not None:
             # Pixels: uint8 RGB at the network's input size (decoded and resized), the mean
             # image is subtracted inside; mlp backbone: the float feature vectors.
-            @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], image_dtype,
-                                                         name="images")])
+            @tf.function(
+                input_signature=[tf.TensorSpec([None, *image_shape], image_dtype, name="images")]
+            )
             def encode_image(images):
                 return result(self.imgnet(self.imgnet.preprocess(images)).hash)
 
@@ -56,10 +66,18 @@ class _Encoders(tf.Module):
             self.serving["encode_image"] = encode_image
 
 
-def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: int,
-                       text_dim: int | None, image_shape: tuple[int, ...] | None,
-                       pixels: bool, bits: int, source: str = "",
-                       vocabulary: tuple[str, ...] | None = None) -> str:
+def export_saved_model(
+    networks: SSAHNetworks,
+    export_dir: str,
+    *,
+    num_labels: int,
+    text_dim: int | None,
+    image_shape: tuple[int, ...] | None,
+    pixels: bool,
+    bits: int,
+    source: str = "",
+    vocabulary: tuple[str, ...] | None = None,
+) -> str:
     """Write the SavedModel to ``export_dir`` (all or nothing: staged, then renamed)."""
     from ssah_tf.errors import UserError
 
@@ -67,20 +85,38 @@ def export_saved_model(networks: SSAHNetworks, export_dir: str, *, num_labels: i
         raise UserError(f"export directory {export_dir} is an existing file; choose a folder")
     if os.path.exists(export_dir) and os.listdir(export_dir):
         raise UserError(f"export directory {export_dir} exists and is not empty")
-    module = _Encoders(networks, num_labels=num_labels, text_dim=text_dim,
-                       image_shape=image_shape, image_dtype=tf.uint8 if pixels else tf.float32)
+    module = _Encoders(
+        networks,
+        num_labels=num_labels,
+        text_dim=text_dim,
+        image_shape=image_shape,
+        image_dtype=tf.uint8 if pixels else tf.float32,
+    )
     with staged_directory(export_dir, ".export-") as staging:
         # Serving only: the custom gradients of the training path (folded TxtNet
         # layer, LRN, wide matmuls) are not needed and capture eager constants.
-        tf.saved_model.save(module, staging, signatures=dict(module.serving),
-                            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
+        tf.saved_model.save(
+            module,
+            staging,
+            signatures=dict(module.serving),
+            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
+        )
         # What ssah-encode needs besides the graph: input spec, identity, vocabulary.
         with open(os.path.join(staging, EXPORT_INFO), "w") as f:
-            json.dump({"bits": bits, "num_labels": num_labels, "text_dim": text_dim,
-                       "image_shape": list(image_shape) if image_shape else None,
-                       "image_input": "pixels" if pixels else "features", "source": source,
-                       "signatures": sorted(module.serving),
-                       "vocabulary": VOCABULARY if vocabulary else None}, f, indent=1)
+            json.dump(
+                {
+                    "bits": bits,
+                    "num_labels": num_labels,
+                    "text_dim": text_dim,
+                    "image_shape": list(image_shape) if image_shape else None,
+                    "image_input": "pixels" if pixels else "features",
+                    "source": source,
+                    "signatures": sorted(module.serving),
+                    "vocabulary": VOCABULARY if vocabulary else None,
+                },
+                f,
+                indent=1,
+            )
         if vocabulary:
             with open(os.path.join(staging, VOCABULARY), "w") as f:
                 f.write("\n".join(vocabulary) + "\n")
@@ -95,11 +131,17 @@ def export_run(run, export_dir: str) -> str:
     if "image" in modalities:
         size = run.config.run.image_size
         image_shape = (size, size, 3) if built.pixel_images else (built.feature_matrix.shape[1],)
-    return export_saved_model(run.networks, export_dir, num_labels=network.num_labels,
-                              text_dim=network.text_dim if "text" in modalities else None,
-                              image_shape=image_shape, pixels=built.pixel_images,
-                              bits=network.bits, source=os.path.abspath(run.checkpoint),
-                              vocabulary=run.data.tag_names)
+    return export_saved_model(
+        run.networks,
+        export_dir,
+        num_labels=network.num_labels,
+        text_dim=network.text_dim if "text" in modalities else None,
+        image_shape=image_shape,
+        pixels=built.pixel_images,
+        bits=network.bits,
+        source=os.path.abspath(run.checkpoint),
+        vocabulary=run.data.tag_names,
+    )
 
 
 # ----------------------------------------------------------------------------- trust
@@ -108,7 +150,8 @@ def export_run(run, export_dir: str) -> str:
 # is checked against the ops ssah-export writes (collected from exports of every
 # backbone, mixed precision included, plus the arithmetic they could plausibly need),
 # so a file, network or process op never runs.
-MODEL_OPS = frozenset("""
+MODEL_OPS = frozenset(
+    """
 Abs AddN AddV2 AssignVariableOp BatchMatMulV2 BatchMatMulV3 BiasAdd Cast ConcatV2 Const
 Conv2D DisableCopyOnRead Einsum Equal Exp ExpandDims Fill GatherV2 Greater GreaterEqual
 Identity IdentityN Less LessEqual Log Log1p MatMul MaxPool Maximum Mean Minimum Mul Neg NoOp
@@ -116,16 +159,19 @@ OnesLike Pack Pad PartitionedCall Placeholder Pow Range ReadVariableOp RealDiv R
 ReverseV2 Rsqrt Select SelectV2 Shape Sigmoid Sign Slice Softmax Softplus Sqrt Square Squeeze
 StatefulPartitionedCall StridedSlice Sub Sum Tanh Tile Transpose Unpack VarHandleOp
 VarIsInitializedOp ZerosLike
-""".split())
+""".split()
+)
 # Only inside the functions the SavedModel's saver names (the variables' own save
 # and restore): what reads and writes the variables file.
-SAVER_OPS = frozenset("MergeV2Checkpoints RestoreV2 SaveV2 ShardedFilename StaticRegexFullMatch "
-                      "StringJoin".split())
+SAVER_OPS = frozenset(
+    "MergeV2Checkpoints RestoreV2 SaveV2 ShardedFilename StaticRegexFullMatch StringJoin".split()
+)
 
 
 def _called_functions(nodes) -> set[str]:
-    return {value.func.name for node in nodes for value in node.attr.values()
-            if value.HasField("func")}
+    return {
+        value.func.name for node in nodes for value in node.attr.values() if value.HasField("func")
+    }
 
 
 def unexpected_ops(export_dir: str) -> list[tuple[str, str]]:
@@ -144,8 +190,10 @@ def unexpected_ops(export_dir: str) -> list[tuple[str, str]]:
     found = []
     for graph in model.meta_graphs:
         functions = {f.signature.name: f for f in graph.graph_def.library.function}
-        saver_nodes = {graph.saver_def.save_tensor_name.split(":")[0],
-                       graph.saver_def.restore_op_name.split(":")[0]}
+        saver_nodes = {
+            graph.saver_def.save_tensor_name.split(":")[0],
+            graph.saver_def.restore_op_name.split(":")[0],
+        }
         saver = set()
         pending = list(_called_functions(n for n in graph.graph_def.node if n.name in saver_nodes))
         while pending:
@@ -173,6 +221,8 @@ def check_trusted(export_dir: str) -> None:
     if found:
         op, where = found[0]
         ops = sorted({o for o, _ in found})
-        raise UserError(f"{export_dir} is not a plain ssah-export: its graph runs {', '.join(ops)} "
-                        f"(e.g. {op} in {where}), which ssah-export never writes; load exports only "
-                        "from trusted sources (`trust_export` skips this check for one you made)")
+        raise UserError(
+            f"{export_dir} is not a plain ssah-export: its graph runs {', '.join(ops)} "
+            f"(e.g. {op} in {where}), which ssah-export never writes; load exports only "
+            "from trusted sources (`trust_export` skips this check for one you made)"
+        )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ssah_tf.errors import UserError
 
@@ -34,13 +35,21 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "non_negative": (lambda v: _number(v) and v >= 0, "must be a finite number >= 0"),
     "unit_open_right": (lambda v: _number(v) and 0 <= v < 1, "must be in [0, 1)"),
     "unit_open_left": (lambda v: _number(v) and 0 < v <= 1, "must be in (0, 1]"),
-    "positive_ints": (lambda v: isinstance(v, tuple) and all(_positive_int(x) for x in v),
-                      "must be positive integers"),
+    "positive_ints": (
+        lambda v: isinstance(v, tuple) and all(_positive_int(x) for x in v),
+        "must be positive integers",
+    ),
 }
 
 
-def setting(default: Any, help: str, *, choices: tuple | None = None, rule: str | None = None,
-            flag: bool = True) -> Any:
+def setting(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple | None = None,
+    rule: str | None = None,
+    flag: bool = True,
+) -> Any:
     """A dataclass field with its help line, accepted ``choices`` or ``rule`` (a key of
     :data:`RULES`); ``flag=False`` for fields the command line does not set directly."""
     if rule is not None and rule not in RULES:
@@ -61,8 +70,9 @@ def check_fields(obj: Any) -> None:
             continue
         choices, rule = meta.get("choices"), meta.get("rule")
         if choices is not None and value not in choices:
-            raise UserError(f"`{field.name}={value!r}` is not valid; use one of "
-                            f"{', '.join(map(str, choices))}")
+            raise UserError(
+                f"`{field.name}={value!r}` is not valid; use one of {', '.join(map(str, choices))}"
+            )
         if rule is not None and not RULES[rule][0](value):
             raise UserError(f"`{field.name}={value!r}` {RULES[rule][1]}")
 

@@ -8,7 +8,7 @@ so that they too add up to the single-device value across replicas.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import tensorflow as tf
 from absl import logging
@@ -19,19 +19,23 @@ from ssah_tf.models.layers import NetworkOutput
 
 def similarity(labels_a: tf.Tensor, labels_b: tf.Tensor, *, value: float = 1.0) -> tf.Tensor:
     """S_ij = value if rows i of ``labels_a`` and j of ``labels_b`` share a label, else 0."""
-    shared = tf.matmul(tf.cast(labels_a, tf.float32), tf.cast(labels_b, tf.float32),
-                       transpose_b=True)
+    shared = tf.matmul(
+        tf.cast(labels_a, tf.float32), tf.cast(labels_b, tf.float32), transpose_b=True
+    )
     return tf.cast(shared > 0, tf.float32) * value
 
 
 def _shares_label(row_bits: tf.Tensor, column_bits: tf.Tensor) -> tf.Tensor:
     """[rows, columns] bool: the rows' and columns' label bit words have a common bit."""
-    return tf.reduce_any(tf.bitwise.bitwise_and(row_bits[:, None, :], column_bits[None, :, :]) != 0,
-                         axis=-1)
+    return tf.reduce_any(
+        tf.bitwise.bitwise_and(row_bits[:, None, :], column_bits[None, :, :]) != 0, axis=-1
+    )
 
 
 @tf.function(jit_compile=True)
-def similarity_from_bits(row_bits: tf.Tensor, column_bits: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
+def similarity_from_bits(
+    row_bits: tf.Tensor, column_bits: tf.Tensor, value: tf.Tensor
+) -> tf.Tensor:
     """:func:`similarity` from ``bits.pack_label_bits`` words: S_ij = value if rows i and
     j share a label, else 0, in one fused pass (the label matmul of :func:`similarity`
     has K = c, far below matmul peak, and needs a compare and a cast after it)."""
@@ -39,8 +43,9 @@ def similarity_from_bits(row_bits: tf.Tensor, column_bits: tf.Tensor, value: tf.
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def pairwise_nll_block(inner: tf.Tensor, label_bits_rows: tf.Tensor, label_bits_cols: tf.Tensor,
-                       value: tf.Tensor) -> tf.Tensor:
+def pairwise_nll_block(
+    inner: tf.Tensor, label_bits_rows: tf.Tensor, label_bits_cols: tf.Tensor, value: tf.Tensor
+) -> tf.Tensor:
     """sum(softplus(T) - S * T) over one block, T = inner / 2, S from label bit words;
     float32 row sums added in float64. XLA fuses it into one pass over the block (the
     matmul giving ``inner`` stays in TF's faster kernel)."""
@@ -58,8 +63,9 @@ def release_log1p_exp(theta: tf.Tensor) -> tf.Tensor:
     return tf.math.log(1.0 + tf.exp(theta))
 
 
-def pairwise_term(theta: tf.Tensor, sim: tf.Tensor, *, form: str,
-                  squares_factor: float = 1.0) -> tf.Tensor:
+def pairwise_term(
+    theta: tf.Tensor, sim: tf.Tensor, *, form: str, squares_factor: float = 1.0
+) -> tf.Tensor:
     """Pairwise likelihood term for inner products ``theta`` (Delta or Gamma).
 
     'nll' (paper eq. 3): -sum(S * theta - softplus(theta)), stable for any theta.
@@ -87,8 +93,9 @@ def _squared_residual_sum(theta: tf.Tensor, sim: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.square(sim * theta - release_log1p_exp(theta)))
 
 
-def quantization_target(*, own_hash: tf.Tensor, joint_hash_sum: tf.Tensor | None,
-                        target: str) -> tf.Tensor:
+def quantization_target(
+    *, own_hash: tf.Tensor, joint_hash_sum: tf.Tensor | None, target: str
+) -> tf.Tensor:
     """B used by the quantisation term, as a constant.
 
     'own_batch' (release): sign(H^x) of the same network's batch output.
@@ -103,8 +110,9 @@ def quantization_target(*, own_hash: tf.Tensor, joint_hash_sum: tf.Tensor | None
     raise ValueError(f"unknown quantisation target {target!r}")
 
 
-def adversarial_generator_term(logits: tf.Tensor, *, form: str,
-                               global_size: int | None = None) -> tf.Tensor:
+def adversarial_generator_term(
+    logits: tf.Tensor, *, form: str, global_size: int | None = None
+) -> tf.Tensor:
     """A generator's adversarial term: make D classify its features as labels' (1).
 
     'least_squares' (paper eq. 5): sum (D(F^x) - 1)^2 on raw discriminator outputs.
@@ -114,15 +122,23 @@ def adversarial_generator_term(logits: tf.Tensor, *, form: str,
         return tf.reduce_sum(tf.square(logits - tf.ones_like(logits)))
     if form == "release_cross_entropy":
         per_example = tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.ones_like(logits), logits=logits)
+            labels=tf.ones_like(logits), logits=logits
+        )
         return tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
     raise ValueError(f"unknown adversarial form {form!r}")
 
 
-def generator_loss(output: NetworkOutput, *, labels: tf.Tensor, sim: tf.Tensor,
-                   lab_feature_bank: tf.Tensor, lab_hash_bank: tf.Tensor,
-                   quant_target: tf.Tensor, config: LossConfig,
-                   adversarial: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+def generator_loss(
+    output: NetworkOutput,
+    *,
+    labels: tf.Tensor,
+    sim: tf.Tensor,
+    lab_feature_bank: tf.Tensor,
+    lab_hash_bank: tf.Tensor,
+    quant_target: tf.Tensor,
+    config: LossConfig,
+    adversarial: tf.Tensor | None = None,
+) -> dict[str, tf.Tensor]:
     """L^x for one generator on a batch (paper eq. 3/4, release: docs/method.md §8).
 
     ``sim`` is S between all n stored instances (rows) and the batch (columns);
@@ -137,19 +153,25 @@ def generator_loss(output: NetworkOutput, *, labels: tf.Tensor, sim: tf.Tensor,
     delta = tf.matmul(lab_feature_bank, output.feature * 0.5, transpose_b=True)
     gamma = tf.matmul(lab_hash_bank, output.hash * 0.5, transpose_b=True)
     terms = {
-        "feature_pair": pairwise_term(delta, sim, form=config.pairwise_form,
-                                      squares_factor=config.squares_factor),
-        "hash_pair": pairwise_term(gamma, sim, form=config.pairwise_form,
-                                   squares_factor=config.squares_factor),
-        "quantization": config.squares_factor * tf.reduce_sum(
-            tf.square(tf.stop_gradient(tf.cast(quant_target, output.hash.dtype)) - output.hash)),
-        "label": config.squares_factor * tf.reduce_sum(
-            tf.square(tf.cast(labels, output.label.dtype) - output.label)),
+        "feature_pair": pairwise_term(
+            delta, sim, form=config.pairwise_form, squares_factor=config.squares_factor
+        ),
+        "hash_pair": pairwise_term(
+            gamma, sim, form=config.pairwise_form, squares_factor=config.squares_factor
+        ),
+        "quantization": config.squares_factor
+        * tf.reduce_sum(
+            tf.square(tf.stop_gradient(tf.cast(quant_target, output.hash.dtype)) - output.hash)
+        ),
+        "label": config.squares_factor
+        * tf.reduce_sum(tf.square(tf.cast(labels, output.label.dtype) - output.label)),
     }
-    total = (config.weight_feature_pair * terms["feature_pair"]
-             + config.weight_hash_pair * terms["hash_pair"]
-             + config.weight_quantization * terms["quantization"]
-             + config.weight_label * terms["label"])
+    total = (
+        config.weight_feature_pair * terms["feature_pair"]
+        + config.weight_hash_pair * terms["hash_pair"]
+        + config.weight_quantization * terms["quantization"]
+        + config.weight_label * terms["label"]
+    )
     if adversarial is not None:
         terms["adversarial"] = adversarial
         total = total + config.weight_adversarial * adversarial
@@ -157,10 +179,15 @@ def generator_loss(output: NetworkOutput, *, labels: tf.Tensor, sim: tf.Tensor,
     return terms
 
 
-def discriminator_loss(*, image_logits: tf.Tensor | None, text_logits: tf.Tensor | None,
-                       label_logits_image: tf.Tensor | None,
-                       label_logits_text: tf.Tensor | None, form: str,
-                       global_size: int | None = None) -> dict[str, tf.Tensor]:
+def discriminator_loss(
+    *,
+    image_logits: tf.Tensor | None,
+    text_logits: tf.Tensor | None,
+    label_logits_image: tf.Tensor | None,
+    label_logits_text: tf.Tensor | None,
+    form: str,
+    global_size: int | None = None,
+) -> dict[str, tf.Tensor]:
     """Discriminator objective; terms named after the release's four nets.
 
     ``image_logits`` = D^v(F^v) (target 0), ``label_logits_image`` = D^v(F^l)
@@ -168,8 +195,12 @@ def discriminator_loss(*, image_logits: tf.Tensor | None, text_logits: tf.Tensor
     'least_squares' (paper eq. 5): sum of squared errors over all 2n inputs.
     'release_cross_entropy': mean of the per-net mean sigmoid cross-entropies.
     """
-    pairs = {"IL": (image_logits, 0.0), "L1": (label_logits_image, 1.0),
-             "TL": (text_logits, 0.0), "L2": (label_logits_text, 1.0)}
+    pairs = {
+        "IL": (image_logits, 0.0),
+        "L1": (label_logits_image, 1.0),
+        "TL": (text_logits, 0.0),
+        "L2": (label_logits_text, 1.0),
+    }
     terms: dict[str, tf.Tensor] = {}
     for name, (logits, target) in pairs.items():
         if logits is None:
@@ -178,7 +209,8 @@ def discriminator_loss(*, image_logits: tf.Tensor | None, text_logits: tf.Tensor
             terms[name] = tf.reduce_sum(tf.square(logits - tf.cast(target, logits.dtype)))
         elif form == "release_cross_entropy":
             per_example = tf.nn.sigmoid_cross_entropy_with_logits(
-                labels=tf.fill(tf.shape(logits), tf.cast(target, logits.dtype)), logits=logits)
+                labels=tf.fill(tf.shape(logits), tf.cast(target, logits.dtype)), logits=logits
+            )
             terms[name] = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
         else:
             raise ValueError(f"unknown adversarial form {form!r}")
@@ -205,5 +237,7 @@ def warn_once_on_overflow(terms: Mapping[str, tf.Tensor]) -> None:
             _warned_overflow = True
             logging.warning(
                 "loss term %r is not finite: the release's literal log(1+exp(x)) overflows for "
-                "x > 88; use `pairwise_form=nll` (the stable paper form) to avoid it", name)
+                "x > 88; use `pairwise_form=nll` (the stable paper form) to avoid it",
+                name,
+            )
             return

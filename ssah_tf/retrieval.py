@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -21,10 +21,23 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
 # ----------------------------------------------------------------------------- code files
-def save_code_file(path: str, *, codes: np.ndarray, ids: Sequence[str], bits: int,
-                   modality: str, model: str, labels: np.ndarray | None = None) -> None:
-    arrays = {"codes": pack_bits(codes), "ids": np.asarray([str(i) for i in ids]),
-              "bits": np.array(bits), "modality": np.array(modality), "model": np.array(model)}
+def save_code_file(
+    path: str,
+    *,
+    codes: np.ndarray,
+    ids: Sequence[str],
+    bits: int,
+    modality: str,
+    model: str,
+    labels: np.ndarray | None = None,
+) -> None:
+    arrays = {
+        "codes": pack_bits(codes),
+        "ids": np.asarray([str(i) for i in ids]),
+        "bits": np.array(bits),
+        "modality": np.array(modality),
+        "model": np.array(model),
+    }
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.float32)
     write_atomic(path, lambda f: np.savez(f, **arrays), binary=True)
@@ -37,26 +50,32 @@ def load_code_file(path: str) -> dict:
     missing = [k for k in ("codes", "ids", "bits") if k not in data]
     if missing:
         raise UserError(f"{path} lacks {', '.join(missing)}; write it with ssah-encode")
-    if np.asarray(data["bits"]).size != 1 or not np.issubdtype(np.asarray(data["bits"]).dtype,
-                                                               np.integer):
+    if np.asarray(data["bits"]).size != 1 or not np.issubdtype(
+        np.asarray(data["bits"]).dtype, np.integer
+    ):
         raise UserError(f"{path}: bits must be one integer")
     bits = int(data["bits"])
     codes = data["codes"]
     if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != (bits + 7) // 8:
-        raise UserError(f"{path}: codes must be uint8 [n, {(bits + 7) // 8}] for {bits} bits, "
-                        f"got {codes.dtype} {codes.shape}")
+        raise UserError(
+            f"{path}: codes must be uint8 [n, {(bits + 7) // 8}] for {bits} bits, "
+            f"got {codes.dtype} {codes.shape}"
+        )
     if len(codes) == 0:
         raise UserError(f"{path} holds no codes")
     for key in ("ids", "labels"):
         if key in data and len(data[key]) != len(codes):
-            raise UserError(f"{path}: {len(data[key])} {key} for {len(codes)} codes; the file is "
-                            "inconsistent, write it again with ssah-encode")
+            raise UserError(
+                f"{path}: {len(data[key])} {key} for {len(codes)} codes; the file is "
+                "inconsistent, write it again with ssah-encode"
+            )
     return data
 
 
 # ----------------------------------------------------------------------------- search
-def _select(row: np.ndarray, top_k: int | None, radius: int | None
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _select(
+    row: np.ndarray, top_k: int | None, radius: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """The chosen database indices of one query's distance row, by (distance, index)."""
     n = len(row)
     if top_k is not None and top_k < n:
@@ -69,7 +88,7 @@ def _select(row: np.ndarray, top_k: int | None, radius: int | None
             guess = int(np.searchsorted(sample, -(-top_k // stride))) + 1
             # An underestimate (a few % of queries) retries one distance further, which
             # costs one pass instead of the full-histogram fallback's several.
-            for attempt in range(3):
+            for _ in range(3):
                 if radius is not None:
                     guess = min(guess, radius)
                 superset = np.flatnonzero(row <= guess)
@@ -124,9 +143,14 @@ def _search_rows(queries: np.ndarray, columns: list[np.ndarray], top_k, radius) 
     return out
 
 
-def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = None,
-           radius: int | None = None, threads: int | None = None
-           ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def search(
+    queries: np.ndarray,
+    database: np.ndarray,
+    *,
+    top_k: int | None = None,
+    radius: int | None = None,
+    threads: int | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Exact Hamming search over packed codes, yielding (indices, distances) per query,
     ordered by (distance, database index). ``top_k``: the k nearest; ``radius``: every
     item within that distance (both: the nearest k within the radius). Query chunks run
@@ -136,15 +160,17 @@ def search(queries: np.ndarray, database: np.ndarray, *, top_k: int | None = Non
     if top_k is not None and top_k <= 0:
         raise UserError("`top_k` must be positive")
     if queries.shape[1] != database.shape[1]:
-        raise UserError(f"query codes have {queries.shape[1] * 8} bits of storage, database "
-                        f"{database.shape[1] * 8}: they come from different code lengths")
+        raise UserError(
+            f"query codes have {queries.shape[1] * 8} bits of storage, database "
+            f"{database.shape[1] * 8}: they come from different code lengths"
+        )
     from concurrent.futures import ThreadPoolExecutor
 
     words, query_words = as_words(database), as_words(queries)
     columns = [np.ascontiguousarray(words[:, w]) for w in range(words.shape[1])]
     threads = threads or os.cpu_count() or 1
     chunk = 64
-    chunks = [query_words[i:i + chunk] for i in range(0, len(query_words), chunk)]
+    chunks = [query_words[i : i + chunk] for i in range(0, len(query_words), chunk)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for result in pool.map(lambda c: _search_rows(c, columns, top_k, radius), chunks):
             yield from result
@@ -183,10 +209,14 @@ class ExportedEncoder:
 
         name = f"encode_{modality}"
         if name not in self.model.signatures:
-            raise UserError(f"the exported model has no {modality} encoder "
-                            f"(signatures: {', '.join(self.model.signatures)})")
+            raise UserError(
+                f"the exported model has no {modality} encoder "
+                f"(signatures: {', '.join(self.model.signatures)})"
+            )
         arg = {"image": "images", "text": "texts", "label": "labels"}[modality]
-        dtype = tf.uint8 if modality == "image" and self.info["image_input"] == "pixels" else tf.float32
+        dtype = (
+            tf.uint8 if modality == "image" and self.info["image_input"] == "pixels" else tf.float32
+        )
         return self.model.signatures[name](**{arg: tf.constant(batch, dtype)})["code"].numpy()
 
 
@@ -204,8 +234,11 @@ def read_image_paths(path: str) -> list[str]:
     if path.lower().endswith(".txt"):
         base = os.path.dirname(os.path.abspath(path))
         with open(path) as f:
-            return [p if os.path.isabs(p) else os.path.join(base, p)
-                    for p in (line.strip() for line in f) if p]
+            return [
+                p if os.path.isabs(p) else os.path.join(base, p)
+                for p in (line.strip() for line in f)
+                if p
+            ]
     return [path]
 
 
@@ -233,8 +266,15 @@ class FaissSearcher:
     (IndexBinaryHNSW) are approximate indexes for large collections.
     """
 
-    def __init__(self, database: np.ndarray, *, kind: str = "flat", nlist: int = 1024,
-                 nprobe: int = 16, hnsw_m: int = 32):
+    def __init__(
+        self,
+        database: np.ndarray,
+        *,
+        kind: str = "flat",
+        nlist: int = 1024,
+        nprobe: int = 16,
+        hnsw_m: int = 32,
+    ):
         try:
             import faiss
         except ImportError:
@@ -246,7 +286,9 @@ class FaissSearcher:
             self.index = faiss.IndexBinaryFlat(self.bits)
         elif kind == "ivf":
             quantizer = faiss.IndexBinaryFlat(self.bits)
-            self.index = faiss.IndexBinaryIVF(quantizer, self.bits, min(nlist, max(1, len(database) // 39)))
+            self.index = faiss.IndexBinaryIVF(
+                quantizer, self.bits, min(nlist, max(1, len(database) // 39))
+            )
             self.index.train(database)
             self.index.nprobe = nprobe
             self._quantizer = quantizer  # keep alive
@@ -262,8 +304,9 @@ class FaissSearcher:
         order = np.lexsort((labels, distances))
         return labels[order].astype(np.int64), distances[order].astype(np.uint16)
 
-    def search(self, queries: np.ndarray, *, top_k: int | None = None, radius: int | None = None
-               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def search(
+        self, queries: np.ndarray, *, top_k: int | None = None, radius: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if top_k is None and radius is None:
             raise UserError("give `top_k` and/or `radius`")
         queries = np.ascontiguousarray(queries)

@@ -12,7 +12,8 @@ import tensorflow as tf  # noqa: E402
 _cpus = tf.config.list_physical_devices("CPU")
 try:
     tf.config.set_logical_device_configuration(
-        _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+        _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
 except RuntimeError:  # already initialised by an earlier import
     pass
 
@@ -46,6 +47,9 @@ def get_strategy(replicas: int) -> tf.distribute.Strategy:
     share these instead of building their own.
     """
     if replicas not in _STRATEGIES:
-        _STRATEGIES[replicas] = (tf.distribute.OneDeviceStrategy("/cpu:0") if replicas == 1 else
-                                 tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)]))
+        _STRATEGIES[replicas] = (
+            tf.distribute.OneDeviceStrategy("/cpu:0")
+            if replicas == 1
+            else tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)])
+        )
     return _STRATEGIES[replicas]

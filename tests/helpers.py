@@ -18,18 +18,28 @@ def write_matlab_v73(path: str, variables: dict[str, np.ndarray]) -> None:
     with h5py.File(path, "w", userblock_size=512) as f:
         for name, value in variables.items():
             f.create_dataset(name, data=np.ascontiguousarray(np.asarray(value).transpose()))
-    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Fri Nov 27 00:00:00 2026 HDF5 schema 1.00 ."
+    header = (
+        b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Fri Nov 27 00:00:00 2026 "
+        b"HDF5 schema 1.00 ."
+    )
     with open(path, "r+b") as f:
         f.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM")
 
 
 def run_cli(module: str, *args: str, timeout: int = 600, env: dict | None = None):
     """Run ``python -m module args`` from the repository; returns CompletedProcess."""
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO,
-                       CUDA_VISIBLE_DEVICES="")
+    environment = dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES=""
+    )
     environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=timeout, env=environment, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=REPO,
+    )
 
 
 def small_dataset_arrays(n=12, h=8, w=6, d_t=7, c=4, seed=0):
@@ -43,14 +53,28 @@ def small_dataset_arrays(n=12, h=8, w=6, d_t=7, c=4, seed=0):
     return images, texts, labels
 
 
-def write_fake_cnnf(path: str, *, layout: str = "old", widths=(6, 6, 6, 6, 6), fc6: int = 10,
-                    fc7: int = 20, seed: int = 0, mean_shape=(224, 224, 3)) -> None:
+def write_fake_cnnf(
+    path: str,
+    *,
+    layout: str = "old",
+    widths=(6, 6, 6, 6, 6),
+    fc6: int = 10,
+    fc7: int = 20,
+    seed: int = 0,
+    mean_shape=(224, 224, 3),
+) -> None:
     """A MatConvNet CNN-F file with the real layer list (21 layers) and small widths."""
     from ssah_tf.bench.random_cnnf import write_random_cnnf
 
-    write_random_cnnf(path, conv_widths=widths, fc_widths=(fc6, fc7, 3), layout=layout,
-                      seed=seed, mean_shape=mean_shape, stddev=0.05)
-
+    write_random_cnnf(
+        path,
+        conv_widths=widths,
+        fc_widths=(fc6, fc7, 3),
+        layout=layout,
+        seed=seed,
+        mean_shape=mean_shape,
+        stddev=0.05,
+    )
 
 
 FAILING_WRITES = r"""
@@ -102,12 +126,22 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 def run_cli_failing_writes(module: str, under: str, error: str, *args: str, timeout: int = 600):
     """Run a CLI whose writes (os.mkdir, os.open, open for writing) below ``under``
     fail with ``error`` (an errno name: EACCES, EROFS): as root, permissions do not bite."""
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO,
-                       CUDA_VISIBLE_DEVICES="", SSAH_TEST_FAIL_UNDER=str(under),
-                       SSAH_TEST_ERRNO=error)
-    return subprocess.run([sys.executable, "-c", FAILING_WRITES, module, *args],
-                          capture_output=True, text=True, timeout=timeout, env=environment,
-                          cwd=REPO)
+    environment = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=REPO,
+        CUDA_VISIBLE_DEVICES="",
+        SSAH_TEST_FAIL_UNDER=str(under),
+        SSAH_TEST_ERRNO=error,
+    )
+    return subprocess.run(
+        [sys.executable, "-c", FAILING_WRITES, module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=REPO,
+    )
 
 
 def listing(root) -> dict:
@@ -118,8 +152,10 @@ def listing(root) -> dict:
         for name in dirs + files:
             path = os.path.join(folder, name)
             info = os.stat(path)
-            out[os.path.relpath(path, root)] = (info.st_size if name in files else 0,
-                                                info.st_mtime_ns)
+            out[os.path.relpath(path, root)] = (
+                info.st_size if name in files else 0,
+                info.st_mtime_ns,
+            )
     return out
 
 
@@ -128,8 +164,7 @@ TF_BANNER = ("WARNING: All log messages before absl::InitializeLog()", "I0000", 
 
 def error_lines(stderr: str) -> list[str]:
     """stderr without TensorFlow's C++ start-up banner."""
-    return [line for line in stderr.splitlines()
-            if line.strip() and not line.startswith(TF_BANNER)]
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith(TF_BANNER)]
 
 
 def assert_one_line_error(result, status: int, fragment: str) -> str:

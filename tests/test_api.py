@@ -14,9 +14,19 @@ from ssah_tf.errors import UserError
 from tests.cli.test_train import TINY
 from tests.helpers import REPO, run_cli
 
-SETTINGS = dict(demo_items=160, demo_labels=5, demo_image_size=12, demo_vocab=60, query_size=40,
-                train_size=64, hidden_dim=64, semantic_dim=32, discriminator_hidden=(32, 16),
-                batch_size=16, bits=16)
+SETTINGS = dict(
+    demo_items=160,
+    demo_labels=5,
+    demo_image_size=12,
+    demo_vocab=60,
+    query_size=40,
+    train_size=64,
+    hidden_dim=64,
+    semantic_dim=32,
+    discriminator_hidden=(32, 16),
+    batch_size=16,
+    bits=16,
+)
 TIMINGS = {"eval_seconds", "epoch_seconds"}
 
 
@@ -27,21 +37,34 @@ def tensors(path):
 
 def without_timings(record):
     if isinstance(record, dict):
-        return {k: without_timings(v) for k, v in record.items()
-                if k not in TIMINGS and k != "command"}
+        return {
+            k: without_timings(v) for k, v in record.items() if k not in TIMINGS and k != "command"
+        }
     return record
 
 
 def test_train_gives_the_same_run_as_the_cli(tmp_path):
     cli_dir, api_dir = tmp_path / "cli", tmp_path / "api"
-    result = run_cli("ssah_tf.cli.train", *TINY, "--epochs=2", "--deterministic",
-                     f"--model_dir={cli_dir}")
+    result = run_cli(
+        "ssah_tf.cli.train", *TINY, "--epochs=2", "--deterministic", f"--model_dir={cli_dir}"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    script = (f"import ssah_tf; ssah_tf.train({str(api_dir)!r}, epochs=2, deterministic=True, "
-              f"**{SETTINGS!r})")
-    api = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
-                         env={"PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3",
-                              "CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"})
+    script = (
+        f"import ssah_tf; ssah_tf.train({str(api_dir)!r}, epochs=2, deterministic=True, "
+        f"**{SETTINGS!r})"
+    )
+    api = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={
+            "PYTHONPATH": REPO,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "CUDA_VISIBLE_DEVICES": "",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
     assert api.returncode == 0, api.stderr[-2000:]
     for folder in ("checkpoints", "best"):
         a = tensors(tf.train.latest_checkpoint(str(cli_dir / folder)))
@@ -58,7 +81,8 @@ def test_train_gives_the_same_run_as_the_cli(tmp_path):
     config_cli["run"].pop("model_dir"), config_api["run"].pop("model_dir")
     assert config_cli == config_api
     assert json.loads((api_dir / "results.json").read_text())["setup"]["command"].startswith(
-        "ssah_tf.train(")
+        "ssah_tf.train("
+    )
 
 
 def test_run_encodes_what_its_evaluation_encodes(tmp_path):
@@ -66,13 +90,16 @@ def test_run_encodes_what_its_evaluation_encodes(tmp_path):
     assert run.results["selected_on"] == "validation" and run.directory == str(tmp_path / "run")
     rows = np.arange(12)
     evaluator = run._loaded.evaluator
-    for kind, modality, inputs in (("labels", "label", run.data.labels[rows]),
-                                   ("texts", "text", run.data.texts[rows])):
+    for kind, modality, inputs in (
+        ("labels", "label", run.data.labels[rows]),
+        ("texts", "text", run.data.texts[rows]),
+    ):
         codes = run.encode(**{kind: inputs})
         np.testing.assert_array_equal(codes, evaluator.codes(rows, modality))
         assert codes.dtype == np.int8
-        np.testing.assert_array_equal(run.encode(**{kind: inputs}, packed=True),
-                                      np.packbits(codes > 0, axis=1))
+        np.testing.assert_array_equal(
+            run.encode(**{kind: inputs}, packed=True), np.packbits(codes > 0, axis=1)
+        )
     # The demo's mlp reads 32 x 32 pixels in [0, 1]: images of any size go the same way.
     pixels = run.data.images.read(rows, 32)
     np.testing.assert_array_equal(run.encode(images=pixels), evaluator.codes(rows, "image"))

@@ -44,7 +44,11 @@ def test_staged_output_replaces_entries_only_when_complete(tmp_path):
         with staged_output(str(tmp_path)) as staging:
             open(os.path.join(staging, "results.json"), "w").write("new")
             raise RuntimeError("fail")
-    assert (tmp_path / "results.json").read_text() == "old" and os.listdir(tmp_path) == ["results.json"]
+    assert (tmp_path / "results.json").read_text() == "old" and os.listdir(tmp_path) == [
+        "results.json"
+    ]
     with staged_output(str(tmp_path)) as staging:
         open(os.path.join(staging, "results.json"), "w").write("new")
-    assert (tmp_path / "results.json").read_text() == "new" and os.listdir(tmp_path) == ["results.json"]
+    assert (tmp_path / "results.json").read_text() == "new" and os.listdir(tmp_path) == [
+        "results.json"
+    ]

@@ -3,15 +3,23 @@
 import numpy as np
 import pytest
 
-from ssah_tf.bits import as_words, codes_from_hash, hamming_packed, pack_bits, pack_label_bits, pack_words
+from ssah_tf.bits import (
+    as_words,
+    codes_from_hash,
+    hamming_packed,
+    pack_bits,
+    pack_label_bits,
+    pack_words,
+)
 
 
 @pytest.mark.parametrize("bits", [1, 12, 16, 33, 64, 130])
 def test_hamming_of_packed_codes_is_the_bit_difference_count(bits):
     rng = np.random.default_rng(bits)
     q, d = rng.choice([-1, 1], size=(7, bits)), rng.choice([-1, 1], size=(11, bits))
-    np.testing.assert_array_equal(hamming_packed(pack_bits(q), pack_bits(d)),
-                                  (q[:, None] != d[None]).sum(-1))
+    np.testing.assert_array_equal(
+        hamming_packed(pack_bits(q), pack_bits(d)), (q[:, None] != d[None]).sum(-1)
+    )
 
 
 def test_words_keep_every_bit_and_pad_with_zeros():

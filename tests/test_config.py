@@ -4,9 +4,16 @@ import dataclasses
 
 import pytest
 
-from ssah_tf.config import LEGACY_VALUES, from_dict, make_config, preset_fields, to_dict
+from ssah_tf.config import (
+    LEGACY_VALUES,
+    ScheduleConfig,
+    from_dict,
+    make_config,
+    preset_fields,
+    schedule_from_dict,
+    to_dict,
+)
 from ssah_tf.errors import UserError
-from ssah_tf.config import ScheduleConfig, schedule_from_dict
 
 
 def test_round_trip_and_overrides():

@@ -16,8 +16,10 @@ def _fmt(value):
 def test_readme_preset_table_matches_config():
     text = open(os.path.join(REPO, "README.md")).read()
     table = text.split("<!-- preset-table-start -->")[1].split("<!-- preset-table-end -->")[0]
-    rows = {m.group(1): (m.group(2).strip(), m.group(3).strip())
-            for m in re.finditer(r"^\| `--(\w+)` \| ([^|]+) \| ([^|]+) \|", table, re.M)}
+    rows = {
+        m.group(1): (m.group(2).strip(), m.group(3).strip())
+        for m in re.finditer(r"^\| `--(\w+)` \| ([^|]+) \| ([^|]+) \|", table, re.M)
+    }
     expected = {name: (_fmt(a), _fmt(b)) for name, a, b in preset_differences()}
     assert rows == expected
 
@@ -25,12 +27,16 @@ def test_readme_preset_table_matches_config():
 def test_console_scripts_exist_and_are_documented():
     config = configparser.ConfigParser()
     config.read(os.path.join(REPO, "setup.cfg"))
-    scripts = [line.split("=")[0].strip() for line in
-               config["options.entry_points"]["console_scripts"].strip().splitlines()]
+    scripts = [
+        line.split("=")[0].strip()
+        for line in config["options.entry_points"]["console_scripts"].strip().splitlines()
+    ]
     readme = open(os.path.join(REPO, "README.md")).read()
     for script in scripts:
         assert f"`{script}`" in readme, script
-        module = config["options.entry_points"]["console_scripts"].split(script + " = ")[1].split(":")[0]
+        module = (
+            config["options.entry_points"]["console_scripts"].split(script + " = ")[1].split(":")[0]
+        )
         assert os.path.exists(os.path.join(REPO, *module.split(".")) + ".py")
 
 
@@ -46,8 +52,9 @@ def test_python_api_example_runs_as_written(tmp_path, monkeypatch):
     namespace = runpy.run_path(str(script))
     run = namespace["run"]
     assert run.results["last_epoch"]["epoch"] == 1  # resumed for its second epoch
-    assert (tmp_path / "workspace" / "runs" / "notebook_demo" / "eval_best" / "report"
-            / "index.html").exists()
+    assert (
+        tmp_path / "workspace" / "runs" / "notebook_demo" / "eval_best" / "report" / "index.html"
+    ).exists()
     assert (tmp_path / "workspace" / "exports" / "notebook_demo" / "saved_model.pb").exists()
     # The codes are the run's: the same texts through its networks give the same codes.
     again = namespace["ssah_tf"].load_run(run.directory).encode(texts=namespace["texts"])

@@ -27,7 +27,8 @@ def test_arrays_from_every_format(tmp_path):
 def test_attached_labels_follow_the_encoded_rows(tmp_path):
     labels = np.eye(3, dtype=np.float32)
     np.save(tmp_path / "l.npy", labels)
-    np.testing.assert_array_equal(attached_labels(str(tmp_path / "l.npy"), 3, np.array([2, 0])),
-                                  labels[[2, 0]])
+    np.testing.assert_array_equal(
+        attached_labels(str(tmp_path / "l.npy"), 3, np.array([2, 0])), labels[[2, 0]]
+    )
     with pytest.raises(UserError, match="expected 4 label rows"):
         attached_labels(str(tmp_path / "l.npy"), 4, np.array([0]))

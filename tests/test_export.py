@@ -15,13 +15,22 @@ from ssah_tf.models.networks import build_networks
 
 @pytest.fixture(scope="module")
 def small_export(tmp_path_factory):
-    config = make_config("paper", bits=8, num_labels=3, text_dim=20, hidden_dim=16,
-                         semantic_dim=8, discriminator_hidden=(4,))
-    nets = build_networks(config.network, imgnet_backbone=MLPBackbone(5, 16, standardize=True),
-                          standardize_text=True)
+    config = make_config(
+        "paper",
+        bits=8,
+        num_labels=3,
+        text_dim=20,
+        hidden_dim=16,
+        semantic_dim=8,
+        discriminator_hidden=(4,),
+    )
+    nets = build_networks(
+        config.network, imgnet_backbone=MLPBackbone(5, 16, standardize=True), standardize_text=True
+    )
     path = str(tmp_path_factory.mktemp("export") / "model")
-    export_saved_model(nets, path, num_labels=3, text_dim=20, image_shape=(5,), pixels=False,
-                       bits=8)
+    export_saved_model(
+        nets, path, num_labels=3, text_dim=20, image_shape=(5,), pixels=False, bits=8
+    )
     return path, nets
 
 
@@ -45,7 +54,9 @@ def test_a_module_that_reads_files_is_refused(tmp_path):
             return {"hash": tf.strings.length(tf.io.read_file(name))}
 
     module = Reader()
-    tf.saved_model.save(module, str(tmp_path / "m"), signatures={"encode_label": module.encode_label})
-    assert ("ReadFile" in {op for op, _ in unexpected_ops(str(tmp_path / "m"))})
+    tf.saved_model.save(
+        module, str(tmp_path / "m"), signatures={"encode_label": module.encode_label}
+    )
+    assert "ReadFile" in {op for op, _ in unexpected_ops(str(tmp_path / "m"))}
     with pytest.raises(UserError, match="ReadFile"):
         check_trusted(str(tmp_path / "m"))

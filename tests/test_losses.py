@@ -1,4 +1,5 @@
-"""Losses against NumPy re-derivations of the objectives (docs/method.md §3), stability, and finite differences."""
+"""Losses against NumPy re-derivations of the objectives (docs/method.md §3), stability,
+and finite differences."""
 
 import numpy as np
 import pytest
@@ -13,10 +14,14 @@ def random_case(seed=0, n=20, b=5, e=6, k=4, c=3, dtype=np.float64):
     rng = np.random.default_rng(seed)
     labels_all = (rng.random((n, c)) < 0.4).astype(dtype)
     batch_labels = labels_all[:b]
-    out = NetworkOutput(feature=rng.random((b, e)).astype(dtype),
-                        hash=np.tanh(rng.normal(size=(b, k))).astype(dtype),
-                        label=rng.random((b, c)).astype(dtype))
-    banks = dict(F=rng.random((n, e)).astype(dtype), H=np.tanh(rng.normal(size=(n, k))).astype(dtype))
+    out = NetworkOutput(
+        feature=rng.random((b, e)).astype(dtype),
+        hash=np.tanh(rng.normal(size=(b, k))).astype(dtype),
+        label=rng.random((b, c)).astype(dtype),
+    )
+    banks = dict(
+        F=rng.random((n, e)).astype(dtype), H=np.tanh(rng.normal(size=(n, k))).astype(dtype)
+    )
     return labels_all, batch_labels, out, banks
 
 
@@ -32,10 +37,15 @@ def numpy_generator_loss(preset, labels_all, batch_labels, out, banks, adv, join
         label = np.sum((out.label - batch_labels) ** 2)
         return pair(delta) + pair(gamma) + quant + label + adv
     s = s * 0.999
-    l2 = lambda x: np.sum(x ** 2) / 2
+    l2 = lambda x: np.sum(x**2) / 2
     b = np.sign(out.hash)
-    return (l2(s * delta - np.log(1 + np.exp(delta))) + l2(s * gamma - np.log(1 + np.exp(gamma)))
-            + l2(b - out.hash) + l2(batch_labels - out.label) + adv)
+    return (
+        l2(s * delta - np.log(1 + np.exp(delta)))
+        + l2(s * gamma - np.log(1 + np.exp(gamma)))
+        + l2(b - out.hash)
+        + l2(batch_labels - out.label)
+        + adv
+    )
 
 
 @pytest.mark.parametrize("preset", ["paper", "release"])
@@ -43,12 +53,20 @@ def test_generator_loss_matches_numpy(preset):
     labels_all, batch_labels, out, banks = random_case()
     cfg = make_config(preset).loss
     joint = out.hash + 0.3
-    target = losses.quantization_target(own_hash=out.hash, joint_hash_sum=joint,
-                                        target=cfg.quantization_target)
+    target = losses.quantization_target(
+        own_hash=out.hash, joint_hash_sum=joint, target=cfg.quantization_target
+    )
     sim = losses.similarity(labels_all, batch_labels, value=cfg.similarity_value)
-    terms = losses.generator_loss(out, labels=batch_labels, sim=sim, lab_feature_bank=banks["F"],
-                                  lab_hash_bank=banks["H"], quant_target=target, config=cfg,
-                                  adversarial=tf.constant(0.7, tf.float64))
+    terms = losses.generator_loss(
+        out,
+        labels=batch_labels,
+        sim=sim,
+        lab_feature_bank=banks["F"],
+        lab_hash_bank=banks["H"],
+        quant_target=target,
+        config=cfg,
+        adversarial=tf.constant(0.7, tf.float64),
+    )
     expected = numpy_generator_loss(preset, labels_all, batch_labels, out, banks, 0.7, joint)
     np.testing.assert_allclose(terms["total"].numpy(), expected, rtol=1e-6)
 
@@ -57,13 +75,23 @@ def test_discriminator_losses_match_numpy():
     rng = np.random.default_rng(1)
     img, lab1, txt, lab2 = (rng.normal(size=6) for _ in range(4))
     ce = lambda x, y: np.mean(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))))
-    release = losses.discriminator_loss(image_logits=img, label_logits_image=lab1, text_logits=txt,
-                                        label_logits_text=lab2, form="release_cross_entropy")
+    release = losses.discriminator_loss(
+        image_logits=img,
+        label_logits_image=lab1,
+        text_logits=txt,
+        label_logits_text=lab2,
+        form="release_cross_entropy",
+    )
     expected = (ce(img, 0) + ce(lab1, 1) + ce(txt, 0) + ce(lab2, 1)) / 4
     np.testing.assert_allclose(release["total"].numpy(), expected, rtol=1e-6)
-    paper = losses.discriminator_loss(image_logits=img, label_logits_image=lab1, text_logits=txt,
-                                      label_logits_text=lab2, form="least_squares")
-    expected = np.sum(img ** 2) + np.sum((lab1 - 1) ** 2) + np.sum(txt ** 2) + np.sum((lab2 - 1) ** 2)
+    paper = losses.discriminator_loss(
+        image_logits=img,
+        label_logits_image=lab1,
+        text_logits=txt,
+        label_logits_text=lab2,
+        form="least_squares",
+    )
+    expected = np.sum(img**2) + np.sum((lab1 - 1) ** 2) + np.sum(txt**2) + np.sum((lab2 - 1) ** 2)
     np.testing.assert_allclose(paper["total"].numpy(), expected, rtol=1e-6)
     gen = losses.adversarial_generator_term(tf.constant(img), form="least_squares")
     np.testing.assert_allclose(gen.numpy(), np.sum((img - 1) ** 2), rtol=1e-6)
@@ -101,12 +129,19 @@ def test_gradients_match_finite_differences(preset):
 
     def loss():
         o = NetworkOutput(*variables)
-        target = losses.quantization_target(own_hash=o.hash, joint_hash_sum=o.hash * 0 + 0.5,
-                                            target=cfg.quantization_target)
+        target = losses.quantization_target(
+            own_hash=o.hash, joint_hash_sum=o.hash * 0 + 0.5, target=cfg.quantization_target
+        )
         sim = losses.similarity(labels_all, batch_labels, value=cfg.similarity_value)
-        return losses.generator_loss(o, labels=batch_labels, sim=sim, lab_feature_bank=banks["F"],
-                                     lab_hash_bank=banks["H"], quant_target=target,
-                                     config=cfg)["total"]
+        return losses.generator_loss(
+            o,
+            labels=batch_labels,
+            sim=sim,
+            lab_feature_bank=banks["F"],
+            lab_hash_bank=banks["H"],
+            quant_target=target,
+            config=cfg,
+        )["total"]
 
     with tf.GradientTape() as tape:
         value = loss()
@@ -123,8 +158,9 @@ def test_gradients_match_finite_differences(preset):
             variable.assign(bumped.reshape(variable.shape))
             down = loss().numpy()
             variable.assign(flat.reshape(variable.shape))
-            np.testing.assert_allclose(grad.numpy().ravel()[i], (up - down) / (2 * eps),
-                                       rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                grad.numpy().ravel()[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-6
+            )
 
 
 @pytest.mark.parametrize("value", [1.0, 0.5])

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ssah_tf.bits import hamming_packed
+from ssah_tf.bits import pack_bits as pack_codes
 from ssah_tf.errors import UserError
-from ssah_tf.bits import hamming_packed, pack_bits as pack_codes
 from ssah_tf.retrieval import decode_image, search
 
 
@@ -68,12 +69,14 @@ def test_faiss_flat_is_identical_and_approximate_indexes_find_neighbours(bits):
     true = (q[:, None] != d[None]).sum(-1)
     # IVF probing every list is exhaustive: the distances equal the exact ones.
     ivf = FaissSearcher(pd, kind="ivf", nlist=8, nprobe=8)
-    for (gi, gd), (wi, wd) in zip(ivf.search(pq, top_k=10), search(pq, pd, top_k=10)):
+    for (_, gd), (_, wd) in zip(ivf.search(pq, top_k=10), search(pq, pd, top_k=10)):
         np.testing.assert_array_equal(gd, wd)
     # HNSW is approximate: reported distances are true, sorted, and most neighbours are found.
     hnsw = FaissSearcher(pd, kind="hnsw")
     found = 0
-    for row, ((gi, gd), (wi, wd)) in enumerate(zip(hnsw.search(pq, top_k=10), search(pq, pd, top_k=10))):
+    for row, ((gi, gd), (_, wd)) in enumerate(
+        zip(hnsw.search(pq, top_k=10), search(pq, pd, top_k=10))
+    ):
         np.testing.assert_array_equal(gd, true[row, gi])
         assert np.all(np.diff(gd.astype(int)) >= 0)
         found += np.sum(gd <= wd[-1])

@@ -18,7 +18,8 @@ import resource
 import statistics
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from absl import logging
@@ -28,11 +29,16 @@ from ssah_tf.data.dataset import CrossModalDataset, ImageSource
 
 # The original TF1 release on a 2-core machine like ours (issue 6), and our targets.
 RELEASE_FIGURES = {
-    "lab_step_s": (0.32, "<= 0.064"), "dis_step_s": (1.90, "<= 1.6 (bf16 <= 0.9)"),
-    "img_step_s_fp32": (6.3, "<= 4.5"), "img_step_s_bf16": (None, "<= 2.5"),
-    "txt_step_s": (1.36, "<= 0.34"), "monitor_loss_s": (10.0, "<= 0.5"),
-    "peak_rss_gb": (16.9, "<= 4"), "text_encode_per_s": (377, ">= 3,770"),
-    "image_encode_per_s": (64, ">= 96"), "search_s": (None, "<= 2 (issue 5)"),
+    "lab_step_s": (0.32, "<= 0.064"),
+    "dis_step_s": (1.90, "<= 1.6 (bf16 <= 0.9)"),
+    "img_step_s_fp32": (6.3, "<= 4.5"),
+    "img_step_s_bf16": (None, "<= 2.5"),
+    "txt_step_s": (1.36, "<= 0.34"),
+    "monitor_loss_s": (10.0, "<= 0.5"),
+    "peak_rss_gb": (16.9, "<= 4"),
+    "text_encode_per_s": (377, ">= 3,770"),
+    "image_encode_per_s": (64, ">= 96"),
+    "search_s": (None, "<= 2 (issue 5)"),
     "map_eval_s": (None, "10x faster than a per-query loop (issue 5)"),
     "map_speedup_vs_release_loop": (None, ">= 10 (issue 5)"),
     "map_speedup_vs_release_loop_16bits": (None, ">= 10 (issue 5)"),
@@ -63,12 +69,23 @@ class BenchConfig:
     seed: int = 0
 
     @classmethod
-    def quick(cls, **overrides) -> "BenchConfig":
+    def quick(cls, **overrides) -> BenchConfig:
         """Tiny sizes: checks that every measurement runs (CI), figures meaningless."""
-        sizes = dict(batch_size=16, num_train=64, text_dim=60, num_labels=6,
-                     conv_widths=(4, 4, 4, 4, 4), fc_widths=(16, 16, 3), repeats=1,
-                     image_encode_items=16, map_queries=50, map_database=300, matmul_size=128,
-                     search_database=20_000, search_queries=50)
+        sizes = dict(
+            batch_size=16,
+            num_train=64,
+            text_dim=60,
+            num_labels=6,
+            conv_widths=(4, 4, 4, 4, 4),
+            fc_widths=(16, 16, 3),
+            repeats=1,
+            image_encode_items=16,
+            map_queries=50,
+            map_database=300,
+            matmul_size=128,
+            search_database=20_000,
+            search_queries=50,
+        )
         return cls(**{**sizes, **overrides})
 
 
@@ -98,8 +115,9 @@ def synthetic_dataset(config: BenchConfig, num_items: int) -> CrossModalDataset:
         labels[row, rng.choice(config.num_labels, size=rng.integers(1, 4), replace=False)] = 1
     texts = (rng.random((num_items, config.text_dim)) < 12 / config.text_dim).astype(np.float32)
     texts[:, 0] = 1.0
-    return CrossModalDataset(name="bench", labels=labels, texts=texts,
-                             images=RandomImages(num_items, config.seed))
+    return CrossModalDataset(
+        name="bench", labels=labels, texts=texts, images=RandomImages(num_items, config.seed)
+    )
 
 
 def median_seconds(fn: Callable[[], Any], repeats: int, per: float = 1.0) -> float:
@@ -128,11 +146,18 @@ def device_description() -> dict[str, Any]:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-            for g in tf.config.list_physical_devices("GPU")]
-    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "gpus": gpus,
-            "tensorflow": tf.__version__, "numpy": np.__version__,
-            "platform": platform.platform()}
+    gpus = [
+        tf.config.experimental.get_device_details(g).get("device_name", g.name)
+        for g in tf.config.list_physical_devices("GPU")
+    ]
+    return {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "gpus": gpus,
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def matmul_gflops(size: int, dtype: str, repeats: int) -> float:
@@ -144,11 +169,17 @@ def matmul_gflops(size: int, dtype: str, repeats: int) -> float:
     matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
     matmul(a, b).numpy()  # warm-up
     seconds = median_seconds(lambda: matmul(a, b).numpy(), repeats)
-    return 2 * size ** 3 / seconds / 1e9
+    return 2 * size**3 / seconds / 1e9
 
 
-def _build_runner(config: BenchConfig, data: CrossModalDataset, cnnf_path: str, model_dir: str,
-                  *, mixed_precision: bool):
+def _build_runner(
+    config: BenchConfig,
+    data: CrossModalDataset,
+    cnnf_path: str,
+    model_dir: str,
+    *,
+    mixed_precision: bool,
+):
     """The release configuration's stage runner and evaluator (no Trainer: no epoch loop,
     checkpoint or selection is timed)."""
     import tensorflow as tf
@@ -158,15 +189,27 @@ def _build_runner(config: BenchConfig, data: CrossModalDataset, cnnf_path: str, 
     from ssah_tf.training.runner import StageRunner, build_parts
     from ssah_tf.training.runs import make_evaluator
 
-    ssah = make_config("release", bits=config.bits, num_labels=config.num_labels,
-                       text_dim=config.text_dim)
-    split = make_split(data.num_items, query_size=data.num_items - config.num_train,
-                       train_size=config.num_train, seed=config.seed)
+    ssah = make_config(
+        "release", bits=config.bits, num_labels=config.num_labels, text_dim=config.text_dim
+    )
+    split = make_split(
+        data.num_items,
+        query_size=data.num_items - config.num_train,
+        train_size=config.num_train,
+        seed=config.seed,
+    )
     # The release's configuration, its selection on the test queries included (the
     # benchmark times steps; it never selects).
-    run = RunConfig(model_dir=model_dir, backbone="cnnf", cnnf_path=cnnf_path, select_on="test",
-                    seed=config.seed, mixed_precision=mixed_precision,
-                    jit_compile=config.jit_compile, eval_batch_size=256)
+    run = RunConfig(
+        model_dir=model_dir,
+        backbone="cnnf",
+        cnnf_path=cnnf_path,
+        select_on="test",
+        seed=config.seed,
+        mixed_precision=mixed_precision,
+        jit_compile=config.jit_compile,
+        eval_batch_size=256,
+    )
     schedule = ScheduleConfig(name="release", epochs=1, batch_size=config.batch_size)
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     strategy = tf.distribute.OneDeviceStrategy(devices[0].name)
@@ -182,8 +225,7 @@ def _step_seconds(runner, network: str, repeats: int) -> float:
     steps = max(1, min(repeats, runner.parts.steps_per_pass - 1))
     # Exactly the batches needed: a longer prefetching pipeline would keep producing
     # images in the background and slow the measurements that follow.
-    batches = (runner.image_batches(0, 1 + steps) if runner.needs_image_batches(network)
-               else None)
+    batches = runner.image_batches(0, 1 + steps) if runner.needs_image_batches(network) else None
     start = time.perf_counter()
     runner.run_steps(network, 0, 1, batches)  # trace + warm-up
     if time.perf_counter() - start > 30:
@@ -244,28 +286,36 @@ def optimised_loop_map(qb, rb, query_l, retrieval_l) -> float:
 def _fp32_figures(config: BenchConfig, data, cnnf_path: str, scratch: str, log) -> dict[str, Any]:
     """fp32 step times, the monitoring loss, peak memory and encoding rates."""
     results: dict[str, Any] = {}
-    runner, evaluator = _build_runner(config, data, cnnf_path, os.path.join(scratch, "fp32"),
-                                      mixed_precision=False)
-    for key, network in (("lab_step_s", "lab"), ("dis_step_s", "dis"),
-                         ("txt_step_s", "txt"), ("img_step_s_fp32", "img")):
+    runner, evaluator = _build_runner(
+        config, data, cnnf_path, os.path.join(scratch, "fp32"), mixed_precision=False
+    )
+    for key, network in (
+        ("lab_step_s", "lab"),
+        ("dis_step_s", "dis"),
+        ("txt_step_s", "txt"),
+        ("img_step_s_fp32", "img"),
+    ):
         results[key] = _step_seconds(runner, network, config.repeats)
         log(f"{key}: {results[key]:.3f} s")
     runner.monitor_loss("lab")  # trace
-    results["monitor_loss_s"] = median_seconds(lambda: runner.monitor_loss("lab"),
-                                               config.repeats)
+    results["monitor_loss_s"] = median_seconds(lambda: runner.monitor_loss("lab"), config.repeats)
     log(f"monitor_loss_s: {results['monitor_loss_s']:.3f} s")
     results["peak_rss_gb"] = peak_rss_gb()  # a training process: data, nets, banks
     log(f"peak_rss_gb after training steps: {results['peak_rss_gb']:.2f}")
     text_rows = np.arange(config.num_train)
     evaluator.encode(text_rows[:256], "text")  # trace
     results["text_encode_per_s"] = len(text_rows) / median_seconds(
-        lambda: evaluator.encode(text_rows, "text"), config.repeats)
+        lambda: evaluator.encode(text_rows, "text"), config.repeats
+    )
     image_rows = np.arange(config.image_encode_items)
     evaluator.encode(image_rows[:32], "image")
     results["image_encode_per_s"] = len(image_rows) / median_seconds(
-        lambda: evaluator.encode(image_rows, "image"), config.repeats)
-    log(f"encoding: text {results['text_encode_per_s']:.0f}/s, "
-        f"image {results['image_encode_per_s']:.1f}/s")
+        lambda: evaluator.encode(image_rows, "image"), config.repeats
+    )
+    log(
+        f"encoding: text {results['text_encode_per_s']:.0f}/s, "
+        f"image {results['image_encode_per_s']:.1f}/s"
+    )
     return results
 
 
@@ -275,15 +325,21 @@ def _training_figures(config: BenchConfig, scratch: str, log) -> dict[str, Any]:
     cnnf_path = os.path.join(scratch, "imagenet-vgg-f-random.mat")
     start = time.perf_counter()
     write_random_cnnf(cnnf_path, conv_widths=config.conv_widths, fc_widths=config.fc_widths)
-    log(f"random CNN-F written ({os.path.getsize(cnnf_path) / 1e6:.0f} MB, "
-        f"{time.perf_counter() - start:.1f} s)")
+    log(
+        f"random CNN-F written ({os.path.getsize(cnnf_path) / 1e6:.0f} MB, "
+        f"{time.perf_counter() - start:.1f} s)"
+    )
     data = synthetic_dataset(config, config.num_train + max(16, config.batch_size))
     # fp32 first, in a function of its own: its networks are freed before bf16's are built.
     results.update(_fp32_figures(config, data, cnnf_path, scratch, log))
-    bf16, _ = _build_runner(config, data, cnnf_path, os.path.join(scratch, "bf16"),
-                            mixed_precision=True)
-    for key, network in (("img_step_s_bf16", "img"), ("dis_step_s_bf16", "dis"),
-                         ("txt_step_s_bf16", "txt")):
+    bf16, _ = _build_runner(
+        config, data, cnnf_path, os.path.join(scratch, "bf16"), mixed_precision=True
+    )
+    for key, network in (
+        ("img_step_s_bf16", "img"),
+        ("dis_step_s_bf16", "dis"),
+        ("txt_step_s_bf16", "txt"),
+    ):
         results[key] = _step_seconds(bf16, network, config.repeats)
         log(f"{key}: {results[key]:.3f} s")
     return results
@@ -300,8 +356,9 @@ def _map_figures(config: BenchConfig, log) -> dict[str, Any]:
         qc, dc, ql, dl = _map_case(config, bits)
         kw = dict(query_codes=qc, database_codes=dc, query_labels=ql, database_labels=dl)
         ours = mean_average_precision(**kw)  # the first call loads (or compiles) the kernel
-        timed = {"map_eval_s": median_seconds(lambda: mean_average_precision(**kw),
-                                              config.repeats)}
+        timed = {
+            "map_eval_s": median_seconds(lambda kw=kw: mean_average_precision(**kw), config.repeats)
+        }
         start = time.perf_counter()
         reference = release_style_map(qc, dc, ql, dl)
         timed["map_release_loop_s"] = time.perf_counter() - start
@@ -309,14 +366,17 @@ def _map_figures(config: BenchConfig, log) -> dict[str, Any]:
         optimised = optimised_loop_map(qc, dc, ql, dl)
         timed["map_optimised_loop_s"] = time.perf_counter() - start
         if not (abs(ours - reference) < 1e-9 and abs(ours - optimised) < 1e-9):
-            raise RuntimeError(f"mAP disagrees with the per-query loops: {ours} {reference} "
-                               f"{optimised}")
+            raise RuntimeError(
+                f"mAP disagrees with the per-query loops: {ours} {reference} {optimised}"
+            )
         timed["map_speedup_vs_release_loop"] = timed["map_release_loop_s"] / timed["map_eval_s"]
         timed["map_value"] = ours
         results.update({key + suffix: value for key, value in timed.items()})
-        log(f"map_eval_s ({bits} bits): {timed['map_eval_s']:.3f} s (release-style loop "
+        log(
+            f"map_eval_s ({bits} bits): {timed['map_eval_s']:.3f} s (release-style loop "
             f"{timed['map_release_loop_s']:.2f} s = {timed['map_speedup_vs_release_loop']:.1f}x, "
-            f"optimised loop {timed['map_optimised_loop_s']:.2f} s)")
+            f"optimised loop {timed['map_optimised_loop_s']:.2f} s)"
+        )
     return results
 
 
@@ -329,9 +389,12 @@ def _search_and_peak_figures(config: BenchConfig, results: dict[str, Any], log) 
     database = rng.integers(0, 256, (config.search_database, 8), dtype=np.uint8)  # 64 bits
     queries = rng.integers(0, 256, (config.search_queries, 8), dtype=np.uint8)
     out["search_s"] = median_seconds(
-        lambda: list(search(queries, database, top_k=config.search_top_k)), config.repeats)
-    log(f"search_s: {out['search_s']:.2f} s ({config.search_queries} queries, top-"
-        f"{config.search_top_k}, {config.search_database} codes of 64 bits)")
+        lambda: list(search(queries, database, top_k=config.search_top_k)), config.repeats
+    )
+    log(
+        f"search_s: {out['search_s']:.2f} s ({config.search_queries} queries, top-"
+        f"{config.search_top_k}, {config.search_database} codes of 64 bits)"
+    )
     out["matmul_gflops_fp32"] = matmul_gflops(config.matmul_size, "float32", config.repeats)
     out["matmul_gflops_bf16"] = matmul_gflops(config.matmul_size, "bfloat16", config.repeats)
     # ImgNet step: CNN-F forward + backward (about 3x the forward) over the batch.
@@ -340,17 +403,20 @@ def _search_and_peak_figures(config: BenchConfig, results: dict[str, Any], log) 
         achieved = 3 * flops * config.batch_size / results[f"img_step_s_{precision}"] / 1e9
         out[f"img_step_gflops_{precision}"] = achieved
         out[f"img_step_fraction_of_matmul_peak_{precision}"] = (
-            achieved / out[f"matmul_gflops_{precision}"])
-    log(f"matmul peak fp32 {out['matmul_gflops_fp32']:.1f} GFLOP/s, bf16 "
-        f"{out['matmul_gflops_bf16']:.1f} GFLOP/s")
+            achieved / out[f"matmul_gflops_{precision}"]
+        )
+    log(
+        f"matmul peak fp32 {out['matmul_gflops_fp32']:.1f} GFLOP/s, bf16 "
+        f"{out['matmul_gflops_bf16']:.1f} GFLOP/s"
+    )
     return out
 
 
-def run_benchmarks(config: BenchConfig, *, workdir: str | None = None,
-                   log: Callable[[str], None] = logging.info) -> dict[str, Any]:
+def run_benchmarks(
+    config: BenchConfig, *, workdir: str | None = None, log: Callable[[str], None] = logging.info
+) -> dict[str, Any]:
     """Run every measurement; returns the JSON-ready results."""
-    results: dict[str, Any] = {"config": dataclasses.asdict(config),
-                               "device": device_description()}
+    results: dict[str, Any] = {"config": dataclasses.asdict(config), "device": device_description()}
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         results.update(_training_figures(config, scratch, log))
     results.update(_map_figures(config, log))
@@ -368,7 +434,9 @@ def markdown_table(results: dict[str, Any]) -> str:
         rows.append(f"| `{key}` | {value:.4g} | {'' if release is None else release} | {target} |")
     device = results.get("device", {})
     rows.append("")
-    rows.append(f"Device: {device.get('cpu')} ({device.get('cpu_cores')} cores), GPUs: "
-                f"{', '.join(device.get('gpus') or []) or 'none'}, TensorFlow "
-                f"{device.get('tensorflow')}.")
+    rows.append(
+        f"Device: {device.get('cpu')} ({device.get('cpu_cores')} cores), GPUs: "
+        f"{', '.join(device.get('gpus') or []) or 'none'}, TensorFlow "
+        f"{device.get('tensorflow')}."
+    )
     return "\n".join(rows) + "\n"

@@ -24,22 +24,30 @@ FLAGS = flags.FLAGS
 common.define_data_flags()
 flags.DEFINE_integer("bits", 16, "Code length K in bits.")
 flags.DEFINE_integer("seed", 0, "Seed of the projection R (and of the l2 hold-out).")
-flags.DEFINE_float("l2", None, "L2 penalty of the classifiers (default: chosen per modality "
-                   "from 1e-4 ... 1 on a held-out 20 % of the training items).")
-common.define_map_flags("The k of --map_variant (alone: mAP@k, top_k), under "
-                        "map_<direction>@<k>.")
-flags.DEFINE_integer("val_size", None, "Validation queries, drawn as ssah-train draws them (the "
-                     "same default and --split_seed, so both train on the same items and both "
-                     "report validation mAPs); 0: none.")
-flags.DEFINE_string("model_dir", None, "Output folder (default: workspace/runs/"
-                    "<dataset>_baseline_<bits>b_<time>).")
+flags.DEFINE_float(
+    "l2",
+    None,
+    "L2 penalty of the classifiers (default: chosen per modality "
+    "from 1e-4 ... 1 on a held-out 20 % of the training items).",
+)
+common.define_map_flags("The k of --map_variant (alone: mAP@k, top_k), under map_<direction>@<k>.")
+flags.DEFINE_integer(
+    "val_size",
+    None,
+    "Validation queries, drawn as ssah-train draws them (the "
+    "same default and --split_seed, so both train on the same items and both "
+    "report validation mAPs); 0: none.",
+)
+flags.DEFINE_string(
+    "model_dir", None, "Output folder (default: workspace/runs/<dataset>_baseline_<bits>b_<time>)."
+)
 
 
 def main(argv):
+    from ssah_tf.config import check_map_variant
     from ssah_tf.data import load_dataset, resolve_split, save_split
     from ssah_tf.data.protocols import resolve_validation
     from ssah_tf.data.registry import split_path
-    from ssah_tf.config import check_map_variant
     from ssah_tf.evaluation.baselines import run_baseline
     from ssah_tf.evaluation.protocol import protocol_record
     from ssah_tf.training.summaries import write_json_atomic
@@ -47,27 +55,48 @@ def main(argv):
     check_map_variant(FLAGS.map_variant, FLAGS.map_top_k)
     data_config = common.data_settings()
     data = load_dataset(data_config)
-    split = resolve_validation(resolve_split(data, data_config), FLAGS.val_size,
-                               seed=FLAGS.split_seed)
+    split = resolve_validation(
+        resolve_split(data, data_config), FLAGS.val_size, seed=FLAGS.split_seed
+    )
     model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UserError(f"--model_dir={model_dir} is an existing file; choose a folder")
     logging.info("%s; split: %s", data.summary(), split.sizes())
-    results = run_baseline(data, split, bits=FLAGS.bits, seed=FLAGS.seed, l2=FLAGS.l2,
-                           map_variant=FLAGS.map_variant, top_k=FLAGS.map_top_k)
+    results = run_baseline(
+        data,
+        split,
+        bits=FLAGS.bits,
+        seed=FLAGS.seed,
+        l2=FLAGS.l2,
+        map_variant=FLAGS.map_variant,
+        top_k=FLAGS.map_top_k,
+    )
     if not any(k.startswith("map_") and k[4] != "l" for k in results):
         logging.warning("no modality the baseline can use (pixel images need CNN-F/VGG)")
-    results.update(bits=FLAGS.bits, seed=FLAGS.seed,
-                   data=dataclasses.asdict(data_config),
-                   setup={"method": "ssah-baseline", "dataset": data.name, "preset": None,
-                          "command": common.command_line()},
-                   protocol=protocol_record(map_variant=FLAGS.map_variant, top_k=FLAGS.map_top_k,
-                                            selected_on=None, split=split, bits=FLAGS.bits,
-                                            seed=FLAGS.seed))
+    results.update(
+        bits=FLAGS.bits,
+        seed=FLAGS.seed,
+        data=dataclasses.asdict(data_config),
+        setup={
+            "method": "ssah-baseline",
+            "dataset": data.name,
+            "preset": None,
+            "command": common.command_line(),
+        },
+        protocol=protocol_record(
+            map_variant=FLAGS.map_variant,
+            top_k=FLAGS.map_top_k,
+            selected_on=None,
+            split=split,
+            bits=FLAGS.bits,
+            seed=FLAGS.seed,
+        ),
+    )
     save_split(split, split_path(model_dir))
     write_json_atomic(os.path.join(model_dir, "results.json"), results)
-    common.print_results(f"baseline ({FLAGS.bits} bits)", results,
-                         os.path.join(model_dir, "results.json"))
+    common.print_results(
+        f"baseline ({FLAGS.bits} bits)", results, os.path.join(model_dir, "results.json")
+    )
     return 0
 
 

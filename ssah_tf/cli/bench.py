@@ -19,15 +19,22 @@ from ssah_tf.cli import common
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("output", None, "Results JSON (default: workspace/bench/bench_<time>.json); "
-                    "the Markdown table goes next to it with the .md extension.")
-flags.DEFINE_bool("quick", False, "Tiny sizes, one repeat: checks the suite runs (figures "
-                  "meaningless).")
-flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (median; default 3, "
-                     "quick 1).")
+flags.DEFINE_string(
+    "output",
+    None,
+    "Results JSON (default: workspace/bench/bench_<time>.json); "
+    "the Markdown table goes next to it with the .md extension.",
+)
+flags.DEFINE_bool(
+    "quick", False, "Tiny sizes, one repeat: checks the suite runs (figures meaningless)."
+)
+flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (median; default 3, quick 1).")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the networks' forward passes.")
-flags.DEFINE_string("workdir", None, "Scratch folder for the random CNN-F file (default: system "
-                    "temp; needs ~250 MB).")
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Scratch folder for the random CNN-F file (default: system temp; needs ~250 MB).",
+)
 
 
 def main(argv):
@@ -43,8 +50,9 @@ def main(argv):
     if FLAGS.repeats is not None:
         overrides["repeats"] = FLAGS.repeats
     config = BenchConfig.quick(**overrides) if FLAGS.quick else BenchConfig(**overrides)
-    output = FLAGS.output or os.path.join(common.WORKSPACE, "bench",
-                                          f"bench_{time.strftime('%Y%m%d-%H%M%S')}.json")
+    output = FLAGS.output or os.path.join(
+        common.WORKSPACE, "bench", f"bench_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    )
     markdown = os.path.splitext(output)[0] + ".md"
     start = time.perf_counter()
     results = run_benchmarks(config, workdir=FLAGS.workdir, log=logging.info)

@@ -8,13 +8,13 @@ import logging as pylogging
 import os
 import re
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from absl import app, flags, logging
 
 from ssah_tf.config import PRESETS, make_config, preset_fields
-from ssah_tf.training.session import WORKSPACE, default_run_dir  # noqa: F401 (the CLIs' paths)
 from ssah_tf.errors import UserError
+from ssah_tf.training.session import WORKSPACE, default_run_dir  # noqa: F401 (the CLIs' paths)
 
 FLAGS = flags.FLAGS
 
@@ -27,8 +27,9 @@ def _flag_kind(field: dataclasses.Field) -> str:
     return "list" if base.startswith("tuple") else base
 
 
-def define_field_flags(cls, names=None, *, default_none: bool = False, help_suffix=None,
-                       group: str | None = None) -> list[str]:
+def define_field_flags(
+    cls, names=None, *, default_none: bool = False, help_suffix=None, group: str | None = None
+) -> list[str]:
     """One flag per declared field of ``cls`` (or of ``names``): its default (None with
     ``default_none``: a preset chooses), help line and choices come from the field's
     declaration (fields.setting), the one home of every default."""
@@ -51,8 +52,11 @@ def define_field_flags(cls, names=None, *, default_none: bool = False, help_suff
         elif kind == "float":
             flags.DEFINE_float(name, default, help_text)
         elif kind == "list":
-            flags.DEFINE_list(name, None if default is None else [str(v) for v in default],
-                              help_text + " (comma-separated integers)")
+            flags.DEFINE_list(
+                name,
+                None if default is None else [str(v) for v in default],
+                help_text + " (comma-separated integers)",
+            )
         else:
             flags.DEFINE_string(name, default, help_text)
         FLAGS[name]._ssah_field = (cls, field)
@@ -101,9 +105,13 @@ def data_settings():
 
 def define_model_flags() -> None:
     """--preset plus one flag per method field (None = the preset's default)."""
-    flags.DEFINE_enum("preset", "paper", PRESETS,
-                      "paper: the method as published; release: the authors' TF1 code, bugs "
-                      "included. Chooses defaults only; every field below overrides it.")
+    flags.DEFINE_enum(
+        "preset",
+        "paper",
+        PRESETS,
+        "paper: the method as published; release: the authors' TF1 code, bugs "
+        "included. Chooses defaults only; every field below overrides it.",
+    )
     from ssah_tf.config import SECTIONS
 
     paper, release = make_config("paper"), make_config("release")
@@ -116,19 +124,28 @@ def define_model_flags() -> None:
         show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else v  # noqa: E731
         return f" (paper: {show(a)}; release: {show(b)})" if a != b else f" (default: {show(a)})"
 
-    for section, cls in SECTIONS.items():
+    for cls in SECTIONS.values():
         define_field_flags(cls, default_none=True, help_suffix=preset_values)
-    group_flags("method (the preset and each of its fields; README's preset table)",
-                ["preset"] + list(preset_fields()))
+    group_flags(
+        "method (the preset and each of its fields; README's preset table)",
+        ["preset"] + list(preset_fields()),
+    )
 
 
 def define_execution_flags() -> None:
     """--mixed_precision and --jit_compile: how the networks run, not what they compute."""
-    flags.DEFINE_bool("mixed_precision", None, "bf16 matmuls/convolutions on float32 weights "
-                      "(image backbone, TxtNet hidden layer); "
-                      "default: off, or the run's setting.")
-    flags.DEFINE_bool("jit_compile", None, "XLA-compile every network's forward pass "
-                      "(default: off, or the run's setting).")
+    flags.DEFINE_bool(
+        "mixed_precision",
+        None,
+        "bf16 matmuls/convolutions on float32 weights "
+        "(image backbone, TxtNet hidden layer); "
+        "default: off, or the run's setting.",
+    )
+    flags.DEFINE_bool(
+        "jit_compile",
+        None,
+        "XLA-compile every network's forward pass (default: off, or the run's setting).",
+    )
     group_flags("execution (same results within rounding)", ["mixed_precision", "jit_compile"])
 
 
@@ -136,44 +153,68 @@ def define_map_flags(top_k_help: str) -> None:
     """--map_variant and --map_top_k (evaluation/metrics.py names the variants)."""
     from ssah_tf.evaluation.metrics import MAP_VARIANTS
 
-    flags.DEFINE_enum("map_variant", None, list(MAP_VARIANTS),
-                      "mAP definition (README: How to report a number): all = every relevant "
-                      "item of the ranking; top_k = the relevant items among the first k; "
-                      "first_k_relevant = the first min(k, #relevant) relevant items wherever "
-                      "ranked (torchcmh's calc_map_k). Default: top_k with --map_top_k, else all.")
+    flags.DEFINE_enum(
+        "map_variant",
+        None,
+        list(MAP_VARIANTS),
+        "mAP definition (README: How to report a number): all = every relevant "
+        "item of the ranking; top_k = the relevant items among the first k; "
+        "first_k_relevant = the first min(k, #relevant) relevant items wherever "
+        "ranked (torchcmh's calc_map_k). Default: top_k with --map_top_k, else all.",
+    )
     flags.DEFINE_integer("map_top_k", None, top_k_help)
 
 
 def define_report_flags() -> None:
     """The retrieval report and the projector files of an evaluation (ssah-eval; the
     final evaluation of ssah-train --report)."""
-    flags.DEFINE_bool("report", False, "Write the retrieval report, report/index.html: one "
-                      "self-contained page with the mAPs, curves, distance histograms and "
-                      "sample queries with their top results (README: See what the codes "
-                      "retrieve).")
-    flags.DEFINE_string("baseline_dir", None, "An ssah-baseline run on the same split, shown "
-                        "beside the mAPs in the report.")
+    flags.DEFINE_bool(
+        "report",
+        False,
+        "Write the retrieval report, report/index.html: one "
+        "self-contained page with the mAPs, curves, distance histograms and "
+        "sample queries with their top results (README: See what the codes "
+        "retrieve).",
+    )
+    flags.DEFINE_string(
+        "baseline_dir",
+        None,
+        "An ssah-baseline run on the same split, shown beside the mAPs in the report.",
+    )
     flags.DEFINE_integer("report_top_k", 10, "Database items shown per sample query.")
-    flags.DEFINE_integer("projector_items", 300, "Items per modality written for TensorBoard's "
-                         "Embedding Projector (codes, semantic features, labels; 0: none).")
-    group_flags("report and projector", ["report", "baseline_dir", "report_top_k",
-                                         "projector_items"])
+    flags.DEFINE_integer(
+        "projector_items",
+        300,
+        "Items per modality written for TensorBoard's "
+        "Embedding Projector (codes, semantic features, labels; 0: none).",
+    )
+    group_flags(
+        "report and projector", ["report", "baseline_dir", "report_top_k", "projector_items"]
+    )
 
 
 def output_options(**overrides):
     """The evaluation's OutputOptions from the map and report flags."""
     from ssah_tf.evaluation.outputs import OutputOptions
 
-    return OutputOptions(map_variant=FLAGS["map_variant"].value, top_k=FLAGS["map_top_k"].value,
-                         report=FLAGS.report, report_top_k=FLAGS.report_top_k,
-                         baseline_dir=FLAGS.baseline_dir, projector_items=FLAGS.projector_items,
-                         **overrides)
+    return OutputOptions(
+        map_variant=FLAGS["map_variant"].value,
+        top_k=FLAGS["map_top_k"].value,
+        report=FLAGS.report,
+        report_top_k=FLAGS.report_top_k,
+        baseline_dir=FLAGS.baseline_dir,
+        projector_items=FLAGS.projector_items,
+        **overrides,
+    )
 
 
 def execution_overrides() -> dict:
     """The execution flags the user set, as RunConfig fields."""
-    return {name: getattr(FLAGS, name) for name in ("mixed_precision", "jit_compile")
-            if getattr(FLAGS, name) is not None}
+    return {
+        name: getattr(FLAGS, name)
+        for name in ("mixed_precision", "jit_compile")
+        if getattr(FLAGS, name) is not None
+    }
 
 
 class _QuietTensorFlow(pylogging.Filter):
@@ -189,16 +230,24 @@ class _QuietTensorFlow(pylogging.Filter):
 def disk_full_message(error: BaseException) -> str | None:
     """The one-line error for a write that failed on a full disk (None for any other
     error). TF reports it as ResourceExhaustedError, Python as OSError(ENOSPC)."""
-    if not ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
-            or "No space left on device" in str(error)):
+    if not (
+        (isinstance(error, OSError) and error.errno == errno.ENOSPC)
+        or "No space left on device" in str(error)
+    ):
         return None
-    return ("no space left on device while writing output; free disk space (or write to "
-            "another --model_dir / --output_dir) and run again. Partial files were removed; "
-            "a training run's completed checkpoints are intact: continue it with --resume")
+    return (
+        "no space left on device while writing output; free disk space (or write to "
+        "another --model_dir / --output_dir) and run again. Partial files were removed; "
+        "a training run's completed checkpoints are intact: continue it with --resume"
+    )
 
 
-_IO_ERRNOS = {errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
-              errno.EPERM: "operation not permitted", errno.EDQUOT: "disk quota exceeded"}
+_IO_ERRNOS = {
+    errno.EACCES: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.EPERM: "operation not permitted",
+    errno.EDQUOT: "disk quota exceeded",
+}
 
 
 def io_error_message(error: BaseException) -> str | None:
@@ -209,14 +258,20 @@ def io_error_message(error: BaseException) -> str | None:
         return full
     if isinstance(error, OSError) and error.errno in _IO_ERRNOS:
         where = f" {error.filename}" if getattr(error, "filename", None) else ""
-        return (f"cannot write{where}: {_IO_ERRNOS[error.errno]}; choose a writable place "
-                "(--model_dir / --output_dir / --export_dir / --output)")
+        return (
+            f"cannot write{where}: {_IO_ERRNOS[error.errno]}; choose a writable place "
+            "(--model_dir / --output_dir / --export_dir / --output)"
+        )
     text = str(error)
-    for marker, what in (("Read-only file system", "read-only file system"),
-                         ("Permission denied", "permission denied")):
+    for marker, what in (
+        ("Read-only file system", "read-only file system"),
+        ("Permission denied", "permission denied"),
+    ):
         if marker in text and type(error).__module__.startswith("tensorflow"):
-            return (f"cannot write output: {what}; choose a writable place "
-                    "(--model_dir / --output_dir / --export_dir / --output)")
+            return (
+                f"cannot write output: {what}; choose a writable place "
+                "(--model_dir / --output_dir / --export_dir / --output)"
+            )
     return None
 
 
@@ -228,28 +283,35 @@ def check_output_file(path: str) -> None:
 
 def print_results(title: str, results: dict, path: str) -> None:
     """The final mAP table (map_* keys) with the label prior beside it."""
-    table = "\n".join(f"  {k:8s} {v:.4f}" for k, v in sorted(results.items())
-                      if k.startswith("map_"))
-    print(f"{title}:\n{table}\n  label-prior baseline (random ranking) "
-          f"{results['label_prior_map']:.4f}\nresults: {path}")
+    table = "\n".join(
+        f"  {k:8s} {v:.4f}" for k, v in sorted(results.items()) if k.startswith("map_")
+    )
+    print(
+        f"{title}:\n{table}\n  label-prior baseline (random ranking) "
+        f"{results['label_prior_map']:.4f}\nresults: {path}"
+    )
 
 
 def final_table(results: dict, path: str) -> str:
     """ssah-train's closing table: the selected checkpoint's test mAPs (what best/ holds,
     and what ssah-eval / ssah-export use) beside the last epoch's, each labelled."""
     selected, last = results["selected_epoch"], results["last_epoch"]
-    where = {"validation": f"selected on {results['selection'].get('validation_queries', 0)} "
-                           "validation queries",
-             "test": "selected on the test queries: optimistic",
-             "last": "the last epoch, no selection"}[results["selected_on"]]
+    where = {
+        "validation": f"selected on {results['selection'].get('validation_queries', 0)} "
+        "validation queries",
+        "test": "selected on the test queries: optimistic",
+        "last": "the last epoch, no selection",
+    }[results["selected_on"]]
     stopped = results.get("stopped") or {}
-    why = {"early_stopping": f"; stopped early: no new best for {stopped.get('patience')} "
-                             "evaluations",
-           "schedule_exhausted": "; the release's learning-rate lists ran out"}.get(
-        stopped.get("reason"), "")
+    why = {
+        "early_stopping": f"; stopped early: no new best for {stopped.get('patience')} evaluations",
+        "schedule_exhausted": "; the release's learning-rate lists ran out",
+    }.get(stopped.get("reason"), "")
     head_a, head_b = f"best/ (epoch {selected})", f"last (epoch {last['epoch']})"
-    lines = [f"final evaluation, test queries ({where}{why}):",
-             f"  {'':8s} {head_a:>18s} {head_b:>18s}"]
+    lines = [
+        f"final evaluation, test queries ({where}{why}):",
+        f"  {'':8s} {head_a:>18s} {head_b:>18s}",
+    ]
     for key in sorted(k for k in results if k.startswith("map_")):
         lines.append(f"  {key:8s} {results[key]:18.4f} {last.get(key, float('nan')):18.4f}")
     lines.append(f"  label-prior baseline (random ranking) {results['label_prior_map']:.4f}")
@@ -258,10 +320,18 @@ def final_table(results: dict, path: str) -> str:
 
 
 # Console-script names of the CLI modules, for `python -m ssah_tf.cli.<module>` runs.
-_SCRIPT_NAMES = {"train": "ssah-train", "evaluate": "ssah-eval", "export": "ssah-export",
-                 "encode": "ssah-encode", "search": "ssah-search", "baseline": "ssah-baseline",
-                 "bench": "ssah-bench", "prepare": "ssah-prepare",
-                 "import_release": "ssah-import-release", "table": "ssah-table"}
+_SCRIPT_NAMES = {
+    "train": "ssah-train",
+    "evaluate": "ssah-eval",
+    "export": "ssah-export",
+    "encode": "ssah-encode",
+    "search": "ssah-search",
+    "baseline": "ssah-baseline",
+    "bench": "ssah-bench",
+    "prepare": "ssah-prepare",
+    "import_release": "ssah-import-release",
+    "table": "ssah-table",
+}
 
 
 def tool_name() -> str:
@@ -303,8 +373,7 @@ class _FieldsAsFlags(pylogging.Filter):
 # Flags that are not configuration fields (those check themselves when built,
 # fields.check_fields), with the rule of fields.RULES each must follow.
 FLAG_RULES: dict[str, str] = {
-    **{name: "positive_int" for name in ("bits", "map_top_k", "top_k", "repeats",
-                                         "report_top_k")},
+    **{name: "positive_int" for name in ("bits", "map_top_k", "top_k", "repeats", "report_top_k")},
     **{name: "non_negative_int" for name in ("radius", "seed", "projector_items", "val_size")},
     "l2": "non_negative",
 }
@@ -316,11 +385,15 @@ def register_flag_rules() -> None:
     from ssah_tf.fields import RULES
 
     for name, rule in FLAG_RULES.items():
-        if name in FLAGS and not hasattr(FLAGS[name], "_ssah_field") \
-                and not getattr(FLAGS[name], "_ssah_rule", False):
+        if (
+            name in FLAGS
+            and not hasattr(FLAGS[name], "_ssah_field")
+            and not getattr(FLAGS[name], "_ssah_rule", False)
+        ):
             check, text = RULES[rule]
-            flags.register_validator(name, lambda v, check=check: v is None or check(v),
-                                     message=text)
+            flags.register_validator(
+                name, lambda v, check=check: v is None or check(v), message=text
+            )
             FLAGS[name]._ssah_rule = True
 
 
@@ -355,8 +428,10 @@ def _help_text(module) -> str:
             default = "" if flag.default is None else f" (default: {flag.default_as_str})"
             lines.append(f"  --{name}: {' '.join(flag.help.split())}{default}")
         lines.append("")
-    lines.append("--helpfull lists every flag (absl's and TensorFlow's too); --flagfile=FILE "
-                 "reads flags from a file.")
+    lines.append(
+        "--helpfull lists every flag (absl's and TensorFlow's too); --flagfile=FILE "
+        "reads flags from a file."
+    )
     return "\n".join(lines)
 
 
@@ -376,9 +451,11 @@ def parse_flags(module):
             return FLAGS(argv)
         except flags.Error as error:
             # absl shows list flags parsed (['16', '0']); show them as the user typed them.
-            message = re.sub(r"=\[((?:'[^']*'(?:, )?)*)\]",
-                             lambda m: "=" + ",".join(re.findall(r"'([^']*)'", m.group(1))),
-                             str(error))
+            message = re.sub(
+                r"=\[((?:'[^']*'(?:, )?)*)\]",
+                lambda m: "=" + ",".join(re.findall(r"'([^']*)'", m.group(1))),
+                str(error),
+            )
             fail(f"{message}; see --help", 2)
 
     return parser

@@ -1,9 +1,9 @@
 """ssah-encode: images, texts or label vectors -> packed K-bit codes (.npz).
 
-  ssah-encode --export_dir=EXPORT --images=FOLDER|FILE|LIST.txt --output=codes.npz
-  ssah-encode --export_dir=EXPORT --texts=tags.txt (comma-separated tags per line, the
-              export's vocabulary) or --texts=bow.npy --output=codes.npz
-  ssah-encode --export_dir=EXPORT --labels=labels.npy|labels.txt --output=codes.npz
+ssah-encode --export_dir=EXPORT --images=FOLDER|FILE|LIST.txt --output=codes.npz
+ssah-encode --export_dir=EXPORT --texts=tags.txt (comma-separated tags per line, the
+            export's vocabulary) or --texts=bow.npy --output=codes.npz
+ssah-encode --export_dir=EXPORT --labels=labels.npy|labels.txt --output=codes.npz
 """
 
 from __future__ import annotations
@@ -22,15 +22,27 @@ flags.DEFINE_string("images", None, "Image file, folder (recursive) or .txt list
 flags.DEFINE_string("image_features", None, ".npy of image features (mlp-backbone exports).")
 flags.DEFINE_string("texts", None, ".txt of comma-separated tags per line, or .npy bag-of-words.")
 flags.DEFINE_string("labels", None, ".npy or .txt (space-separated 0/1 per line) label vectors.")
-flags.DEFINE_bool("trust_export", False, "Skip the check that --export_dir holds only the ops "
-                  "ssah-export writes (a SavedModel is a program: only for exports you made).")
+flags.DEFINE_bool(
+    "trust_export",
+    False,
+    "Skip the check that --export_dir holds only the ops "
+    "ssah-export writes (a SavedModel is a program: only for exports you made).",
+)
 flags.DEFINE_string("vocab_file", None, "Tag vocabulary (default: the export's).")
 flags.DEFINE_string("output", None, "Output code file (.npz).")
 flags.DEFINE_integer("batch_size", 256, "Items per encoding batch.")
-flags.DEFINE_enum("on_error", "fail", ["fail", "skip"],
-                  "A corrupt input: fail (nothing written) or skip it (reported by name).")
-flags.DEFINE_string("attach_labels", None, "Label vectors (.npy/.txt, one row per input) stored "
-                    "with the codes, so ssah-search reports each hit's labels.")
+flags.DEFINE_enum(
+    "on_error",
+    "fail",
+    ["fail", "skip"],
+    "A corrupt input: fail (nothing written) or skip it (reported by name).",
+)
+flags.DEFINE_string(
+    "attach_labels",
+    None,
+    "Label vectors (.npy/.txt, one row per input) stored "
+    "with the codes, so ssah-search reports each hit's labels.",
+)
 
 
 def main(argv):
@@ -47,20 +59,36 @@ def main(argv):
     source = sources[0]
     path = getattr(FLAGS, source)
     started = time.time()
-    items = encode_source(encoder, source, path, vocab_file=FLAGS.vocab_file,
-                          batch_size=FLAGS.batch_size, on_error=FLAGS.on_error)
+    items = encode_source(
+        encoder,
+        source,
+        path,
+        vocab_file=FLAGS.vocab_file,
+        batch_size=FLAGS.batch_size,
+        on_error=FLAGS.on_error,
+    )
     labels = None
     if FLAGS.attach_labels:
-        labels = attached_labels(FLAGS.attach_labels,
-                                 len(items.ids) + len(items.skipped), items.rows)
+        labels = attached_labels(
+            FLAGS.attach_labels, len(items.ids) + len(items.skipped), items.rows
+        )
     elif source == "labels":
         labels = attached_labels(path, len(items.ids) + len(items.skipped), items.rows)
-    save_code_file(FLAGS.output, codes=items.codes, ids=items.ids, bits=encoder.bits,
-                   modality=items.modality, model=encoder.identity, labels=labels)
+    save_code_file(
+        FLAGS.output,
+        codes=items.codes,
+        ids=items.ids,
+        bits=encoder.bits,
+        modality=items.modality,
+        model=encoder.identity,
+        labels=labels,
+    )
     seconds = time.time() - started
-    print(f"wrote {len(items.ids)} {items.modality} codes ({encoder.bits} bits) to {FLAGS.output} "
-          f"in {seconds:.1f} s ({len(items.ids) / max(seconds, 1e-9):.0f} items/s)"
-          + (f"; skipped {len(items.skipped)}" if items.skipped else ""))
+    print(
+        f"wrote {len(items.ids)} {items.modality} codes ({encoder.bits} bits) to {FLAGS.output} "
+        f"in {seconds:.1f} s ({len(items.ids) / max(seconds, 1e-9):.0f} items/s)"
+        + (f"; skipped {len(items.skipped)}" if items.skipped else "")
+    )
     return 0
 
 

@@ -25,12 +25,22 @@ FLAGS = flags.FLAGS
 common.define_execution_flags()
 flags.DEFINE_string("model_dir", None, "A training run directory to evaluate.")
 flags.DEFINE_string("checkpoint", "best", "best, latest, or a checkpoint path (with --model_dir).")
-flags.DEFINE_string("codes", None, "A code file in the release's layout (Qi, Qt, Di, Dt, "
-                    "query_L, retrieval_L) to evaluate instead of a model.")
-flags.DEFINE_string("output_dir", None, "Where results go (default: <model_dir>/eval_<checkpoint>).")
-common.define_map_flags("Also report the --map_variant figure with this k (alone: mAP@k, "
-                        "top_k) under map_<direction>@<k>.")
-flags.DEFINE_bool("write_codes", False, "Also write our codes as codes.mat in the release's layout.")
+flags.DEFINE_string(
+    "codes",
+    None,
+    "A code file in the release's layout (Qi, Qt, Di, Dt, "
+    "query_L, retrieval_L) to evaluate instead of a model.",
+)
+flags.DEFINE_string(
+    "output_dir", None, "Where results go (default: <model_dir>/eval_<checkpoint>)."
+)
+common.define_map_flags(
+    "Also report the --map_variant figure with this k (alone: mAP@k, "
+    "top_k) under map_<direction>@<k>."
+)
+flags.DEFINE_bool(
+    "write_codes", False, "Also write our codes as codes.mat in the release's layout."
+)
 common.define_report_flags()
 
 
@@ -42,23 +52,29 @@ def main(argv):
     check_map_variant(FLAGS.map_variant, FLAGS.map_top_k)
     if bool(FLAGS.codes) == bool(FLAGS.model_dir):
         raise UserError("give exactly one of --codes=FILE.mat or --model_dir=RUN")
-    if FLAGS.output_dir and os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
+    if (
+        FLAGS.output_dir
+        and os.path.exists(FLAGS.output_dir)
+        and not os.path.isdir(FLAGS.output_dir)
+    ):
         raise UserError(f"--output_dir={FLAGS.output_dir} is an existing file; choose a folder")
     options = common.output_options(write_codes=FLAGS.write_codes)
     if FLAGS.codes:
         if not FLAGS.output_dir:
             raise UserError("--codes needs --output_dir")
         output_dir = FLAGS.output_dir
-        results = evaluate_code_file(read_code_file(FLAGS.codes), os.path.abspath(FLAGS.codes),
-                                     output_dir, options)
+        results = evaluate_code_file(
+            read_code_file(FLAGS.codes), os.path.abspath(FLAGS.codes), output_dir, options
+        )
     else:
         from ssah_tf.training.runs import load_run
 
         run = load_run(FLAGS.model_dir, FLAGS.checkpoint, **common.execution_overrides())
         output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.checkpoint}")
         results = evaluate_loaded_run(run, output_dir, options, checkpoint_name=FLAGS.checkpoint)
-    print("\n".join(f"  {k:18s} {v:.4f}" for k, v in sorted(results.items())
-                    if isinstance(v, float)))
+    print(
+        "\n".join(f"  {k:18s} {v:.4f}" for k, v in sorted(results.items()) if isinstance(v, float))
+    )
     print(f"results: {os.path.join(output_dir, 'results.json')}")
     if FLAGS.report:
         print(f"report: {os.path.join(output_dir, 'report', 'index.html')}")

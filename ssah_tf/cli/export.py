@@ -30,7 +30,8 @@ def main(argv):
     from ssah_tf.training.runs import load_run
 
     export_dir = FLAGS.export_dir or os.path.join(
-        common.WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir)))
+        common.WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir))
+    )
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise UserError(f"export directory {export_dir} is an existing file; choose a folder")
     if os.path.isdir(export_dir) and os.listdir(export_dir):

@@ -28,8 +28,11 @@ flags.DEFINE_string("output_dir", None, "Where to write the converted checkpoint
 
 
 def main(argv):
-    missing = [name for name in ("checkpoint", "cnnf", "bits", "num_labels", "text_dim",
-                                 "output_dir") if getattr(FLAGS, name) is None]
+    missing = [
+        name
+        for name in ("checkpoint", "cnnf", "bits", "num_labels", "text_dim", "output_dir")
+        if getattr(FLAGS, name) is None
+    ]
     if missing:
         raise UserError("missing required flags: " + ", ".join(f"--{m}" for m in missing))
     if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
@@ -39,19 +42,34 @@ def main(argv):
     from ssah_tf.config import to_dict
     from ssah_tf.release import load_release_checkpoint
 
-    models = load_release_checkpoint(FLAGS.checkpoint, FLAGS.cnnf, bits=FLAGS.bits,
-                                     num_labels=FLAGS.num_labels, text_dim=FLAGS.text_dim)
+    models = load_release_checkpoint(
+        FLAGS.checkpoint,
+        FLAGS.cnnf,
+        bits=FLAGS.bits,
+        num_labels=FLAGS.num_labels,
+        text_dim=FLAGS.text_dim,
+    )
     with staged_directory(FLAGS.output_dir, ".import-") as staging:  # all or nothing
         path = models.networks.checkpoint().write(os.path.join(staging, "imported"))
         with open(os.path.join(staging, "config.json"), "w") as f:
-            json.dump({"ssah": to_dict(models.config), "source": os.path.abspath(FLAGS.checkpoint),
-                       "cnnf": os.path.abspath(FLAGS.cnnf), "checkpoint": os.path.basename(path)},
-                      f, indent=1, default=list)
+            json.dump(
+                {
+                    "ssah": to_dict(models.config),
+                    "source": os.path.abspath(FLAGS.checkpoint),
+                    "cnnf": os.path.abspath(FLAGS.cnnf),
+                    "checkpoint": os.path.basename(path),
+                },
+                f,
+                indent=1,
+                default=list,
+            )
         with open(os.path.join(staging, "checkpoint"), "w") as f:
             f.write('model_checkpoint_path: "imported"\nall_model_checkpoint_paths: "imported"\n')
     logging.info("imported %s", FLAGS.checkpoint)
-    print(f"wrote {os.path.join(FLAGS.output_dir, 'imported')} "
-          f"(use ssah-train --preset=release --init_from={FLAGS.output_dir})")
+    print(
+        f"wrote {os.path.join(FLAGS.output_dir, 'imported')} "
+        f"(use ssah-train --preset=release --init_from={FLAGS.output_dir})"
+    )
     return 0
 
 

@@ -24,10 +24,16 @@ def main(argv):
         raise UserError("--dataset and --manual_dir are required")
     from ssah_tf.data.tfds_builders import prepare
 
-    path = prepare(FLAGS.dataset, manual_dir=FLAGS.manual_dir, data_dir=FLAGS.data_dir,
-                   split_seed=FLAGS.split_seed)
-    print(f"prepared {FLAGS.dataset} at {path}; train with --dataset={FLAGS.dataset} "
-          f"--data_dir={FLAGS.data_dir} --split_seed={FLAGS.split_seed}")
+    path = prepare(
+        FLAGS.dataset,
+        manual_dir=FLAGS.manual_dir,
+        data_dir=FLAGS.data_dir,
+        split_seed=FLAGS.split_seed,
+    )
+    print(
+        f"prepared {FLAGS.dataset} at {path}; train with --dataset={FLAGS.dataset} "
+        f"--data_dir={FLAGS.data_dir} --split_seed={FLAGS.split_seed}"
+    )
     return 0
 
 

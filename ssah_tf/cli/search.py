@@ -1,9 +1,9 @@
 """ssah-search: exact Hamming search of packed code files (top-k and/or radius).
 
-  ssah-search --database=db.npz --queries=q.npz --top_k=10 [--radius=2] [--output=hits.json|csv]
-  ssah-search --database=db.npz --export_dir=EXPORT --query_texts=tags.txt --top_k=10
-              (raw queries encoded on the fly: --query_images / --query_image_features /
-              --query_texts / --query_labels, as ssah-encode reads them)
+ssah-search --database=db.npz --queries=q.npz --top_k=10 [--radius=2] [--output=hits.json|csv]
+ssah-search --database=db.npz --export_dir=EXPORT --query_texts=tags.txt --top_k=10
+            (raw queries encoded on the fly: --query_images / --query_image_features /
+            --query_texts / --query_labels, as ssah-encode reads them)
 """
 
 from __future__ import annotations
@@ -22,46 +22,69 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("database", None, "Code file of the collection (ssah-encode output).")
 flags.DEFINE_string("queries", None, "Code file of the queries (ssah-encode output).")
 flags.DEFINE_string("export_dir", None, "Model (ssah-export) that encodes raw --query_* inputs.")
-for _source, _help in (("images", "image file, folder or .txt list"),
-                       ("image_features", ".npy image features"),
-                       ("texts", ".txt tags per line or .npy bag-of-words"),
-                       ("labels", ".npy/.txt label vectors")):
+for _source, _help in (
+    ("images", "image file, folder or .txt list"),
+    ("image_features", ".npy image features"),
+    ("texts", ".txt tags per line or .npy bag-of-words"),
+    ("labels", ".npy/.txt label vectors"),
+):
     flags.DEFINE_string(f"query_{_source}", None, f"Raw queries to encode: {_help}.")
-flags.DEFINE_bool("trust_export", False, "Skip the check that --export_dir holds only the ops "
-                  "ssah-export writes (a SavedModel is a program: only for exports you made).")
+flags.DEFINE_bool(
+    "trust_export",
+    False,
+    "Skip the check that --export_dir holds only the ops "
+    "ssah-export writes (a SavedModel is a program: only for exports you made).",
+)
 flags.DEFINE_string("vocab_file", None, "Tag vocabulary for --query_texts (default: the export's).")
 flags.DEFINE_integer("top_k", None, "Return the k nearest items per query.")
 flags.DEFINE_integer("radius", None, "Return the items within this Hamming distance.")
 flags.DEFINE_string("output", None, "Write results to .json or .csv (default: JSON on stdout).")
-flags.DEFINE_enum("backend", "numpy", ["numpy", "faiss_flat", "faiss_ivf", "faiss_hnsw"],
-                  "numpy: exact popcount; faiss_flat: exact, identical results; faiss_ivf / "
-                  "faiss_hnsw: approximate indexes for large collections (pip install \".[faiss]\").")
+flags.DEFINE_enum(
+    "backend",
+    "numpy",
+    ["numpy", "faiss_flat", "faiss_ivf", "faiss_hnsw"],
+    "numpy: exact popcount; faiss_flat: exact, identical results; faiss_ivf / "
+    'faiss_hnsw: approximate indexes for large collections (pip install ".[faiss]").',
+)
 
 
 def _queries(database: dict) -> dict:
     """The query codes: a code file, or raw inputs encoded with --export_dir."""
-    from ssah_tf.encoding import SOURCES, encode_source
     from ssah_tf.bits import pack_bits
+    from ssah_tf.encoding import SOURCES, encode_source
     from ssah_tf.retrieval import ExportedEncoder, load_code_file
 
     raw = [s for s in SOURCES if getattr(FLAGS, f"query_{s}")]
     if bool(FLAGS.queries) + len(raw) != 1:
-        raise UserError("give the queries once: --queries=CODES.npz or one --query_images / "
-                        "--query_image_features / --query_texts / --query_labels")
+        raise UserError(
+            "give the queries once: --queries=CODES.npz or one --query_images / "
+            "--query_image_features / --query_texts / --query_labels"
+        )
     if FLAGS.queries:
         return load_code_file(FLAGS.queries)
     if not FLAGS.export_dir:
-        raise UserError(f"--query_{raw[0]} needs --export_dir (the model that encoded the database)")
+        raise UserError(
+            f"--query_{raw[0]} needs --export_dir (the model that encoded the database)"
+        )
     encoder = ExportedEncoder(FLAGS.export_dir, trust=FLAGS.trust_export)
     model = str(database.get("model", ""))
     if model and model != encoder.identity:
         # Identity includes the export's path, so a moved export also differs: warn only.
-        logging.warning("--export_dir is %s but %s was encoded by %s; codes of different "
-                        "models are not comparable", encoder.identity, FLAGS.database, model)
-    items = encode_source(encoder, raw[0], getattr(FLAGS, f"query_{raw[0]}"),
-                          vocab_file=FLAGS.vocab_file)
-    return {"codes": pack_bits(items.codes), "ids": np.asarray(items.ids),
-            "bits": np.array(encoder.bits)}
+        logging.warning(
+            "--export_dir is %s but %s was encoded by %s; codes of different "
+            "models are not comparable",
+            encoder.identity,
+            FLAGS.database,
+            model,
+        )
+    items = encode_source(
+        encoder, raw[0], getattr(FLAGS, f"query_{raw[0]}"), vocab_file=FLAGS.vocab_file
+    )
+    return {
+        "codes": pack_bits(items.codes),
+        "ids": np.asarray(items.ids),
+        "bits": np.array(encoder.bits),
+    }
 
 
 def main(argv):
@@ -77,8 +100,10 @@ def main(argv):
     database = load_code_file(FLAGS.database)
     queries = _queries(database)
     if int(database["bits"]) != int(queries["bits"]):
-        raise UserError(f"code lengths differ: queries {int(queries['bits'])} bits, database "
-                        f"{int(database['bits'])} bits")
+        raise UserError(
+            f"code lengths differ: queries {int(queries['bits'])} bits, database "
+            f"{int(database['bits'])} bits"
+        )
     db_ids, labels = database["ids"], database.get("labels")
     if FLAGS.backend == "numpy":
         found = search(queries["codes"], database["codes"], top_k=FLAGS.top_k, radius=FLAGS.radius)
@@ -93,15 +118,19 @@ def main(argv):
                 hit["labels"] = [int(j) for j in labels[i].nonzero()[0]]
         results.append({"query": str(query_id), "results": hits})
     if FLAGS.output and FLAGS.output.endswith(".csv"):
+
         def write(f):
             writer = csv.writer(f)
-            writer.writerow(["query", "rank", "id", "distance"]
-                            + (["labels"] if labels is not None else []))
+            writer.writerow(
+                ["query", "rank", "id", "distance"] + (["labels"] if labels is not None else [])
+            )
             for r in results:
                 for rank, hit in enumerate(r["results"], 1):
-                    writer.writerow([r["query"], rank, hit["id"], hit["distance"]]
-                                    + ([" ".join(map(str, hit["labels"]))]
-                                       if labels is not None else []))
+                    writer.writerow(
+                        [r["query"], rank, hit["id"], hit["distance"]]
+                        + ([" ".join(map(str, hit["labels"]))] if labels is not None else [])
+                    )
+
         write_atomic(FLAGS.output, write)
     elif FLAGS.output:
         write_atomic(FLAGS.output, lambda f: json.dump(results, f, indent=1))

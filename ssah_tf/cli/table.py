@@ -22,12 +22,20 @@ from ssah_tf.cli import common
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("runs", None, "Run directories (or results.json files), glob patterns "
-                  "allowed: ssah-train and ssah-baseline runs of every seed.")
+flags.DEFINE_list(
+    "runs",
+    None,
+    "Run directories (or results.json files), glob patterns "
+    "allowed: ssah-train and ssah-baseline runs of every seed.",
+)
 flags.DEFINE_string("output", None, "Write <output>.md and <output>.csv (default: print only).")
-flags.DEFINE_string("paper", None, "A CSV of published figures (dataset, backbone, bits, "
-                    "direction, map; e.g. experiments/tables/paper_ssah.csv): adds the paper's "
-                    "table layout with our figures beside them.")
+flags.DEFINE_string(
+    "paper",
+    None,
+    "A CSV of published figures (dataset, backbone, bits, "
+    "direction, map; e.g. experiments/tables/paper_ssah.csv): adds the paper's "
+    "table layout with our figures beside them.",
+)
 
 
 def expand(patterns: list[str]) -> list[str]:
@@ -36,15 +44,24 @@ def expand(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         matches = sorted(glob.glob(pattern))
         paths.extend(matches or [pattern])
-    return [p for p in dict.fromkeys(paths)
-            if not os.path.isdir(p) or os.path.isfile(os.path.join(p, "results.json"))
-            or p in patterns]
+    return [
+        p
+        for p in dict.fromkeys(paths)
+        if not os.path.isdir(p) or os.path.isfile(os.path.join(p, "results.json")) or p in patterns
+    ]
 
 
 def main(argv):
     from ssah_tf.atomic import write_atomic
-    from ssah_tf.evaluation.tables import (build_tables, csv_text, group_rows, markdown,
-                                           paper_markdown, read_paper_table, read_run)
+    from ssah_tf.evaluation.tables import (
+        build_tables,
+        csv_text,
+        group_rows,
+        markdown,
+        paper_markdown,
+        read_paper_table,
+        read_run,
+    )
 
     if not FLAGS.runs:
         raise UserError("--runs is required (run directories or glob patterns)")

@@ -26,33 +26,75 @@ FLAGS = flags.FLAGS
 common.define_data_flags()
 common.define_model_flags()
 common.define_execution_flags()
-flags.DEFINE_enum("modalities", "both", ["both", "text", "image"],
-                  RunConfig.__dataclass_fields__["modalities"].metadata["help"])
+flags.DEFINE_enum(
+    "modalities",
+    "both",
+    ["both", "text", "image"],
+    RunConfig.__dataclass_fields__["modalities"].metadata["help"],
+)
 common.define_field_flags(RunConfig, ["backbone", "cnnf_path", "vgg19_weights", "image_size"])
-flags.DEFINE_enum("schedule", None, ["paper", "release"],
-                  ScheduleConfig.__dataclass_fields__["name"].metadata["help"]
-                  + " (default: the preset's)")
+flags.DEFINE_enum(
+    "schedule",
+    None,
+    ["paper", "release"],
+    ScheduleConfig.__dataclass_fields__["name"].metadata["help"] + " (default: the preset's)",
+)
 common.define_field_flags(
-    ScheduleConfig, group="schedule (the paper schedule's knobs; the release schedule is fixed)")
-common.group_flags("schedule (the paper schedule's knobs; the release schedule is fixed)",
-                   ["schedule"])
+    ScheduleConfig, group="schedule (the paper schedule's knobs; the release schedule is fixed)"
+)
+common.group_flags(
+    "schedule (the paper schedule's knobs; the release schedule is fixed)", ["schedule"]
+)
 flags.DEFINE_string("model_dir", None, RunConfig.__dataclass_fields__["model_dir"].metadata["help"])
-flags.DEFINE_bool("resume", False, "Continue the latest checkpoint in --model_dir (its own "
-                  "settings stand; only flags you give change them).")
-flags.DEFINE_string("resume_from", None, "Continue from this checkpoint of the run instead of "
-                    "the latest (a prefix such as RUN/checkpoints/ckpt-40); implies --resume.")
-flags.DEFINE_string("init_from", None, "Initialise network weights from this checkpoint "
-                    "(a run's, or one made by ssah-import-release).")
-flags.DEFINE_enum("strategy", "auto", list(STRATEGIES),
-                  "Distribution: auto = mirrored with >1 GPU, else one device; multi_worker "
-                  "reads TF_CONFIG.")
+flags.DEFINE_bool(
+    "resume",
+    False,
+    "Continue the latest checkpoint in --model_dir (its own "
+    "settings stand; only flags you give change them).",
+)
+flags.DEFINE_string(
+    "resume_from",
+    None,
+    "Continue from this checkpoint of the run instead of "
+    "the latest (a prefix such as RUN/checkpoints/ckpt-40); implies --resume.",
+)
+flags.DEFINE_string(
+    "init_from",
+    None,
+    "Initialise network weights from this checkpoint "
+    "(a run's, or one made by ssah-import-release).",
+)
+flags.DEFINE_enum(
+    "strategy",
+    "auto",
+    list(STRATEGIES),
+    "Distribution: auto = mirrored with >1 GPU, else one device; multi_worker reads TF_CONFIG.",
+)
 flags.DEFINE_bool("deterministic", False, "Enable TF op determinism (bit-reproducible runs).")
-common.define_field_flags(RunConfig, [
-    "seed", "eval_every", "eval_batch_size", "save_every_passes", "checkpoint_interval_seconds",
-    "keep_checkpoints", "steps_per_loop"])
-common.define_field_flags(RunConfig, [
-    "select_on", "val_size", "selection_criterion", "early_stopping_patience", "map_variant",
-    "map_top_k"], group="model selection (README: what best means)")
+common.define_field_flags(
+    RunConfig,
+    [
+        "seed",
+        "eval_every",
+        "eval_batch_size",
+        "save_every_passes",
+        "checkpoint_interval_seconds",
+        "keep_checkpoints",
+        "steps_per_loop",
+    ],
+)
+common.define_field_flags(
+    RunConfig,
+    [
+        "select_on",
+        "val_size",
+        "selection_criterion",
+        "early_stopping_patience",
+        "map_variant",
+        "map_top_k",
+    ],
+    group="model selection (README: what best means)",
+)
 common.group_flags("model selection (README: what best means)", ["eval_every"])
 common.define_report_flags()
 
@@ -64,16 +106,25 @@ def main(argv):
     settings = common.given_settings(setting_names())
     # The preset's own run defaults (the release selects on its test queries) apply
     # unless a flag was given; the library does the same for ssah_tf.train.
-    session = prepare(FLAGS.model_dir, resume=FLAGS.resume, resume_from=FLAGS.resume_from,
-                      init_from=FLAGS.init_from, strategy=FLAGS.strategy,
-                      deterministic=FLAGS.deterministic, **settings)
+    session = prepare(
+        FLAGS.model_dir,
+        resume=FLAGS.resume,
+        resume_from=FLAGS.resume_from,
+        init_from=FLAGS.init_from,
+        strategy=FLAGS.strategy,
+        deterministic=FLAGS.deterministic,
+        **settings,
+    )
     trainer = session.trainer
     trainer.setup["command"] = common.command_line()
     try:
         results = session.run()
     except Preempted as stop:
-        print(f"{common.tool_name()}: stopped by {trainer.stop_signal}: checkpoint {stop} "
-              "written; rerun with --resume to continue", file=sys.stderr)
+        print(
+            f"{common.tool_name()}: stopped by {trainer.stop_signal}: checkpoint {stop} "
+            "written; rerun with --resume to continue",
+            file=sys.stderr,
+        )
         return 3
     except Diverged as error:
         print(f"{common.tool_name()}: error: {common.flag_text(error)}", file=sys.stderr)

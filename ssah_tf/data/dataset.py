@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from absl import logging
@@ -89,8 +89,10 @@ class FileImages(ImageSource):
                 data = tf.io.read_file(path)
                 image = tf.io.decode_image(data, channels=3, expand_animations=False)
             except (tf.errors.OpError, ValueError) as error:
-                raise UserError(f"image {path} could not be read or decoded "
-                                f"({type(error).__name__}); fix or remove it") from None
+                raise UserError(
+                    f"image {path} could not be read or decoded "
+                    f"({type(error).__name__}); fix or remove it"
+                ) from None
             out[row] = resize_uint8(image.numpy()[None], size)[0]
         return out
 
@@ -164,19 +166,25 @@ def validate(dataset: CrossModalDataset, where: str) -> CrossModalDataset:
     n = labels.shape[0]
     for name, array in (("texts", dataset.texts), ("image_features", dataset.image_features)):
         if array is not None and array.ndim == 2 and array.shape[1] == 0:
-            raise UserError(f"{where}: {name} have 0 columns (shape {array.shape}); give at least "
-                            f"one value per item, or leave {name} out")
+            raise UserError(
+                f"{where}: {name} have 0 columns (shape {array.shape}); give at least "
+                f"one value per item, or leave {name} out"
+            )
     counts = {"labels": n}
     if dataset.texts is not None:
         if dataset.texts.ndim != 2:
-            raise UserError(f"{where}: texts must be 2-D [items, dims], got shape {dataset.texts.shape}")
+            raise UserError(
+                f"{where}: texts must be 2-D [items, dims], got shape {dataset.texts.shape}"
+            )
         counts["texts"] = dataset.texts.shape[0]
         if not np.all(np.isfinite(dataset.texts)):
             raise UserError(f"{where}: texts contain NaN or inf values")
     if dataset.image_features is not None:
         if dataset.image_features.ndim != 2:
-            raise UserError(f"{where}: image_features must be 2-D [items, dims], "
-                            f"got shape {dataset.image_features.shape}")
+            raise UserError(
+                f"{where}: image_features must be 2-D [items, dims], "
+                f"got shape {dataset.image_features.shape}"
+            )
         counts["image_features"] = dataset.image_features.shape[0]
         if not np.all(np.isfinite(dataset.image_features)):
             bad = int((~np.isfinite(dataset.image_features)).any(1).sum())
@@ -184,21 +192,24 @@ def validate(dataset: CrossModalDataset, where: str) -> CrossModalDataset:
     if dataset.images is not None:
         counts["images"] = dataset.images.num_items
     if len(set(counts.values())) != 1:
-        raise UserError(f"{where}: item counts disagree: "
-                        + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        raise UserError(
+            f"{where}: item counts disagree: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
     if not dataset.modalities:
         raise UserError(f"{where}: no image, image feature or text data found")
     empty_labels = int((labels.sum(1) == 0).sum())
     if empty_labels:
-        logging.warning("%s: %d items have no label; they can never be relevant to a query",
-                        where, empty_labels)
+        logging.warning(
+            "%s: %d items have no label; they can never be relevant to a query", where, empty_labels
+        )
     if dataset.texts is not None:
         empty_texts = int((~dataset.texts.any(1)).sum())
         if empty_texts:
             logging.warning("%s: %d items have an empty text (no tag)", where, empty_texts)
     if dataset.predefined_split is not None:
-        for name, index in zip(("query_index", "train_index", "database_index"),
-                               dataset.predefined_split):
+        for name, index in zip(
+            ("query_index", "train_index", "database_index"), dataset.predefined_split
+        ):
             if index.ndim != 1 or (index.size and (index.min() < 0 or index.max() >= n)):
                 raise UserError(f"{where}: {name} must be 1-D indices in [0, {n})")
     return dataset

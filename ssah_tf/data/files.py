@@ -30,8 +30,10 @@ def _head(path: str, what: str) -> bytes:
 def _plain(array: np.ndarray, path: str, key: str | None) -> np.ndarray:
     if array.dtype.hasobject:
         where = f"{path}:{key}" if key else path
-        raise UserError(f"{where} holds Python objects (an object array); save plain numeric "
-                        "arrays (e.g. np.asarray(x, np.float32))")
+        raise UserError(
+            f"{where} holds Python objects (an object array); save plain numeric "
+            "arrays (e.g. np.asarray(x, np.float32))"
+        )
     return array
 
 
@@ -48,13 +50,16 @@ def load_npz(path: str, what: str = "file") -> dict[str, np.ndarray]:
                     out[key] = _plain(f[key], path, key)
                 except ValueError as error:
                     if "pickle" in str(error):
-                        raise UserError(f"{path}:{key} holds Python objects (an object array); "
-                                        "save plain numeric arrays") from None
+                        raise UserError(
+                            f"{path}:{key} holds Python objects (an object array); "
+                            "save plain numeric arrays"
+                        ) from None
                     raise
             return out
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
-        raise UserError(f"{what} {path} is not a valid .npz file ({type(error).__name__}: "
-                        f"{error})") from None
+        raise UserError(
+            f"{what} {path} is not a valid .npz file ({type(error).__name__}: {error})"
+        ) from None
 
 
 def load_npy(path: str, what: str = "file") -> np.ndarray:
@@ -66,8 +71,10 @@ def load_npy(path: str, what: str = "file") -> np.ndarray:
         return _plain(np.load(path, allow_pickle=False), path, None)
     except ValueError as error:
         if "pickle" in str(error) or "object" in str(error):
-            raise UserError(f"{path} holds Python objects (an object array); save plain numeric "
-                            "arrays (e.g. np.asarray(x, np.float32))") from None
+            raise UserError(
+                f"{path} holds Python objects (an object array); save plain numeric "
+                "arrays (e.g. np.asarray(x, np.float32))"
+            ) from None
         raise UserError(f"{what} {path} is not a valid .npy file ({error})") from None
     except (OSError, EOFError) as error:
         raise UserError(f"{what} {path} is not a valid .npy file ({error})") from None
@@ -79,5 +86,6 @@ def load_json(path: str):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (ValueError, UnicodeDecodeError) as error:
-        raise UserError(f"{path} is damaged (not valid JSON: {error}); restore it from a backup "
-                        "or remove it") from None
+        raise UserError(
+            f"{path} is damaged (not valid JSON: {error}); restore it from a backup or remove it"
+        ) from None

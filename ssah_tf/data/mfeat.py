@@ -19,7 +19,9 @@ def _read_view(folder: str, view: str) -> np.ndarray:
     return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32)
 
 
-def read_mfeat(folder: str, *, image_view: str = "pix", text_view: str = "fou") -> CrossModalDataset:
+def read_mfeat(
+    folder: str, *, image_view: str = "pix", text_view: str = "fou"
+) -> CrossModalDataset:
     """Pixels as 'image features', Fourier coefficients as 'text', both as the files
     hold them: the trainer standardises dense inputs with training-item statistics.
 
@@ -32,7 +34,14 @@ def read_mfeat(folder: str, *, image_view: str = "pix", text_view: str = "fou") 
     classes = image[:, -1].astype(np.int64)
     labels = np.eye(int(classes.max()) + 1, dtype=np.float32)[classes]
     image, text = image[:, :-1], text[:, :-1]
-    return validate(CrossModalDataset(
-        name="mfeat", labels=labels, texts=np.ascontiguousarray(text, np.float32),
-        image_features=np.ascontiguousarray(image, np.float32),
-        label_names=tuple(str(i) for i in range(labels.shape[1])), source=folder), folder)
+    return validate(
+        CrossModalDataset(
+            name="mfeat",
+            labels=labels,
+            texts=np.ascontiguousarray(text, np.float32),
+            image_features=np.ascontiguousarray(image, np.float32),
+            label_names=tuple(str(i) for i in range(labels.shape[1])),
+            source=folder,
+        ),
+        folder,
+    )

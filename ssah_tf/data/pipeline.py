@@ -8,7 +8,7 @@ images to ``strategy.distribute_datasets_from_function``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -29,13 +29,21 @@ def image_feature_matrix(data: CrossModalDataset, pixel_size: int = 32) -> np.nd
     return pixels.reshape(len(pixels), -1).astype(np.float32) / 255.0
 
 
-def make_dataset(data: CrossModalDataset, indices: np.ndarray, *, batch_size: int,
-                 fields: Sequence[str] = ("labels", "text", "image"), image_size: int = 224,
-                 image_features: np.ndarray | None = None,
-                 preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
-                 shuffle: bool = False, seed: int | None = None, repeat: bool = False,
-                 drop_remainder: bool = False,
-                 input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+def make_dataset(
+    data: CrossModalDataset,
+    indices: np.ndarray,
+    *,
+    batch_size: int,
+    fields: Sequence[str] = ("labels", "text", "image"),
+    image_size: int = 224,
+    image_features: np.ndarray | None = None,
+    preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    shuffle: bool = False,
+    seed: int | None = None,
+    repeat: bool = False,
+    drop_remainder: bool = False,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
     """Batches of dicts with 'index' and the requested fields for rows ``indices``.
 
     'image' is read from ``image_features`` when given (mlp backbone), else from
@@ -52,8 +60,9 @@ def make_dataset(data: CrossModalDataset, indices: np.ndarray, *, batch_size: in
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     labels = tf.constant(data.labels) if "labels" in fields else None
     texts = tf.constant(data.texts) if "text" in fields and data.texts is not None else None
-    features = (tf.constant(image_features) if "image" in fields and image_features is not None
-                else None)
+    features = (
+        tf.constant(image_features) if "image" in fields and image_features is not None else None
+    )
     source = data.images if "image" in fields and features is None else None
 
     def gather(index):
@@ -68,6 +77,7 @@ def make_dataset(data: CrossModalDataset, indices: np.ndarray, *, batch_size: in
 
     ds = ds.map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
     if source is not None:
+
         def read(index):
             return source.read(index, image_size)
 
@@ -81,9 +91,15 @@ def make_dataset(data: CrossModalDataset, indices: np.ndarray, *, batch_size: in
     return ds.prefetch(AUTOTUNE)
 
 
-def pixel_batches_fn(rows: np.ndarray, *, source, item_index: np.ndarray, image_size: int,
-                     preprocess: Callable[[tf.Tensor], tf.Tensor], replicas: int
-                     ) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+def pixel_batches_fn(
+    rows: np.ndarray,
+    *,
+    source,
+    item_index: np.ndarray,
+    image_size: int,
+    preprocess: Callable[[tf.Tensor], tf.Tensor],
+    replicas: int,
+) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
     """A ``dataset_fn`` for ``strategy.distribute_datasets_from_function`` that streams
     the images of ``rows``: [steps * replicas, per_replica] positions into
     ``item_index`` (element e is step e // replicas, replica e % replicas), read by
@@ -93,8 +109,9 @@ def pixel_batches_fn(rows: np.ndarray, *, source, item_index: np.ndarray, image_
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         local_replicas = replicas // ctx.num_input_pipelines
-        keep = [e for e in range(len(rows))
-                if (e % replicas) // local_replicas == ctx.input_pipeline_id]
+        keep = [
+            e for e in range(len(rows)) if (e % replicas) // local_replicas == ctx.input_pipeline_id
+        ]
 
         def read(positions):
             return source.read(item_index[positions], image_size)

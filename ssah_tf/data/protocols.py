@@ -61,9 +61,18 @@ class Split:
         return self.database[~np.isin(self.database, self.validation)]
 
 
-def checked_split(query, train, database, *, num_items: int, where: str,
-                  allow_overlap: bool = False, seed: int | None = None,
-                  validation=None, validation_from: str | None = None) -> Split:
+def checked_split(
+    query,
+    train,
+    database,
+    *,
+    num_items: int,
+    where: str,
+    allow_overlap: bool = False,
+    seed: int | None = None,
+    validation=None,
+    validation_from: str | None = None,
+) -> Split:
     """A Split from three index arrays (four with ``validation``) after checking them;
     UserError naming ``where``.
 
@@ -79,26 +88,35 @@ def checked_split(query, train, database, *, num_items: int, where: str,
     for name, index in named:
         index = np.asarray(index)
         if index.dtype.kind not in "iu":
-            raise UserError(f"{where}: {name} has dtype {index.dtype}; indices must be integers "
-                            "(save them as int64)")
+            raise UserError(
+                f"{where}: {name} has dtype {index.dtype}; indices must be integers "
+                "(save them as int64)"
+            )
         index = index.astype(np.int64).ravel()
         if index.size and (index.min() < 0 or index.max() >= num_items):
-            raise UserError(f"{where}: {name} has indices outside [0, {num_items}); was it made "
-                            "for another dataset?")
+            raise UserError(
+                f"{where}: {name} has indices outside [0, {num_items}); was it made "
+                "for another dataset?"
+            )
         if len(np.unique(index)) != len(index):
             repeated = int(len(index) - len(np.unique(index)))
-            raise UserError(f"{where}: {name} repeats {repeated} indices; each item may appear "
-                            "once")
+            raise UserError(
+                f"{where}: {name} repeats {repeated} indices; each item may appear once"
+            )
         arrays[name] = index
     for name in ("query_index", "train_index", "database_index"):
         if arrays[name].size == 0:
-            raise UserError(f"{where}: {name} is empty; a split needs queries, training items "
-                            "and a database")
-    leaked = np.intersect1d(arrays["query_index"],
-                            np.union1d(arrays["train_index"], arrays["database_index"]))
+            raise UserError(
+                f"{where}: {name} is empty; a split needs queries, training items and a database"
+            )
+    leaked = np.intersect1d(
+        arrays["query_index"], np.union1d(arrays["train_index"], arrays["database_index"])
+    )
     if leaked.size:
-        message = (f"{where}: {leaked.size} queries are also training or database items "
-                   f"(e.g. item {int(leaked[0])}), which leaks them into the ranking")
+        message = (
+            f"{where}: {leaked.size} queries are also training or database items "
+            f"(e.g. item {int(leaked[0])}), which leaks them into the ranking"
+        )
         if not allow_overlap:
             raise UserError(message + "; fix the split or pass `allow_query_overlap`")
         from absl import logging
@@ -109,13 +127,21 @@ def checked_split(query, train, database, *, num_items: int, where: str,
         if held_out.size == 0:
             held_out = None
         elif not np.all(np.isin(held_out, arrays["database_index"])) or np.any(
-                np.isin(held_out, np.union1d(arrays["train_index"], arrays["query_index"]))):
-            raise UserError(f"{where}: validation_index must hold database items that are "
-                            "neither queries nor training items; fix the split file or "
-                            "remove its validation_index")
-    return Split(arrays["query_index"], arrays["train_index"], arrays["database_index"],
-                 seed=seed, validation=held_out,
-                 validation_from=None if held_out is None else (validation_from or "file"))
+            np.isin(held_out, np.union1d(arrays["train_index"], arrays["query_index"]))
+        ):
+            raise UserError(
+                f"{where}: validation_index must hold database items that are "
+                "neither queries nor training items; fix the split file or "
+                "remove its validation_index"
+            )
+    return Split(
+        arrays["query_index"],
+        arrays["train_index"],
+        arrays["database_index"],
+        seed=seed,
+        validation=held_out,
+        validation_from=None if held_out is None else (validation_from or "file"),
+    )
 
 
 def default_protocol(name: str, num_items: int) -> Protocol:
@@ -126,26 +152,38 @@ def default_protocol(name: str, num_items: int) -> Protocol:
     return Protocol(query=query, train=min(10000, num_items - query))
 
 
-def make_split(num_items: int, *, query_size: int, train_size: int,
-               database_size: int | None = None, seed: int = 0) -> Split:
+def make_split(
+    num_items: int,
+    *,
+    query_size: int,
+    train_size: int,
+    database_size: int | None = None,
+    seed: int = 0,
+) -> Split:
     """Seeded permutation: first ``query_size`` items are queries, the rest the database;
     the training items are the first ``train_size`` database items."""
     if query_size <= 0 or train_size <= 0:
         raise UserError("`query_size` and `train_size` must be positive")
     if query_size >= num_items:
-        raise UserError(f"`query_size` {query_size} leaves no database: the split sizes exceed "
-                        f"the {num_items} items of the dataset")
+        raise UserError(
+            f"`query_size` {query_size} leaves no database: the split sizes exceed "
+            f"the {num_items} items of the dataset"
+        )
     rest = num_items - query_size
     database_size = rest if database_size is None else database_size
     if query_size + database_size > num_items:
-        raise UserError(f"split sizes query {query_size} + database {database_size} exceed the "
-                        f"{num_items} items of the dataset; lower `query_size`/`database_size`")
+        raise UserError(
+            f"split sizes query {query_size} + database {database_size} exceed the "
+            f"{num_items} items of the dataset; lower `query_size`/`database_size`"
+        )
     if train_size > database_size:
-        raise UserError(f"`train_size` {train_size} is larger than the database "
-                        f"({database_size} items); training items are drawn from the database")
+        raise UserError(
+            f"`train_size` {train_size} is larger than the database "
+            f"({database_size} items); training items are drawn from the database"
+        )
     perm = np.random.default_rng(seed).permutation(num_items)
     query = perm[:query_size]
-    database = perm[query_size:query_size + database_size]
+    database = perm[query_size : query_size + database_size]
     return Split(query=query, train=database[:train_size], database=database, seed=seed)
 
 
@@ -187,30 +225,44 @@ def with_validation(split: Split, size: int, *, seed: int, source: str | None = 
     rng = np.random.default_rng(seed)
     if source == "database":
         if size > len(outside):
-            raise UserError(f"`val_size={size}` exceeds the {len(outside)} database items "
-                            "outside the training set, where validation queries come from; "
-                            "lower it")
-        return dataclasses.replace(split, validation=np.sort(rng.choice(outside, size, replace=False)),
-                                   validation_from="database")
+            raise UserError(
+                f"`val_size={size}` exceeds the {len(outside)} database items "
+                "outside the training set, where validation queries come from; "
+                "lower it"
+            )
+        return dataclasses.replace(
+            split,
+            validation=np.sort(rng.choice(outside, size, replace=False)),
+            validation_from="database",
+        )
     if size >= len(split.train):
-        raise UserError(f"`val_size={size}`: validation queries are held out of the "
-                        f"{len(split.train)} training items here, and that leaves none to "
-                        "train on; lower it")
+        raise UserError(
+            f"`val_size={size}`: validation queries are held out of the "
+            f"{len(split.train)} training items here, and that leaves none to "
+            "train on; lower it"
+        )
     held_out = np.sort(rng.choice(split.train, size, replace=False))
-    return dataclasses.replace(split, train=split.train[~np.isin(split.train, held_out)],
-                               validation=held_out, validation_from="train")
+    return dataclasses.replace(
+        split,
+        train=split.train[~np.isin(split.train, held_out)],
+        validation=held_out,
+        validation_from="train",
+    )
 
 
-def resolve_validation(split: Split, requested: int | None, *, seed: int,
-                       automatic: bool = True) -> Split:
+def resolve_validation(
+    split: Split, requested: int | None, *, seed: int, automatic: bool = True
+) -> Split:
     """The split's validation queries as a new run (or ssah-baseline) uses them: a split
     file's own; else ``requested`` of them, or with None the automatic size (when
     ``automatic``, else none), drawn by :func:`with_validation` with ``seed``."""
     if split.validation is not None:
         if requested is not None and requested != len(split.validation):
-            raise UserError(f"`val_size={requested}` disagrees with the {len(split.validation)} "
-                            "validation queries of `split_file`; drop `val_size` (the file's "
-                            "stand) or use a split file without them")
+            raise UserError(
+                f"`val_size={requested}` disagrees with the {len(split.validation)} "
+                "validation queries of `split_file`; drop `val_size` (the file's "
+                "stand) or use a split file without them"
+            )
         return split
     if requested is None:
         if not automatic:
@@ -232,9 +284,12 @@ def legacy_validation(split: Split, size: int) -> Split:
 def save_split(split: Split, path: str) -> None:
     """Write the split as .npz (query_index, train_index, database_index and, when
     there are validation queries, validation_index), atomically."""
-    arrays = dict(query_index=split.query, train_index=split.train,
-                  database_index=split.database,
-                  seed=np.array(-1 if split.seed is None else split.seed))
+    arrays = dict(
+        query_index=split.query,
+        train_index=split.train,
+        database_index=split.database,
+        seed=np.array(-1 if split.seed is None else split.seed),
+    )
     if split.validation is not None:
         arrays["validation_index"] = split.validation
         arrays["validation_from"] = np.array(split.validation_from or "file")
@@ -250,11 +305,21 @@ def load_split(path: str, num_items: int, *, allow_overlap: bool = False) -> Spl
     arrays = load_npz(path, "split file")
     missing = [k for k in ("query_index", "train_index", "database_index") if k not in arrays]
     if missing:
-        raise UserError(f"split file {path} lacks {', '.join(missing)} "
-                        f"(keys: {', '.join(sorted(arrays)) or 'none'})")
-    seed = int(arrays["seed"]) if "seed" in arrays and np.asarray(arrays["seed"]).size == 1 else None
-    return checked_split(arrays["query_index"], arrays["train_index"], arrays["database_index"],
-                         num_items=num_items, where=f"split file {path}",
-                         allow_overlap=allow_overlap, seed=None if seed == -1 else seed,
-                         validation=arrays.get("validation_index"),
-                         validation_from=str(arrays.get("validation_from", "file")))
+        raise UserError(
+            f"split file {path} lacks {', '.join(missing)} "
+            f"(keys: {', '.join(sorted(arrays)) or 'none'})"
+        )
+    seed = (
+        int(arrays["seed"]) if "seed" in arrays and np.asarray(arrays["seed"]).size == 1 else None
+    )
+    return checked_split(
+        arrays["query_index"],
+        arrays["train_index"],
+        arrays["database_index"],
+        num_items=num_items,
+        where=f"split file {path}",
+        allow_overlap=allow_overlap,
+        seed=None if seed == -1 else seed,
+        validation=arrays.get("validation_index"),
+        validation_from=str(arrays.get("validation_from", "file")),
+    )

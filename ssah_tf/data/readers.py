@@ -50,7 +50,9 @@ class _MatFile:
             try:
                 self._vars = scipy.io.loadmat(path)
             except Exception as error:  # scipy raises several types for non-MAT files
-                raise UserError(f"{path} is not a MATLAB file ({type(error).__name__}: {error})") from None
+                raise UserError(
+                    f"{path} is not a MATLAB file ({type(error).__name__}: {error})"
+                ) from None
             self.names = [k for k in self._vars if not k.startswith("__")]
 
     def array(self, name: str) -> np.ndarray:
@@ -66,11 +68,15 @@ class _MatFile:
         if self.hdf5:
             data = self._h5[name]
             if data.ndim != 4 or data.shape[1] != 3:
-                raise UserError(f"{self.path}: {name} has shape {data.shape}; expected MATLAB "
-                                "224x224x3xN (N x 3 x 224 x 224 in HDF5)")
+                raise UserError(
+                    f"{self.path}: {name} has shape {data.shape}; expected MATLAB "
+                    "224x224x3xN (N x 3 x 224 x 224 in HDF5)"
+                )
             return ArrayImages(data, matlab_h5=True, name=f"{os.path.basename(self.path)}:{name}")
-        return ArrayImages(matlab_images_to_nhwc(self.array(name), f"{self.path}:{name}"),
-                           name=f"{os.path.basename(self.path)}:{name}")
+        return ArrayImages(
+            matlab_images_to_nhwc(self.array(name), f"{self.path}:{name}"),
+            name=f"{os.path.basename(self.path)}:{name}",
+        )
 
 
 def matlab_images_to_nhwc(array: np.ndarray, where: str) -> np.ndarray:
@@ -119,13 +125,20 @@ def read_matlab(path: str, name: str = "mat") -> CrossModalDataset:
     available = sorted({n for f in files for n in f.names})
     labels_at = _find(files, LABEL_KEYS)
     if labels_at is None:
-        raise UserError(f"{path}: no label variable ({'/'.join(LABEL_KEYS)}); "
-                        f"variables found: {', '.join(available)}")
-    images_at, texts_at, feats_at = (_find(files, IMAGE_KEYS), _find(files, TEXT_KEYS),
-                                     _find(files, FEATURE_KEYS))
+        raise UserError(
+            f"{path}: no label variable ({'/'.join(LABEL_KEYS)}); "
+            f"variables found: {', '.join(available)}"
+        )
+    images_at, texts_at, feats_at = (
+        _find(files, IMAGE_KEYS),
+        _find(files, TEXT_KEYS),
+        _find(files, FEATURE_KEYS),
+    )
     if images_at is None and texts_at is None and feats_at is None:
-        raise UserError(f"{path}: no image ({'/'.join(IMAGE_KEYS)}) or text "
-                        f"({'/'.join(TEXT_KEYS)}) variable; variables found: {', '.join(available)}")
+        raise UserError(
+            f"{path}: no image ({'/'.join(IMAGE_KEYS)}) or text "
+            f"({'/'.join(TEXT_KEYS)}) variable; variables found: {', '.join(available)}"
+        )
     images = images_at[0].lazy_images(images_at[1]) if images_at else None
     n = images.num_items if images else None
     raw_labels = labels_at[0].array(labels_at[1])
@@ -142,12 +155,22 @@ def read_matlab(path: str, name: str = "mat") -> CrossModalDataset:
         n = texts.shape[0]
     features = None
     if feats_at:
-        features = _orient(feats_at[0].array(feats_at[1]), n,
-                           f"{feats_at[0].path}:{feats_at[1]}").astype(np.float32)
+        features = _orient(
+            feats_at[0].array(feats_at[1]), n, f"{feats_at[0].path}:{feats_at[1]}"
+        ).astype(np.float32)
         n = n or features.shape[0]
     labels = _orient(raw_labels, n, f"{labels_at[0].path}:{labels_at[1]}").astype(np.float32)
-    return validate(CrossModalDataset(name=name, labels=labels, texts=texts, images=images,
-                                      image_features=features, source=path), path)
+    return validate(
+        CrossModalDataset(
+            name=name,
+            labels=labels,
+            texts=texts,
+            images=images,
+            image_features=features,
+            source=path,
+        ),
+        path,
+    )
 
 
 # ----------------------------------------------------------------------------- text lists
@@ -157,8 +180,13 @@ def _read_lines(path: str) -> list[str]:
         return [line.rstrip("\r\n") for line in f]
 
 
-def read_text_lists(folder: str, *, image_root: str | None = None, vocab_file: str | None = None,
-                    name: str = "text_lists") -> CrossModalDataset:
+def read_text_lists(
+    folder: str,
+    *,
+    image_root: str | None = None,
+    vocab_file: str | None = None,
+    name: str = "text_lists",
+) -> CrossModalDataset:
     """all_imgs.txt / all_tags.txt / all_labels.txt / vocabulary (+ images under image_root)."""
     _require_exists(folder, "folder")
     tags_path = os.path.join(folder, "all_tags.txt")
@@ -171,8 +199,9 @@ def read_text_lists(folder: str, *, image_root: str | None = None, vocab_file: s
                 vocab_file = os.path.join(folder, candidate)
                 break
         else:
-            raise UserError(f"{folder}: no tag vocabulary file ({', '.join(VOCAB_NAMES)}); "
-                            "pass `vocab_file`")
+            raise UserError(
+                f"{folder}: no tag vocabulary file ({', '.join(VOCAB_NAMES)}); pass `vocab_file`"
+            )
     vocab = [t.strip() for t in _read_lines(vocab_file) if t.strip()]
     if len(set(vocab)) != len(vocab):
         raise UserError(f"{vocab_file}: the vocabulary has duplicate tags")
@@ -183,9 +212,13 @@ def read_text_lists(folder: str, *, image_root: str | None = None, vocab_file: s
     while tag_lines and len(tag_lines) > len(label_lines) and not tag_lines[-1].strip():
         tag_lines.pop()
     if len(tag_lines) != len(label_lines):
-        raise UserError(f"{folder}: all_tags.txt has {len(tag_lines)} lines but all_labels.txt "
-                        f"has {len(label_lines)}")
-    texts = tags_to_vectors(tag_lines, vocab, f"{tags_path} (vocabulary {os.path.basename(vocab_file)})")
+        raise UserError(
+            f"{folder}: all_tags.txt has {len(tag_lines)} lines but all_labels.txt "
+            f"has {len(label_lines)}"
+        )
+    texts = tags_to_vectors(
+        tag_lines, vocab, f"{tags_path} (vocabulary {os.path.basename(vocab_file)})"
+    )
     try:
         labels = np.array([[float(v) for v in line.split()] for line in label_lines], np.float32)
     except ValueError:
@@ -198,14 +231,27 @@ def read_text_lists(folder: str, *, image_root: str | None = None, vocab_file: s
         _require_exists(image_root, "image folder")
         relative = [p.strip() for p in _read_lines(imgs_path) if p.strip()]
         if len(relative) != len(labels):
-            raise UserError(f"{imgs_path} lists {len(relative)} images for {len(labels)} label rows")
+            raise UserError(
+                f"{imgs_path} lists {len(relative)} images for {len(labels)} label rows"
+            )
         missing = [p for p in relative if not os.path.isfile(os.path.join(image_root, p))]
         if missing:
-            raise UserError(f"{len(missing)} images listed in all_imgs.txt are missing under "
-                            f"{image_root}, e.g. {missing[0]}")
+            raise UserError(
+                f"{len(missing)} images listed in all_imgs.txt are missing under "
+                f"{image_root}, e.g. {missing[0]}"
+            )
         images = FileImages(image_root, relative)
-    return validate(CrossModalDataset(name=name, labels=labels, texts=texts, images=images,
-                                      tag_names=tuple(vocab), source=folder), folder)
+    return validate(
+        CrossModalDataset(
+            name=name,
+            labels=labels,
+            texts=texts,
+            images=images,
+            tag_names=tuple(vocab),
+            source=folder,
+        ),
+        folder,
+    )
 
 
 # ----------------------------------------------------------------------------- npz / features
@@ -224,34 +270,54 @@ def read_feature_file(path: str, name: str = "npz") -> CrossModalDataset:
     if not any(k in arrays for k in ("image_features", "images", "texts")):
         raise UserError(f"{path}: needs 'image_features', 'images' or 'texts' (keys: {keys})")
     for key in ("labels", "texts", "image_features"):
-        if key in arrays and not np.issubdtype(arrays[key].dtype, np.number) \
-                and arrays[key].dtype != np.bool_:
+        if (
+            key in arrays
+            and not np.issubdtype(arrays[key].dtype, np.number)
+            and arrays[key].dtype != np.bool_
+        ):
             raise UserError(f"{path}: {key} has non-numeric dtype {arrays[key].dtype}")
     labels = np.asarray(arrays["labels"], np.float32)
     images = None
     if "images" in arrays:
-        images = ArrayImages(matlab_images_to_nhwc(arrays["images"], f"{path}:images")
-                             if arrays["images"].ndim == 4 else arrays["images"], name="images")
+        images = ArrayImages(
+            matlab_images_to_nhwc(arrays["images"], f"{path}:images")
+            if arrays["images"].ndim == 4
+            else arrays["images"],
+            name="images",
+        )
         if arrays["images"].ndim != 4:
             raise UserError(f"{path}: images must be N x H x W x 3 uint8")
     split = None
     present = [k for k in SPLIT_KEYS if k in arrays]
     if present:
         if len(present) != 3:
-            raise UserError(f"{path}: give all of {', '.join(SPLIT_KEYS)} or none (found {present})")
+            raise UserError(
+                f"{path}: give all of {', '.join(SPLIT_KEYS)} or none (found {present})"
+            )
         split = tuple(np.asarray(arrays[k]).ravel() for k in SPLIT_KEYS)
     label_names = tuple(str(s) for s in arrays["label_names"]) if "label_names" in arrays else None
-    return validate(CrossModalDataset(
-        name=name, labels=labels,
-        texts=np.asarray(arrays["texts"], np.float32) if "texts" in arrays else None,
-        images=images,
-        image_features=(np.asarray(arrays["image_features"], np.float32)
-                        if "image_features" in arrays else None),
-        label_names=label_names, predefined_split=split, source=path), path)
+    return validate(
+        CrossModalDataset(
+            name=name,
+            labels=labels,
+            texts=np.asarray(arrays["texts"], np.float32) if "texts" in arrays else None,
+            images=images,
+            image_features=(
+                np.asarray(arrays["image_features"], np.float32)
+                if "image_features" in arrays
+                else None
+            ),
+            label_names=label_names,
+            predefined_split=split,
+            source=path,
+        ),
+        path,
+    )
 
 
-def detect_and_read(path: str, *, name: str, image_root: str | None = None,
-                    vocab_file: str | None = None) -> CrossModalDataset:
+def detect_and_read(
+    path: str, *, name: str, image_root: str | None = None, vocab_file: str | None = None
+) -> CrossModalDataset:
     """Read ``path`` in whichever supported format it is."""
     _require_exists(path, "data path")
     if os.path.isdir(path):
@@ -267,5 +333,6 @@ def detect_and_read(path: str, *, name: str, image_root: str | None = None,
         if "labels" in first.names and "LAll" not in first.names:
             return read_feature_file(path, name=name)
         return read_matlab(path, name=name)
-    raise UserError(f"{path}: unknown format; expected a .mat/.npz file or a folder "
-                    "(text lists or .mat files)")
+    raise UserError(
+        f"{path}: unknown format; expected a .mat/.npz file or a folder (text lists or .mat files)"
+    )

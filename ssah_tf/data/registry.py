@@ -21,37 +21,55 @@ DATASETS = ("demo", "mirflickr25k", "nus_wide", "ms_coco", "mfeat", "npz")
 class DataConfig:
     """Where the data is and how to split it."""
 
-    dataset: str = setting("demo", "Dataset: the embedded demo, a protocol dataset, mfeat "
-                           "digits, or npz (your own feature file, data/README.md).",
-                           choices=DATASETS)
-    data_path: str | None = setting(None, "Dataset file or folder (.mat, .npz, text-list "
-                                    "folder).")
-    data_dir: str | None = setting(None, "TFDS data dir with a copy prepared by ssah-prepare "
-                                   "(images streamed from disk; the split is the prepared one).")
-    image_root: str | None = setting(None, "Folder the text lists' image paths are relative "
-                                     "to.")
-    vocab_file: str | None = setting(None, "Tag vocabulary for text lists (default: found in "
-                                     "the folder).")
-    split_seed: int = setting(0, "Seed of the query/train/database permutation and of the "
-                              "validation queries.", rule="non_negative_int")
-    split_file: str | None = setting(None, "Reuse a saved split (.npz with query_index, "
-                                     "train_index, database_index, optional validation_index), "
-                                     "e.g. another run's split.npz.")
-    query_size: int | None = setting(None, "Queries (default: the dataset's protocol).",
-                                     rule="positive_int")
-    train_size: int | None = setting(None, "Training items, drawn from the database.",
-                                     rule="positive_int")
-    database_size: int | None = setting(None, "Database items (default: all non-queries).",
-                                        rule="positive_int")
+    dataset: str = setting(
+        "demo",
+        "Dataset: the embedded demo, a protocol dataset, mfeat "
+        "digits, or npz (your own feature file, data/README.md).",
+        choices=DATASETS,
+    )
+    data_path: str | None = setting(None, "Dataset file or folder (.mat, .npz, text-list folder).")
+    data_dir: str | None = setting(
+        None,
+        "TFDS data dir with a copy prepared by ssah-prepare "
+        "(images streamed from disk; the split is the prepared one).",
+    )
+    image_root: str | None = setting(None, "Folder the text lists' image paths are relative to.")
+    vocab_file: str | None = setting(
+        None, "Tag vocabulary for text lists (default: found in the folder)."
+    )
+    split_seed: int = setting(
+        0,
+        "Seed of the query/train/database permutation and of the validation queries.",
+        rule="non_negative_int",
+    )
+    split_file: str | None = setting(
+        None,
+        "Reuse a saved split (.npz with query_index, "
+        "train_index, database_index, optional validation_index), "
+        "e.g. another run's split.npz.",
+    )
+    query_size: int | None = setting(
+        None, "Queries (default: the dataset's protocol).", rule="positive_int"
+    )
+    train_size: int | None = setting(
+        None, "Training items, drawn from the database.", rule="positive_int"
+    )
+    database_size: int | None = setting(
+        None, "Database items (default: all non-queries).", rule="positive_int"
+    )
     demo_items: int = setting(2000, "Demo: number of items.", rule="positive_int")
     demo_labels: int = setting(8, "Demo: number of labels.", rule="positive_int")
     demo_image_size: int = setting(32, "Demo: image side in pixels.", rule="positive_int")
-    demo_vocab: int = setting(200, "Demo: tag vocabulary size (text dimension).",
-                              rule="positive_int")
+    demo_vocab: int = setting(
+        200, "Demo: tag vocabulary size (text dimension).", rule="positive_int"
+    )
     demo_seed: int = setting(0, "Demo: generator seed.", rule="non_negative_int")
-    allow_query_overlap: bool = setting(False, "Accept a split whose queries are also training "
-                                        "or database items (a leak: refused unless this is "
-                                        "set).")
+    allow_query_overlap: bool = setting(
+        False,
+        "Accept a split whose queries are also training "
+        "or database items (a leak: refused unless this is "
+        "set).",
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -62,46 +80,65 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
     if config.dataset not in DATASETS:
         raise UserError(f"unknown `dataset={config.dataset}`; use one of {', '.join(DATASETS)}")
     if config.dataset == "demo":
-        return make_demo_dataset(num_items=config.demo_items, num_labels=config.demo_labels,
-                                 image_size=config.demo_image_size, vocab_size=config.demo_vocab,
-                                 seed=config.demo_seed)
+        return make_demo_dataset(
+            num_items=config.demo_items,
+            num_labels=config.demo_labels,
+            image_size=config.demo_image_size,
+            vocab_size=config.demo_vocab,
+            seed=config.demo_seed,
+        )
     if config.data_dir:
         from ssah_tf.data.tfds_builders import load_prepared
+
         return load_prepared(config.dataset, config.data_dir, config.split_seed)
     if not config.data_path:
-        raise UserError(f"`dataset={config.dataset}` needs `data_path` or `data_dir` "
-                        "(see data/README.md)")
+        raise UserError(
+            f"`dataset={config.dataset}` needs `data_path` or `data_dir` (see data/README.md)"
+        )
     if config.dataset == "npz":
         return read_feature_file(config.data_path, name="npz")
     if config.dataset == "mfeat":
         from ssah_tf.data.mfeat import read_mfeat
+
         return read_mfeat(config.data_path)
-    return detect_and_read(config.data_path, name=config.dataset, image_root=config.image_root,
-                           vocab_file=config.vocab_file)
+    return detect_and_read(
+        config.data_path,
+        name=config.dataset,
+        image_root=config.image_root,
+        vocab_file=config.vocab_file,
+    )
 
 
 def resolve_split(data: CrossModalDataset, config: DataConfig) -> Split:
     """The split to use: --split_file, else the dataset's own indices, else a seeded protocol."""
     if config.split_file:
-        split = load_split(config.split_file, data.num_items,
-                           allow_overlap=config.allow_query_overlap)
+        split = load_split(
+            config.split_file, data.num_items, allow_overlap=config.allow_query_overlap
+        )
         logging.debug("split from %s: %s", config.split_file, split.sizes())
         return split
     if data.predefined_split is not None and config.query_size is None:
         query, train, database = data.predefined_split
-        return checked_split(query, train, database, num_items=data.num_items,
-                             where=f"{data.source or data.name} (its own split)",
-                             allow_overlap=config.allow_query_overlap)
+        return checked_split(
+            query,
+            train,
+            database,
+            num_items=data.num_items,
+            where=f"{data.source or data.name} (its own split)",
+            allow_overlap=config.allow_query_overlap,
+        )
     protocol = default_protocol(data.name, data.num_items)
 
     def chosen(value, default):
         return default if value is None else value
 
-    return make_split(data.num_items,
-                      query_size=chosen(config.query_size, protocol.query),
-                      train_size=chosen(config.train_size, protocol.train),
-                      database_size=chosen(config.database_size, protocol.database),
-                      seed=config.split_seed)
+    return make_split(
+        data.num_items,
+        query_size=chosen(config.query_size, protocol.query),
+        train_size=chosen(config.train_size, protocol.train),
+        database_size=chosen(config.database_size, protocol.database),
+        seed=config.split_seed,
+    )
 
 
 def split_path(run_dir: str) -> str:

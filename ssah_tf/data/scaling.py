@@ -51,7 +51,9 @@ def fit_standardizer(x: np.ndarray) -> Standardizer:
 def wants_scaling(setting: str, train_values: np.ndarray, what: str) -> bool:
     """Resolve an 'auto' / 'on' / 'off' setting: auto scales unless the values are 0/1."""
     if setting not in SCALING_CHOICES:
-        raise UserError(f"`standardize_{what}={setting!r}`; use one of {', '.join(SCALING_CHOICES)}")
+        raise UserError(
+            f"`standardize_{what}={setting!r}`; use one of {', '.join(SCALING_CHOICES)}"
+        )
     if setting == "auto":
         return not is_binary(train_values)
     return setting == "on"

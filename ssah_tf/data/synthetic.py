@@ -34,13 +34,14 @@ def _mask(kind: str, size: int, cy: float, cx: float, radius: float) -> np.ndarr
     if kind == "square":
         return (np.abs(dy) <= radius) & (np.abs(dx) <= radius)
     if kind == "disk":
-        return dy ** 2 + dx ** 2 <= radius ** 2
+        return dy**2 + dx**2 <= radius**2
     if kind == "cross":
         return ((np.abs(dy) <= radius / 3) & (np.abs(dx) <= radius)) | (
-            (np.abs(dx) <= radius / 3) & (np.abs(dy) <= radius))
+            (np.abs(dx) <= radius / 3) & (np.abs(dy) <= radius)
+        )
     if kind == "ring":
-        r2 = dy ** 2 + dx ** 2
-        return (r2 <= radius ** 2) & (r2 >= (radius * 0.55) ** 2)
+        r2 = dy**2 + dx**2
+        return (r2 <= radius**2) & (r2 >= (radius * 0.55) ** 2)
     if kind == "hbar":
         return (np.abs(dy) <= radius / 3) & (np.abs(dx) <= radius * 1.3)
     if kind == "vbar":
@@ -50,15 +51,23 @@ def _mask(kind: str, size: int, cy: float, cx: float, radius: float) -> np.ndarr
     return np.abs(dy) + np.abs(dx) <= radius  # diamond
 
 
-def make_demo_dataset(*, num_items: int = 2000, num_labels: int = 8, image_size: int = 32,
-                      vocab_size: int = 200, seed: int = 0) -> CrossModalDataset:
+def make_demo_dataset(
+    *,
+    num_items: int = 2000,
+    num_labels: int = 8,
+    image_size: int = 32,
+    vocab_size: int = 200,
+    seed: int = 0,
+) -> CrossModalDataset:
     """Generate the demo dataset (see module docstring)."""
     if num_labels < 2 or num_items < 10 or image_size < 8:
         raise UserError("demo needs `demo_labels` >= 2, `demo_items` >= 10, `demo_image_size` >= 8")
     block = vocab_size // (num_labels + 1)
     if block < 3:
-        raise UserError(f"`demo_vocab` {vocab_size} is too small for {num_labels} labels "
-                        f"(need at least {3 * (num_labels + 1)})")
+        raise UserError(
+            f"`demo_vocab` {vocab_size} is too small for {num_labels} labels "
+            f"(need at least {3 * (num_labels + 1)})"
+        )
     rng = np.random.default_rng(seed)
     labels = np.zeros((num_items, num_labels), np.float32)
     for row in range(num_items):
@@ -82,8 +91,15 @@ def make_demo_dataset(*, num_items: int = 2000, num_labels: int = 8, image_size:
         if rng.random() < 0.15:  # a misleading tag from another label's block
             texts[row, rng.integers(0, num_labels * block)] = 1.0
         images[row] = np.clip(canvas + rng.normal(0, 10.0, size=canvas.shape), 0, 255)
-    return validate(CrossModalDataset(
-        name="demo", labels=labels, texts=texts, images=ArrayImages(images, name="demo images"),
-        label_names=tuple(f"{_SHAPES[i % len(_SHAPES)]}_{i}" for i in range(num_labels)),
-        tag_names=tuple(f"tag{i}" for i in range(vocab_size)), source=f"synthetic seed {seed}"),
-        "demo")
+    return validate(
+        CrossModalDataset(
+            name="demo",
+            labels=labels,
+            texts=texts,
+            images=ArrayImages(images, name="demo images"),
+            label_names=tuple(f"{_SHAPES[i % len(_SHAPES)]}_{i}" for i in range(num_labels)),
+            tag_names=tuple(f"tag{i}" for i in range(vocab_size)),
+            source=f"synthetic seed {seed}",
+        ),
+        "demo",
+    )

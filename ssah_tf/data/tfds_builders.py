@@ -29,8 +29,12 @@ class SplitConfig(tfds.core.BuilderConfig):
     """A protocol split seed (the sizes are the dataset's protocol)."""
 
     def __init__(self, *, split_seed: int = 0, **kwargs):
-        super().__init__(name=f"seed{split_seed}", version=tfds.core.Version("1.0.0"),
-                         description=f"protocol split with seed {split_seed}", **kwargs)
+        super().__init__(
+            name=f"seed{split_seed}",
+            version=tfds.core.Version("1.0.0"),
+            description=f"protocol split with seed {split_seed}",
+            **kwargs,
+        )
         self.split_seed = split_seed
 
 
@@ -48,42 +52,61 @@ class _SSAHBuilder(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=self.__doc__,
-            features=tfds.features.FeaturesDict({
-                "index": tf.int64,
-                "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
-                "text": tfds.features.Tensor(shape=(self.TEXT_DIM,), dtype=tf.float32),
-                "labels": tfds.features.Tensor(shape=(self.NUM_LABELS,), dtype=tf.float32),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "index": tf.int64,
+                    "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
+                    "text": tfds.features.Tensor(shape=(self.TEXT_DIM,), dtype=tf.float32),
+                    "labels": tfds.features.Tensor(shape=(self.NUM_LABELS,), dtype=tf.float32),
+                }
+            ),
             homepage=self.HOMEPAGE,
         )
 
     def _read(self, dl_manager):
-        data = detect_and_read(str(dl_manager.manual_dir), name=self.PROTOCOL,
-                               image_root=str(dl_manager.manual_dir))
+        data = detect_and_read(
+            str(dl_manager.manual_dir), name=self.PROTOCOL, image_root=str(dl_manager.manual_dir)
+        )
         if data.images is None:
             raise UserError(f"{dl_manager.manual_dir}: no images found; see the instructions")
         if data.text_dim != self.TEXT_DIM or data.num_labels != self.NUM_LABELS:
-            raise UserError(f"{dl_manager.manual_dir}: expected {self.TEXT_DIM}-d texts and "
-                            f"{self.NUM_LABELS} labels, found {data.text_dim} and {data.num_labels}")
+            raise UserError(
+                f"{dl_manager.manual_dir}: expected {self.TEXT_DIM}-d texts and "
+                f"{self.NUM_LABELS} labels, found {data.text_dim} and {data.num_labels}"
+            )
         return data
 
     def _split_generators(self, dl_manager):
         data = self._read(dl_manager)
         protocol = PROTOCOLS[self.PROTOCOL]
-        split = make_split(data.num_items, query_size=protocol.query, train_size=protocol.train,
-                           database_size=protocol.database, seed=self.builder_config.split_seed)
-        return {"query": self._generate_examples(data, split.query),
-                "train": self._generate_examples(data, split.train),
-                "database": self._generate_examples(data, split.database)}
+        split = make_split(
+            data.num_items,
+            query_size=protocol.query,
+            train_size=protocol.train,
+            database_size=protocol.database,
+            seed=self.builder_config.split_seed,
+        )
+        return {
+            "query": self._generate_examples(data, split.query),
+            "train": self._generate_examples(data, split.train),
+            "database": self._generate_examples(data, split.database),
+        }
 
     def _generate_examples(self, data, indices):
         # Read images a few hundred at a time: never the whole set in memory.
         for start in range(0, len(indices), 256):
-            chunk = np.asarray(indices[start:start + 256])
+            chunk = np.asarray(indices[start : start + 256])
             images = data.images.read(chunk, IMAGE_SIZE)
             for row, index in enumerate(chunk):
-                yield int(index), {"index": int(index), "image": images[row],
-                                   "text": data.texts[index], "labels": data.labels[index]}
+                yield (
+                    int(index),
+                    {
+                        "index": int(index),
+                        "image": images[row],
+                        "text": data.texts[index],
+                        "labels": data.labels[index],
+                    },
+                )
 
 
 class SsahMirflickr25k(_SSAHBuilder):
@@ -180,7 +203,8 @@ def prepare(dataset: str, *, manual_dir: str, data_dir: str, split_seed: int = 0
         raise UserError(f"`manual_dir` {manual_dir} does not exist")
     builder = builder_for(dataset, data_dir, split_seed)
     builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+    )
     return str(builder.data_path)
 
 
@@ -191,8 +215,10 @@ def load_prepared(dataset: str, data_dir: str, split_seed: int = 0):
 
     builder = builder_for(dataset, data_dir, split_seed)
     if not builder.is_prepared():
-        raise UserError(f"{dataset} (split seed {split_seed}) is not prepared under {data_dir}; "
-                        f"run ssah-prepare --dataset={dataset} --manual_dir=... --data_dir={data_dir}")
+        raise UserError(
+            f"{dataset} (split seed {split_seed}) is not prepared under {data_dir}; "
+            f"run ssah-prepare --dataset={dataset} --manual_dir=... --data_dir={data_dir}"
+        )
     rows: dict[int, dict] = {}
     locations: dict[int, tuple[str, int]] = {}
     split_index = {}
@@ -215,7 +241,11 @@ def load_prepared(dataset: str, data_dir: str, split_seed: int = 0):
         texts[index], labels[index] = row["text"], row["labels"]
     # array_record keeps write order, so positions above index the data source directly.
     data = CrossModalDataset(
-        name=dataset, labels=labels, texts=texts, images=TFDSImages(builder, locations),
+        name=dataset,
+        labels=labels,
+        texts=texts,
+        images=TFDSImages(builder, locations),
         predefined_split=(split_index["query"], split_index["train"], split_index["database"]),
-        source=str(builder.data_path))
+        source=str(builder.data_path),
+    )
     return validate(data, str(builder.data_path))

@@ -42,7 +42,7 @@ class LinearClassifier:
 def _objective(params, x, y, l2, multi_label):
     """Mean negative log-likelihood + l2 / 2 * ||W||^2 and its gradient (bias unpenalised)."""
     d, c = x.shape[1], y.shape[1]
-    w, b = params[:d * c].reshape(d, c), params[d * c:]
+    w, b = params[: d * c].reshape(d, c), params[d * c :]
     logits = x @ w + b
     n = len(x)
     if multi_label:
@@ -57,8 +57,14 @@ def _objective(params, x, y, l2, multi_label):
     return loss, np.concatenate([grad_w.ravel(), residual.sum(0)])
 
 
-def fit_linear_classifier(x: np.ndarray, labels: np.ndarray, *, l2: float,
-                          multi_label: bool | None = None, max_iter: int = 500) -> LinearClassifier:
+def fit_linear_classifier(
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    l2: float,
+    multi_label: bool | None = None,
+    max_iter: int = 500,
+) -> LinearClassifier:
     """Minimise the regularised mean log-loss with L-BFGS (deterministic)."""
     x = np.asarray(x, np.float64)
     y = np.asarray(labels, np.float64)
@@ -67,11 +73,16 @@ def fit_linear_classifier(x: np.ndarray, labels: np.ndarray, *, l2: float,
     if not multi_label:
         y = y / np.maximum(y.sum(1, keepdims=True), 1.0)
     d, c = x.shape[1], y.shape[1]
-    result = scipy.optimize.minimize(_objective, np.zeros(d * c + c), args=(x, y, l2, multi_label),
-                                     jac=True, method="L-BFGS-B",
-                                     options={"maxiter": max_iter, "gtol": 1e-7})
+    result = scipy.optimize.minimize(
+        _objective,
+        np.zeros(d * c + c),
+        args=(x, y, l2, multi_label),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": 1e-7},
+    )
     params = result.x
-    return LinearClassifier(params[:d * c].reshape(d, c), params[d * c:], multi_label, l2)
+    return LinearClassifier(params[: d * c].reshape(d, c), params[d * c :], multi_label, l2)
 
 
 def mean_log_likelihood(classifier: LinearClassifier, x: np.ndarray, labels: np.ndarray) -> float:
@@ -84,8 +95,9 @@ def mean_log_likelihood(classifier: LinearClassifier, x: np.ndarray, labels: np.
     return float(np.mean(np.sum(y * np.log(p), axis=1)))
 
 
-def select_l2(x: np.ndarray, labels: np.ndarray, *, seed: int, grid=L2_GRID,
-              holdout: float = 0.2) -> float:
+def select_l2(
+    x: np.ndarray, labels: np.ndarray, *, seed: int, grid=L2_GRID, holdout: float = 0.2
+) -> float:
     """The grid value with the best held-out log-likelihood on a seeded 20 % of the
     training items (the test queries are never looked at)."""
     n = len(x)
@@ -94,8 +106,12 @@ def select_l2(x: np.ndarray, labels: np.ndarray, *, seed: int, grid=L2_GRID,
     held, kept = order[:cut], order[cut:]
     if len(kept) == 0:
         return float(grid[len(grid) // 2])
-    scores = [mean_log_likelihood(fit_linear_classifier(x[kept], labels[kept], l2=l2),
-                                  x[held], labels[held]) for l2 in grid]
+    scores = [
+        mean_log_likelihood(
+            fit_linear_classifier(x[kept], labels[kept], l2=l2), x[held], labels[held]
+        )
+        for l2 in grid
+    ]
     return float(grid[int(np.argmax(scores))])
 
 
@@ -104,7 +120,9 @@ def random_projection(num_labels: int, bits: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((num_labels, bits))
 
 
-def codes_from_scores(scores: np.ndarray, *, prior: np.ndarray, projection: np.ndarray) -> np.ndarray:
+def codes_from_scores(
+    scores: np.ndarray, *, prior: np.ndarray, projection: np.ndarray
+) -> np.ndarray:
     """sign((scores - prior) R) in {-1, +1} (0 -> +1)."""
     projected = (np.asarray(scores, np.float64) - prior) @ projection
     return codes_from_hash(projected)
@@ -123,8 +141,9 @@ class ModalityModel:
         return self.classifier.probabilities(x)
 
 
-def fit_modality(x_train: np.ndarray, labels_train: np.ndarray, *, l2: float | None,
-                 seed: int) -> ModalityModel:
+def fit_modality(
+    x_train: np.ndarray, labels_train: np.ndarray, *, l2: float | None, seed: int
+) -> ModalityModel:
     """Standardise (unless 0/1), choose l2 when None, fit."""
     standardizer = None if is_binary(x_train) else fit_standardizer(x_train)
     x = standardizer.apply(x_train) if standardizer is not None else np.asarray(x_train, np.float32)
@@ -146,8 +165,16 @@ def baseline_inputs(data) -> dict[str, np.ndarray]:
     return out
 
 
-def run_baseline(data, split, *, bits: int, seed: int, l2: float | None = None,
-                 map_variant: str | None = None, top_k: int | None = None) -> dict:
+def run_baseline(
+    data,
+    split,
+    *,
+    bits: int,
+    seed: int,
+    l2: float | None = None,
+    map_variant: str | None = None,
+    top_k: int | None = None,
+) -> dict:
     """Fit every modality on ``split.train``, code query and database, score all directions.
 
     Returns the ``map_*`` keys (as ``ssah-train``'s results.json), the label prior's mAP,
@@ -161,35 +188,52 @@ def run_baseline(data, split, *, bits: int, seed: int, l2: float | None = None,
     labels = data.labels
     prior = labels[train].mean(0)
     projection = random_projection(data.num_labels, bits, seed)
-    models = {modality: fit_modality(x[train], labels[train], l2=l2, seed=seed)
-              for modality, x in baseline_inputs(data).items()}
+    models = {
+        modality: fit_modality(x[train], labels[train], l2=l2, seed=seed)
+        for modality, x in baseline_inputs(data).items()
+    }
 
     def maps(query: np.ndarray, database: np.ndarray) -> dict:
-        query_codes = {"label": codes_from_scores(labels[query], prior=prior,
-                                                  projection=projection)}
+        query_codes = {
+            "label": codes_from_scores(labels[query], prior=prior, projection=projection)
+        }
         database_codes = {}
         for modality, x in baseline_inputs(data).items():
-            query_codes[modality] = codes_from_scores(models[modality].probabilities(x[query]),
-                                                      prior=prior, projection=projection)
+            query_codes[modality] = codes_from_scores(
+                models[modality].probabilities(x[query]), prior=prior, projection=projection
+            )
             database_codes[modality] = codes_from_scores(
-                models[modality].probabilities(x[database]), prior=prior, projection=projection)
-        return direction_maps(query_codes=query_codes, database_codes=database_codes,
-                              query_labels=labels[query], database_labels=labels[database],
-                              map_variant=map_variant, top_k=top_k)
+                models[modality].probabilities(x[database]), prior=prior, projection=projection
+            )
+        return direction_maps(
+            query_codes=query_codes,
+            database_codes=database_codes,
+            query_labels=labels[query],
+            database_labels=labels[database],
+            map_variant=map_variant,
+            top_k=top_k,
+        )
 
     query, database = np.asarray(split.query, np.int64), np.asarray(split.database, np.int64)
     results: dict = maps(query, database)
-    results["label_prior_map"] = label_prior_map(query_labels=labels[query],
-                                                 database_labels=labels[database],
-                                                 map_variant=map_variant, top_k=top_k)
+    results["label_prior_map"] = label_prior_map(
+        query_labels=labels[query],
+        database_labels=labels[database],
+        map_variant=map_variant,
+        top_k=top_k,
+    )
     if split.validation is not None:
-        results["validation"] = maps(np.asarray(split.validation, np.int64),
-                                     np.asarray(split.validation_database, np.int64))
+        results["validation"] = maps(
+            np.asarray(split.validation, np.int64), np.asarray(split.validation_database, np.int64)
+        )
     details = {}
     for modality, x in baseline_inputs(data).items():
         model = models[modality]
         hit = labels[query][np.arange(len(query)), model.probabilities(x[query]).argmax(1)] > 0
-        details[modality] = {"l2": model.classifier.l2, "query_top1_correct": float(hit.mean()),
-                             "multi_label": model.classifier.multi_label}
+        details[modality] = {
+            "l2": model.classifier.l2,
+            "query_top1_correct": float(hit.mean()),
+            "multi_label": model.classifier.multi_label,
+        }
     results["classifiers"] = details
     return results

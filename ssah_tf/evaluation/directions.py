@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -10,14 +10,25 @@ from ssah_tf.bits import codes_from_hash
 from ssah_tf.evaluation.metrics import map_key, mean_average_precision
 
 # name -> (query modality, database modality); a label query retrieves both others.
-DIRECTIONS = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"),
-              "t2t": ("text", "text"), "l2i": ("label", "image"), "l2t": ("label", "text")}
+DIRECTIONS = {
+    "i2t": ("image", "text"),
+    "t2i": ("text", "image"),
+    "i2i": ("image", "image"),
+    "t2t": ("text", "text"),
+    "l2i": ("label", "image"),
+    "l2t": ("label", "text"),
+}
 
 
-def direction_maps(*, query_codes: Mapping[str, np.ndarray],
-                   database_codes: Mapping[str, np.ndarray], query_labels: np.ndarray,
-                   database_labels: np.ndarray, map_variant: str | None = None,
-                   top_k: int | None = None) -> dict[str, float]:
+def direction_maps(
+    *,
+    query_codes: Mapping[str, np.ndarray],
+    database_codes: Mapping[str, np.ndarray],
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    map_variant: str | None = None,
+    top_k: int | None = None,
+) -> dict[str, float]:
     """The mAP (``map_variant`` with ``top_k``: metrics.mean_average_precision) of
     every direction whose two modalities are present, under ``metrics.map_key``.
 
@@ -30,16 +41,27 @@ def direction_maps(*, query_codes: Mapping[str, np.ndarray],
             out[map_key(name, map_variant, top_k)] = mean_average_precision(
                 query_codes=codes_from_hash(query_codes[source]),
                 database_codes=codes_from_hash(database_codes[target]),
-                query_labels=query_labels, database_labels=database_labels,
-                map_variant=map_variant, top_k=top_k)
+                query_labels=query_labels,
+                database_labels=database_labels,
+                map_variant=map_variant,
+                top_k=top_k,
+            )
     return out
 
 
-def label_prior_map(*, query_labels: np.ndarray, database_labels: np.ndarray,
-                    map_variant: str | None = None, top_k: int | None = None) -> float:
+def label_prior_map(
+    *,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    map_variant: str | None = None,
+    top_k: int | None = None,
+) -> float:
     """mAP of a ranking that ignores the codes (all equal: ties keep the database order)."""
     return mean_average_precision(
         query_codes=np.ones((len(query_labels), 1), np.float32),
         database_codes=np.ones((len(database_labels), 1), np.float32),
-        query_labels=query_labels, database_labels=database_labels, map_variant=map_variant,
-        top_k=top_k)
+        query_labels=query_labels,
+        database_labels=database_labels,
+        map_variant=map_variant,
+        top_k=top_k,
+    )

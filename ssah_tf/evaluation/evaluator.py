@@ -28,10 +28,21 @@ FOLDED_TEXT_ROWS = 2048
 class Evaluator:
     """Codes and mAPs of ``networks`` for the data's items."""
 
-    def __init__(self, networks, data, split, *, modalities: tuple[str, ...],
-                 feature_matrix: np.ndarray | None, pixel_images: bool, image_size: int,
-                 batch_size: int = 256, map_variant: str | None = None,
-                 top_k: int | None = None, jit_compile: bool = False):
+    def __init__(
+        self,
+        networks,
+        data,
+        split,
+        *,
+        modalities: tuple[str, ...],
+        feature_matrix: np.ndarray | None,
+        pixel_images: bool,
+        image_size: int,
+        batch_size: int = 256,
+        map_variant: str | None = None,
+        top_k: int | None = None,
+        jit_compile: bool = False,
+    ):
         self.networks = networks
         self.data = data
         self.split = split
@@ -53,37 +64,55 @@ class Evaluator:
             nets = self.networks
             net = nets.for_modality(modality)
             # The folded weights are an argument (not captured): they change with training.
-            run_net = ((lambda x, w: getattr(nets.txtnet.call_folded(x, w), output)) if folded
-                       else (lambda x, w: getattr(net(x), output)))
-            self._encoders[key] = tf.function(run_net, reduce_retracing=True,
-                                              jit_compile=self.jit_compile)
+            run_net = (
+                (lambda x, w: getattr(nets.txtnet.call_folded(x, w), output))
+                if folded
+                else (lambda x, w: getattr(net(x), output))
+            )
+            self._encoders[key] = tf.function(
+                run_net, reduce_retracing=True, jit_compile=self.jit_compile
+            )
         return self._encoders[key]
 
     def encode(self, indices: np.ndarray, modality: str, output: str = "hash") -> np.ndarray:
         """Real-valued hash outputs H (``output="feature"``: the semantic features F) for
         dataset rows ``indices`` of one modality."""
         indices = np.asarray(indices)
-        source = {"label": self.data.labels, "text": self.data.texts,
-                  "image": None if self.pixel_images else self.feature_matrix}[modality]
+        source = {
+            "label": self.data.labels,
+            "text": self.data.texts,
+            "image": None if self.pixel_images else self.feature_matrix,
+        }[modality]
         # Many texts: TxtNet's first layer folded once for the fixed weights, in the
         # transposed layout (TF's CPU matmul is faster that way round).
-        folded = (self.networks.txtnet.folded_weights(transposed=True)
-                  if modality == "text" and len(indices) >= FOLDED_TEXT_ROWS else None)
+        folded = (
+            self.networks.txtnet.folded_weights(transposed=True)
+            if modality == "text" and len(indices) >= FOLDED_TEXT_ROWS
+            else None
+        )
         encoder = self._encoder(modality, folded is not None, output)
         outputs = []
         if source is not None:
             for start in range(0, len(indices), self.batch_size):
-                rows = indices[start:start + self.batch_size]
+                rows = indices[start : start + self.batch_size]
                 outputs.append(encoder(tf.constant(source[rows]), folded).numpy())
         else:
-            ds = make_dataset(self.data, indices, batch_size=self.batch_size, fields=("image",),
-                              image_size=self.image_size,
-                              preprocess=self.networks.imgnet.preprocess)
+            ds = make_dataset(
+                self.data,
+                indices,
+                batch_size=self.batch_size,
+                fields=("image",),
+                image_size=self.image_size,
+                preprocess=self.networks.imgnet.preprocess,
+            )
             for element in ds:
                 outputs.append(encoder(element["image"], folded).numpy())
         if not outputs:
-            width = (self.networks.labnet.hash_head.units if output == "hash"
-                     else self.networks.labnet.semantic.units)
+            width = (
+                self.networks.labnet.hash_head.units
+                if output == "hash"
+                else self.networks.labnet.semantic.units
+            )
             return np.zeros((0, width), np.float32)
         return np.concatenate(outputs)
 
@@ -110,10 +139,14 @@ class Evaluator:
     def _maps(self, encoded, query: np.ndarray, database: np.ndarray) -> tuple[dict, dict]:
         q = {m: self._take(encoded, m, query) for m in self.modalities}
         db = {m: self._take(encoded, m, database) for m in self.modalities if m != "label"}
-        maps = direction_maps(query_codes=q, database_codes=db,
-                              query_labels=self.data.labels[query],
-                              database_labels=self.data.labels[database],
-                              map_variant=self.map_variant, top_k=self.top_k)
+        maps = direction_maps(
+            query_codes=q,
+            database_codes=db,
+            query_labels=self.data.labels[query],
+            database_labels=self.data.labels[database],
+            map_variant=self.map_variant,
+            top_k=self.top_k,
+        )
         return maps, q
 
     def evaluate(self, query: np.ndarray, database: np.ndarray) -> tuple[dict, dict]:
@@ -128,7 +161,9 @@ class Evaluator:
             self._label_prior = label_prior_map(
                 query_labels=self.data.labels[np.asarray(self.split.query)],
                 database_labels=self.data.labels[np.asarray(self.split.database)],
-                map_variant=self.map_variant, top_k=self.top_k)
+                map_variant=self.map_variant,
+                top_k=self.top_k,
+            )
         return self._label_prior
 
     def record(self, epoch: int) -> tuple[dict[str, Any], dict]:
@@ -139,8 +174,9 @@ class Evaluator:
         split = self.split
         query, database = np.asarray(split.query), np.asarray(split.database)
         validation = None if split.validation is None else np.asarray(split.validation)
-        encoded = self._encode_rows([query] + ([validation] if validation is not None else []),
-                                    database)
+        encoded = self._encode_rows(
+            [query] + ([validation] if validation is not None else []), database
+        )
         maps, query_hashes = self._maps(encoded, query, database)
         record: dict[str, Any] = {"epoch": epoch, "test": maps}
         if validation is not None:
@@ -150,27 +186,43 @@ class Evaluator:
 
 
 # ----------------------------------------------------------------------------- run records
-def results_summary(history: list[dict], *, selection, label_prior: float, split,
-                    stopped: dict | None = None, protocol: dict | None = None
-                    ) -> dict[str, Any]:
+def results_summary(
+    history: list[dict],
+    *,
+    selection,
+    label_prior: float,
+    split,
+    stopped: dict | None = None,
+    protocol: dict | None = None,
+) -> dict[str, Any]:
     """results.json: the test mAPs of the selected checkpoint (the one ``best/`` holds
     and ``ssah-eval`` / ``ssah-export`` use by default) at the top level, how and where
     it was selected, the last evaluated epoch's test mAPs under ``last_epoch``, the
     label prior, and why training stopped."""
     best, last = selection.best(history), history[-1]
-    how = {"criterion": selection.criterion,
-           "directions": selection_directions(best["test"]),
-           "description": selection.describe()}
+    how = {
+        "criterion": selection.criterion,
+        "directions": selection_directions(best["test"]),
+        "description": selection.describe(),
+    }
     if selection.select_on != "last":
         how["value"] = selection.value(best)
     if split.validation is not None:
-        how.update(validation_queries=int(len(split.validation)),
-                   validation_from=split.validation_from)
-    return {**best["test"], "selected_epoch": best["epoch"], "selected_on": selection.select_on,
-            "selection": how, "validation": best.get("validation"),
-            "last_epoch": {"epoch": last["epoch"], **last["test"]},
-            "label_prior_map": label_prior, "evaluations": len(history), "stopped": stopped,
-            "protocol": protocol}
+        how.update(
+            validation_queries=int(len(split.validation)), validation_from=split.validation_from
+        )
+    return {
+        **best["test"],
+        "selected_epoch": best["epoch"],
+        "selected_on": selection.select_on,
+        "selection": how,
+        "validation": best.get("validation"),
+        "last_epoch": {"epoch": last["epoch"], **last["test"]},
+        "label_prior_map": label_prior,
+        "evaluations": len(history),
+        "stopped": stopped,
+        "protocol": protocol,
+    }
 
 
 def load_history(model_dir: str, before_epoch: int) -> list[dict]:

@@ -47,8 +47,17 @@ def _sum_of_ratios(numerators, denominators, count):
 
 
 @numba.njit(nogil=True, cache=True)
-def average_precisions(query_words, database_words, query_label_words, database_label_words,
-                       bits, top_k, out_ap, out_num_relevant, first_relevant=False):
+def average_precisions(
+    query_words,
+    database_words,
+    query_label_words,
+    database_label_words,
+    bits,
+    top_k,
+    out_ap,
+    out_num_relevant,
+    first_relevant=False,
+):
     """AP of each query into ``out_ap``, and the number of relevant items it averages
     over into ``out_num_relevant``.
 
@@ -73,8 +82,9 @@ def average_precisions(query_words, database_words, query_label_words, database_
         if code_words == 1 and label_words == 1:  # <= 64 bits and classes: one word each
             q, q_label = query_words[i, 0], query_label_words[i, 0]
             for j in range(num_db):
-                key[j] = (2 * _popcount(q ^ database_words[j, 0])
-                          + ((q_label & database_label_words[j, 0]) != 0))
+                key[j] = 2 * _popcount(q ^ database_words[j, 0]) + (
+                    (q_label & database_label_words[j, 0]) != 0
+                )
         else:
             for j in range(num_db):
                 d = 0

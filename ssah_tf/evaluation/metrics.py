@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 import numpy as np
 
@@ -84,16 +84,16 @@ def _block_rows(num_db: int, block_size: int | None) -> int:
     return block_size or int(min(256, max(1, (1 << 20) // max(1, num_db))))
 
 
-def _map_blocks(fn, query_codes, database_codes, query_labels, database_labels, block_size,
-                workers):
+def _map_blocks(
+    fn, query_codes, database_codes, query_labels, database_labels, block_size, workers
+):
     """Apply ``fn(distance, relevance)`` to blocks of queries, on a thread pool.
 
     Distances come from XOR + popcount of bit-packed codes and relevance from AND of
     bit-packed labels; NumPy releases the GIL in these kernels, so blocks run in
     parallel. Results are returned in block order.
     """
-    q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels,
-                                       database_labels)
+    q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels, database_labels)
     bits = q_codes.shape[1]
     q_words, db_words = pack_words(q_codes > 0), pack_words(db_codes > 0)
     q_labels = pack_words(np.asarray(query_labels) > 0)
@@ -149,6 +149,7 @@ def _counting_sort_csr():
     """SciPy's COO -> CSR conversion, a stable counting sort in C++ (None if unavailable)."""
     try:
         from scipy.sparse import _sparsetools
+
         return _sparsetools.coo_tocsr
     except (ImportError, AttributeError):  # a private SciPy module: fall back if it moves
         return None
@@ -161,6 +162,7 @@ def _compiled_average_precisions():
     """The numba kernel of ``kernels.py`` (None without numba: NumPy blocks instead)."""
     try:
         from ssah_tf.evaluation.kernels import average_precisions
+
         return average_precisions
     except ImportError:
         return None
@@ -169,11 +171,18 @@ def _compiled_average_precisions():
 _AP_KERNEL = _compiled_average_precisions()
 
 
-def _compiled_map(query_codes, database_codes, query_labels, database_labels, k, block_size,
-                  workers, first_relevant=False):
+def _compiled_map(
+    query_codes,
+    database_codes,
+    query_labels,
+    database_labels,
+    k,
+    block_size,
+    workers,
+    first_relevant=False,
+):
     """Per-query AP and relevant counts from the compiled kernel, on a thread pool."""
-    q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels,
-                                       database_labels)
+    q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels, database_labels)
     q_words, db_words = pack_words_64(q_codes > 0), pack_words_64(db_codes > 0)
     q_labels = pack_words_64(np.asarray(query_labels) > 0)
     db_labels = pack_words_64(np.asarray(database_labels) > 0)
@@ -188,9 +197,17 @@ def _compiled_map(query_codes, database_codes, query_labels, database_labels, k,
 
     def block(start):
         stop = min(start + rows, num_queries)
-        _AP_KERNEL(q_words[start:stop], db_words, q_labels[start:stop], db_labels,
-                   q_codes.shape[1], k, ap[start:stop], num_relevant[start:stop],
-                   first_relevant)
+        _AP_KERNEL(
+            q_words[start:stop],
+            db_words,
+            q_labels[start:stop],
+            db_labels,
+            q_codes.shape[1],
+            k,
+            ap[start:stop],
+            num_relevant[start:stop],
+            first_relevant,
+        )
 
     if workers <= 1 or len(starts) <= 1:
         for start in starts:
@@ -201,8 +218,13 @@ def _compiled_map(query_codes, database_codes, query_labels, database_labels, k,
     return ap, num_relevant
 
 
-def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, bits: int,
-                      k: int | None = None, workspace: _Workspace | None = None) -> np.ndarray:
+def _ranked_relevance(
+    distance: np.ndarray,
+    relevant: np.ndarray,
+    bits: int,
+    k: int | None = None,
+    workspace: _Workspace | None = None,
+) -> np.ndarray:
     """Relevance of each query's items in stable Hamming order (distance, then index).
 
     A stable counting sort by (query, distance): the CSR conversion of a sparse matrix
@@ -218,10 +240,17 @@ def _ranked_relevance(distance: np.ndarray, relevant: np.ndarray, bits: int,
         row_id = workspace.get("row_id", distance.shape, np.int32)
         np.add(distance, (np.arange(rows, dtype=np.int32) * bins)[:, None], out=row_id)
         ranked = workspace.get("ranked", (size,), np.bool_)
-        _COO_TOCSR(rows * bins, num_db, size, row_id.ravel(),
-                   workspace.get("zero_columns", (size,), np.int32, zeros=True),
-                   relevant.ravel(), np.empty(rows * bins + 1, np.int32),
-                   workspace.get("csr_indices", (size,), np.int32), ranked)
+        _COO_TOCSR(
+            rows * bins,
+            num_db,
+            size,
+            row_id.ravel(),
+            workspace.get("zero_columns", (size,), np.int32, zeros=True),
+            relevant.ravel(),
+            np.empty(rows * bins + 1, np.int32),
+            workspace.get("csr_indices", (size,), np.int32),
+            ranked,
+        )
         ranked = ranked.reshape(rows, num_db)
     else:
         order = np.argsort(distance, axis=1, kind="stable")
@@ -239,8 +268,10 @@ def map_variant_and_k(map_variant: str | None, top_k: int | None) -> tuple[str, 
     if variant not in MAP_VARIANTS:
         raise ValueError(f"map_variant={variant!r}; use one of {', '.join(MAP_VARIANTS)}")
     if variant == "all" and top_k is not None:
-        raise ValueError(f"top_k={top_k} is given with map_variant='all', which ranks the "
-                         "whole database; choose top_k or first_k_relevant, or drop top_k")
+        raise ValueError(
+            f"top_k={top_k} is given with map_variant='all', which ranks the "
+            "whole database; choose top_k or first_k_relevant, or drop top_k"
+        )
     if variant != "all":
         if top_k is None:
             raise ValueError(f"map_variant={variant!r} needs top_k (the k)")
@@ -256,11 +287,17 @@ def map_key(direction: str, map_variant: str | None = None, top_k: int | None = 
     return f"map_{direction}" if k is None else f"map_{direction}@{k}"
 
 
-def average_precisions(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                       query_labels: np.ndarray, database_labels: np.ndarray,
-                       map_variant: str | None = None, top_k: int | None = None,
-                       block_size: int | None = None, workers: int | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def average_precisions(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    map_variant: str | None = None,
+    top_k: int | None = None,
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-query AP in the named variant (:func:`mean_average_precision`) and, per
     query, whether it has a relevant item (among the first k, for ``top_k``)."""
     variant, top_k = map_variant_and_k(map_variant, top_k)
@@ -268,9 +305,16 @@ def average_precisions(*, query_codes: np.ndarray, database_codes: np.ndarray,
     first_relevant = variant == "first_k_relevant"
     k = num_db if top_k is None else min(top_k, num_db)
     if _AP_KERNEL is not None and num_db > 0:
-        ap, num_relevant = _compiled_map(query_codes, database_codes, query_labels,
-                                         database_labels, k, block_size, workers,
-                                         first_relevant)
+        ap, num_relevant = _compiled_map(
+            query_codes,
+            database_codes,
+            query_labels,
+            database_labels,
+            k,
+            block_size,
+            workers,
+            first_relevant,
+        )
         return ap, num_relevant > 0
     ranked_length = num_db if first_relevant else k
     inverse_rank = 1.0 / np.arange(1, ranked_length + 1)
@@ -288,22 +332,31 @@ def average_precisions(*, query_codes: np.ndarray, database_codes: np.ndarray,
         hits_float = workspace.get("hits_float", ranked.shape, np.float64)
         np.copyto(hits_float, hits)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ap = np.where(num_relevant > 0, (hits_float @ inverse_rank)
-                          / np.maximum(num_relevant, 1), 0.0)
+            ap = np.where(
+                num_relevant > 0, (hits_float @ inverse_rank) / np.maximum(num_relevant, 1), 0.0
+            )
         return ap, num_relevant > 0
 
-    parts = _map_blocks(block_ap, query_codes, database_codes, query_labels, database_labels,
-                        block_size, workers)
+    parts = _map_blocks(
+        block_ap, query_codes, database_codes, query_labels, database_labels, block_size, workers
+    )
     if not parts:
         return np.zeros(0), np.zeros(0, bool)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                           query_labels: np.ndarray, database_labels: np.ndarray,
-                           map_variant: str | None = None, top_k: int | None = None,
-                           skip_empty_queries: bool = False, block_size: int | None = None,
-                           workers: int | None = None) -> float:
+def mean_average_precision(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    map_variant: str | None = None,
+    top_k: int | None = None,
+    skip_empty_queries: bool = False,
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> float:
     """mAP of Hamming ranking in the named variant (module docstring): ``all`` (the
     default), ``top_k`` or ``first_k_relevant`` with ``top_k`` as the k (a k alone
     means ``top_k``, as it always has).
@@ -315,38 +368,58 @@ def mean_average_precision(*, query_codes: np.ndarray, database_codes: np.ndarra
     (default: one per CPU core).
     """
     ap, has_relevant = average_precisions(
-        query_codes=query_codes, database_codes=database_codes, query_labels=query_labels,
-        database_labels=database_labels, map_variant=map_variant, top_k=top_k,
-        block_size=block_size, workers=workers)
+        query_codes=query_codes,
+        database_codes=database_codes,
+        query_labels=query_labels,
+        database_labels=database_labels,
+        map_variant=map_variant,
+        top_k=top_k,
+        block_size=block_size,
+        workers=workers,
+    )
     counted = int(has_relevant.sum()) if skip_empty_queries else len(ap)
     return float(ap.sum()) / counted if counted else 0.0
 
 
-def distance_histogram(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                       query_labels: np.ndarray, database_labels: np.ndarray,
-                       block_size: int | None = None, workers: int | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def distance_histogram(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """How many (query, database item) pairs lie at each Hamming distance 0..K:
     (relevant pairs, irrelevant pairs). Codes that separate put the first at small
     distances and the second at large ones."""
+
     def block(distance, relevant, bits, workspace):
         bins = bits + 1
-        return (np.bincount(distance[relevant], minlength=bins),
-                np.bincount(distance[~relevant], minlength=bins))
+        return (
+            np.bincount(distance[relevant], minlength=bins),
+            np.bincount(distance[~relevant], minlength=bins),
+        )
 
-    parts = _map_blocks(block, query_codes, database_codes, query_labels, database_labels,
-                        block_size, workers)
+    parts = _map_blocks(
+        block, query_codes, database_codes, query_labels, database_labels, block_size, workers
+    )
     bins = np.asarray(query_codes).shape[1] + 1
     relevant = np.sum([p[0] for p in parts], axis=0) if parts else np.zeros(bins, np.int64)
     irrelevant = np.sum([p[1] for p in parts], axis=0) if parts else np.zeros(bins, np.int64)
     return relevant.astype(np.int64), irrelevant.astype(np.int64)
 
 
-def mean_average_precision_tie_aware(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                                     query_labels: np.ndarray, database_labels: np.ndarray,
-                                     skip_empty_queries: bool = False,
-                                     block_size: int | None = None,
-                                     workers: int | None = None) -> float:
+def mean_average_precision_tie_aware(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    skip_empty_queries: bool = False,
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> float:
     """The expected mAP (variant ``all``) when the items tied at each Hamming distance
     come in a uniformly random order instead of database order (McSherry and Najork,
     ECIR 2008), in closed form.
@@ -379,17 +452,24 @@ def mean_average_precision_tie_aware(*, query_codes: np.ndarray, database_codes:
         ap = np.where(num_relevant > 0, total / np.maximum(num_relevant, 1.0), 0.0)
         return float(ap.sum()), int((num_relevant > 0).sum()), rows
 
-    parts = _map_blocks(block, query_codes, database_codes, query_labels, database_labels,
-                        block_size, workers)
+    parts = _map_blocks(
+        block, query_codes, database_codes, query_labels, database_labels, block_size, workers
+    )
     total = sum(p[0] for p in parts)
     counted = sum(p[1] if skip_empty_queries else p[2] for p in parts)
     return total / counted if counted else 0.0
 
 
-def precision_at_n(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                   query_labels: np.ndarray, database_labels: np.ndarray,
-                   n_values: Sequence[int], block_size: int | None = None,
-                   workers: int | None = None) -> np.ndarray:
+def precision_at_n(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    n_values: Sequence[int],
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> np.ndarray:
     """Mean over queries of the fraction of relevant items among the first N ranked,
     for each N in ``n_values`` (N larger than the database counts the whole database)."""
     n_values = np.asarray(n_values, np.int64)
@@ -403,15 +483,21 @@ def precision_at_n(*, query_codes: np.ndarray, database_codes: np.ndarray,
         hits = np.cumsum(_ranked_relevance(distance, relevant, bits, k, workspace), axis=1)
         return (hits[:, clipped - 1] / clipped).sum(axis=0)
 
-    parts = _map_blocks(block, query_codes, database_codes, query_labels, database_labels,
-                        block_size, workers)
+    parts = _map_blocks(
+        block, query_codes, database_codes, query_labels, database_labels, block_size, workers
+    )
     return np.sum(parts, axis=0) / len(query_codes)
 
 
-def precision_recall_by_radius(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                               query_labels: np.ndarray, database_labels: np.ndarray,
-                               block_size: int | None = None, workers: int | None = None
-                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def precision_recall_by_radius(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hash-lookup precision and recall for every Hamming radius r = 0..K.
 
     Items within distance r are retrieved. precision(r) = mean, over queries that
@@ -425,8 +511,9 @@ def precision_recall_by_radius(*, query_codes: np.ndarray, database_codes: np.nd
         rows = len(distance)
         offset = (np.arange(rows)[:, None] * bins + distance).ravel()
         per_radius = np.bincount(offset, minlength=rows * bins).reshape(rows, bins)
-        relevant_per_radius = np.bincount(offset, weights=relevant.ravel(),
-                                          minlength=rows * bins).reshape(rows, bins)
+        relevant_per_radius = np.bincount(
+            offset, weights=relevant.ravel(), minlength=rows * bins
+        ).reshape(rows, bins)
         retrieved = np.cumsum(per_radius, axis=1)
         true_positive = np.cumsum(relevant_per_radius, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -434,26 +521,38 @@ def precision_recall_by_radius(*, query_codes: np.ndarray, database_codes: np.nd
         total_relevant = relevant.sum(axis=1)
         has_relevant = total_relevant > 0
         recall = (true_positive[has_relevant] / total_relevant[has_relevant, None]).sum(axis=0)
-        return (precision.sum(axis=0), (retrieved > 0).sum(axis=0), recall,
-                int(has_relevant.sum()))
+        return (precision.sum(axis=0), (retrieved > 0).sum(axis=0), recall, int(has_relevant.sum()))
 
-    parts = _map_blocks(block, query_codes, database_codes, query_labels, database_labels,
-                        block_size, workers)
+    parts = _map_blocks(
+        block, query_codes, database_codes, query_labels, database_labels, block_size, workers
+    )
     precision_sum = np.sum([p[0] for p in parts], axis=0)
     precision_count = np.sum([p[1] for p in parts], axis=0)
     recall_sum = np.sum([p[2] for p in parts], axis=0)
     recall_count = sum(p[3] for p in parts)
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(precision_count > 0, precision_sum / np.maximum(precision_count, 1), 0.0)
+        precision = np.where(
+            precision_count > 0, precision_sum / np.maximum(precision_count, 1), 0.0
+        )
     recall = recall_sum / max(recall_count, 1)
     return np.arange(bins), precision, recall
 
 
-def precision_within_radius(*, query_codes: np.ndarray, database_codes: np.ndarray,
-                            query_labels: np.ndarray, database_labels: np.ndarray,
-                            radius: int = 2, block_size: int | None = None) -> float:
+def precision_within_radius(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    radius: int = 2,
+    block_size: int | None = None,
+) -> float:
     """Precision of hash lookup within Hamming radius ``radius`` (default 2)."""
     _, precision, _ = precision_recall_by_radius(
-        query_codes=query_codes, database_codes=database_codes, query_labels=query_labels,
-        database_labels=database_labels, block_size=block_size)
+        query_codes=query_codes,
+        database_codes=database_codes,
+        query_labels=query_labels,
+        database_labels=database_labels,
+        block_size=block_size,
+    )
     return float(precision[min(radius, len(precision) - 1)])

@@ -43,8 +43,11 @@ def run_codes(run) -> dict[str, np.ndarray]:
     (image, text) in the release's layout, with their labels."""
     query, database = np.asarray(run.split.query), np.asarray(run.split.database)
     evaluator = run.evaluator
-    codes = {"query_L": run.data.labels[query], "retrieval_L": run.data.labels[database],
-             "Ql": evaluator.codes(query, "label")}
+    codes = {
+        "query_L": run.data.labels[query],
+        "retrieval_L": run.data.labels[database],
+        "Ql": evaluator.codes(query, "label"),
+    }
     for modality, key in (("image", "i"), ("text", "t")):
         if modality in evaluator.modalities:
             codes[f"Q{key}"] = evaluator.codes(query, modality)
@@ -57,13 +60,17 @@ def _baseline(options: OutputOptions, split=None) -> dict | None:
         return None
     path = os.path.join(options.baseline_dir, "results.json")
     if not os.path.isfile(path):
-        raise UserError(f"`baseline_dir={options.baseline_dir}` has no results.json; give an "
-                        "ssah-baseline run directory")
+        raise UserError(
+            f"`baseline_dir={options.baseline_dir}` has no results.json; give an "
+            "ssah-baseline run directory"
+        )
     baseline = load_json(path)
     protocol = baseline.get("protocol") or {}
     if split is not None and protocol.get("split_sha256") not in (None, split_sha256(split)):
-        raise UserError(f"`baseline_dir={options.baseline_dir}` was measured on another split; "
-                        "run ssah-baseline --split_file=RUN/split.npz")
+        raise UserError(
+            f"`baseline_dir={options.baseline_dir}` was measured on another split; "
+            "run ssah-baseline --split_file=RUN/split.npz"
+        )
     return baseline
 
 
@@ -76,41 +83,66 @@ def _projector_embeddings(run, codes: dict, count: int, seed: int) -> list[Embed
     split, data = run.split, run.data
     names = data.label_names
     out = []
-    for modality, key, rows in (("label", "Ql", np.asarray(split.query)),
-                                ("image", "Di", np.asarray(split.database)),
-                                ("text", "Dt", np.asarray(split.database))):
+    for modality, key, rows in (
+        ("label", "Ql", np.asarray(split.query)),
+        ("image", "Di", np.asarray(split.database)),
+        ("text", "Dt", np.asarray(split.database)),
+    ):
         if key not in codes:
             continue
         pick = np.sort(rng.choice(len(rows), min(count, len(rows)), replace=False))
         items = rows[pick]
         hot = [np.flatnonzero(data.labels[r] > 0) for r in items]
-        columns = {"id": [str(r) for r in items],
-                   "split": ["query" if modality == "label" else "database"] * len(items),
-                   "labels": [", ".join(names[i] if names else str(i) for i in h) or "(none)"
-                              for h in hot],
-                   "first_label": [(names[h[0]] if names else str(h[0])) if len(h) else "(none)"
-                                   for h in hot]}
-        images = (data.images.read(items, 32) if modality == "image" and data.images is not None
-                  else None)
-        out.append(Embedding(f"codes_{modality}", codes[key][pick].astype(np.float32), columns,
-                             images))
-        out.append(Embedding(f"features_{modality}", run.evaluator.encode(items, modality,
-                                                                          output="feature"),
-                             columns, images))
+        columns = {
+            "id": [str(r) for r in items],
+            "split": ["query" if modality == "label" else "database"] * len(items),
+            "labels": [
+                ", ".join(names[i] if names else str(i) for i in h) or "(none)" for h in hot
+            ],
+            "first_label": [
+                (names[h[0]] if names else str(h[0])) if len(h) else "(none)" for h in hot
+            ],
+        }
+        images = (
+            data.images.read(items, 32) if modality == "image" and data.images is not None else None
+        )
+        out.append(
+            Embedding(f"codes_{modality}", codes[key][pick].astype(np.float32), columns, images)
+        )
+        out.append(
+            Embedding(
+                f"features_{modality}",
+                run.evaluator.encode(items, modality, output="feature"),
+                columns,
+                images,
+            )
+        )
     return out
 
 
-def _write(output_dir: str, *, codes: dict, results: dict, curves: dict, protocol: dict,
-           source: str, options: OutputOptions, report_inputs: dict | None,
-           embeddings: list[Embedding], release_codes: dict | None) -> dict[str, Any]:
+def _write(
+    output_dir: str,
+    *,
+    codes: dict,
+    results: dict,
+    curves: dict,
+    protocol: dict,
+    source: str,
+    options: OutputOptions,
+    report_inputs: dict | None,
+    embeddings: list[Embedding],
+    release_codes: dict | None,
+) -> dict[str, Any]:
     import json
 
     import tensorflow as tf
 
     record = {**results, "source": source, "protocol": protocol}
     with staged_output(output_dir) as staging:  # all files or none
-        write_atomic(os.path.join(staging, "results.json"),
-                     lambda f: json.dump(record, f, indent=1, sort_keys=True))
+        write_atomic(
+            os.path.join(staging, "results.json"),
+            lambda f: json.dump(record, f, indent=1, sort_keys=True),
+        )
         write_curves(staging, curves)
         if release_codes is not None:
             write_code_file(os.path.join(staging, "codes.mat"), release_codes)
@@ -123,10 +155,18 @@ def _write(output_dir: str, *, codes: dict, results: dict, curves: dict, protoco
         if embeddings:
             write_projector(os.path.join(staging, "tensorboard"), embeddings)
         if report_inputs is not None:
-            page = build_report(ReportInputs(codes=codes, results=results, curves=curves,
-                                             protocol=protocol, top_k=options.report_top_k,
-                                             per_group=options.report_queries,
-                                             seed=options.seed, **report_inputs))
+            page = build_report(
+                ReportInputs(
+                    codes=codes,
+                    results=results,
+                    curves=curves,
+                    protocol=protocol,
+                    top_k=options.report_top_k,
+                    per_group=options.report_queries,
+                    seed=options.seed,
+                    **report_inputs,
+                )
+            )
             path = os.path.join(staging, "report", "index.html")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
@@ -134,8 +174,9 @@ def _write(output_dir: str, *, codes: dict, results: dict, curves: dict, protoco
     return record
 
 
-def evaluate_loaded_run(run, output_dir: str, options: OutputOptions = OutputOptions(), *,
-                        checkpoint_name: str = "best") -> dict[str, Any]:
+def evaluate_loaded_run(
+    run, output_dir: str, options: OutputOptions = OutputOptions(), *, checkpoint_name: str = "best"
+) -> dict[str, Any]:
     """Evaluate ``run`` (training.runs.load_run) into ``output_dir``; returns results.json."""
     baseline = _baseline(options, run.split)
     codes = run_codes(run)
@@ -143,65 +184,120 @@ def evaluate_loaded_run(run, output_dir: str, options: OutputOptions = OutputOpt
     config = run.config
     # best/ holds the run's selected checkpoint; any other is no selection of ours.
     selected_on = config.run.select_on if checkpoint_name == "best" else None
-    protocol = protocol_record(map_variant=options.map_variant, top_k=options.top_k,
-                               selected_on=selected_on, split=run.split,
-                               bits=config.ssah.network.bits, seed=config.run.seed)
+    protocol = protocol_record(
+        map_variant=options.map_variant,
+        top_k=options.top_k,
+        selected_on=selected_on,
+        split=run.split,
+        bits=config.ssah.network.bits,
+        seed=config.run.seed,
+    )
     report_inputs = None
     if options.report:
         split = run.split
         trained = _trained_results(run.model_dir)
-        header = {"title": f"SSAH retrieval report: {os.path.basename(os.path.normpath(run.model_dir))}",
-                  "data set": run.data.summary(), "split": split.sizes(),
-                  "bits": config.ssah.network.bits, "preset": config.ssah.preset,
-                  "backbone": config.run.backbone, "checkpoint": run.checkpoint,
-                  "how it was chosen": _selection_text(checkpoint_name, trained)}
-        items = ItemView(run.data, np.asarray(split.query), np.asarray(split.database),
-                         query_labels=codes["query_L"], database_labels=codes["retrieval_L"])
+        header = {
+            "title": f"SSAH retrieval report: {os.path.basename(os.path.normpath(run.model_dir))}",
+            "data set": run.data.summary(),
+            "split": split.sizes(),
+            "bits": config.ssah.network.bits,
+            "preset": config.ssah.preset,
+            "backbone": config.run.backbone,
+            "checkpoint": run.checkpoint,
+            "how it was chosen": _selection_text(checkpoint_name, trained),
+        }
+        items = ItemView(
+            run.data,
+            np.asarray(split.query),
+            np.asarray(split.database),
+            query_labels=codes["query_L"],
+            database_labels=codes["retrieval_L"],
+        )
         report_inputs = {"header": header, "items": items, "baseline": baseline}
-    release_codes = ({k: v for k, v in codes.items() if k != "Ql"} if options.write_codes
-                     else None)
-    return _write(output_dir, codes=codes, results=results, curves=curves, protocol=protocol,
-                  source=run.checkpoint, options=options, report_inputs=report_inputs,
-                  embeddings=_projector_embeddings(run, codes, options.projector_items,
-                                                   options.seed),
-                  release_codes=release_codes)
+    release_codes = {k: v for k, v in codes.items() if k != "Ql"} if options.write_codes else None
+    return _write(
+        output_dir,
+        codes=codes,
+        results=results,
+        curves=curves,
+        protocol=protocol,
+        source=run.checkpoint,
+        options=options,
+        report_inputs=report_inputs,
+        embeddings=_projector_embeddings(run, codes, options.projector_items, options.seed),
+        release_codes=release_codes,
+    )
 
 
-def evaluate_code_file(codes: dict, source: str, output_dir: str,
-                       options: OutputOptions = OutputOptions()) -> dict[str, Any]:
+def evaluate_code_file(
+    codes: dict, source: str, output_dir: str, options: OutputOptions = OutputOptions()
+) -> dict[str, Any]:
     """Evaluate release-layout codes (codes.read_code_file) into ``output_dir``: the
     report shows ids and label indices (a code file holds no items)."""
     baseline = _baseline(options)
     results, curves = evaluate_codes(codes, map_variant=options.map_variant, top_k=options.top_k)
     bits = next(v.shape[1] for k, v in codes.items() if k[0] in "QD")
     protocol = protocol_record(
-        map_variant=options.map_variant, top_k=options.top_k, selected_on=None,
+        map_variant=options.map_variant,
+        top_k=options.top_k,
+        selected_on=None,
         counts={"queries": len(codes["query_L"]), "database": len(codes["retrieval_L"])},
-        bits=bits, seed=None)
+        bits=bits,
+        seed=None,
+    )
     report_inputs = None
     if options.report:
-        header = {"title": f"Retrieval report: {os.path.basename(source)}", "code file": source,
-                  "queries": len(codes["query_L"]), "database": len(codes["retrieval_L"]),
-                  "bits": bits}
+        header = {
+            "title": f"Retrieval report: {os.path.basename(source)}",
+            "code file": source,
+            "queries": len(codes["query_L"]),
+            "database": len(codes["retrieval_L"]),
+            "bits": bits,
+        }
         items = ItemView(query_labels=codes["query_L"], database_labels=codes["retrieval_L"])
         report_inputs = {"header": header, "items": items, "baseline": baseline}
     embeddings = []
     if options.projector_items > 0:
         rng = np.random.default_rng(options.seed)
-        for key, labels, split in (("Di", "retrieval_L", "database"),
-                                   ("Dt", "retrieval_L", "database"),
-                                   ("Qi", "query_L", "query"), ("Qt", "query_L", "query")):
+        for key, labels, split in (
+            ("Di", "retrieval_L", "database"),
+            ("Dt", "retrieval_L", "database"),
+            ("Qi", "query_L", "query"),
+            ("Qt", "query_L", "query"),
+        ):
             if key in codes:
-                pick = np.sort(rng.choice(len(codes[key]), min(options.projector_items,
-                                                               len(codes[key])), replace=False))
+                pick = np.sort(
+                    rng.choice(
+                        len(codes[key]),
+                        min(options.projector_items, len(codes[key])),
+                        replace=False,
+                    )
+                )
                 hot = [np.flatnonzero(codes[labels][i] > 0) for i in pick]
-                embeddings.append(Embedding(f"codes_{key}", codes[key][pick].astype(np.float32), {
-                    "id": [str(i) for i in pick], "split": [split] * len(pick),
-                    "labels": [", ".join(map(str, h)) for h in hot],
-                    "first_label": [str(h[0]) if len(h) else "(none)" for h in hot]}))
-    return _write(output_dir, codes=codes, results=results, curves=curves, protocol=protocol,
-                  source=source, options=options, report_inputs=report_inputs,
-                  embeddings=embeddings, release_codes=None)
+                embeddings.append(
+                    Embedding(
+                        f"codes_{key}",
+                        codes[key][pick].astype(np.float32),
+                        {
+                            "id": [str(i) for i in pick],
+                            "split": [split] * len(pick),
+                            "labels": [", ".join(map(str, h)) for h in hot],
+                            "first_label": [str(h[0]) if len(h) else "(none)" for h in hot],
+                        },
+                    )
+                )
+    return _write(
+        output_dir,
+        codes=codes,
+        results=results,
+        curves=curves,
+        protocol=protocol,
+        source=source,
+        options=options,
+        report_inputs=report_inputs,
+        embeddings=embeddings,
+        release_codes=None,
+    )
 
 
 def _trained_results(model_dir: str) -> dict | None:
@@ -217,6 +313,9 @@ def _selection_text(checkpoint_name: str, trained: dict | None) -> str:
         return f"chosen by hand ({checkpoint_name}), not by the run's selection"
     if not trained or "selected_on" not in trained:
         return "the run's best/ checkpoint"
-    where = {"validation": "on validation queries", "test": "on the test queries (optimistic)",
-             "last": "as the last evaluated epoch"}.get(trained["selected_on"], "")
+    where = {
+        "validation": "on validation queries",
+        "test": "on the test queries (optimistic)",
+        "last": "as the last evaluated epoch",
+    }.get(trained["selected_on"], "")
     return f"best/: epoch {trained.get('selected_epoch')}, selected {where}"

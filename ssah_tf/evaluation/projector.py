@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def sprite(images: np.ndarray) -> np.ndarray:
     grid = np.zeros((side * size, side * size, 3), np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, side)
-        grid[r * size:(r + 1) * size, c * size:(c + 1) * size] = image
+        grid[r * size : (r + 1) * size, c * size : (c + 1) * size] = image
     return grid
 
 
@@ -56,15 +56,18 @@ def write_projector(log_dir: str, embeddings: Sequence[Embedding]) -> list[str]:
     from tensorboard.plugins import projector
 
     os.makedirs(log_dir, exist_ok=True)
-    variables = {e.name: tf.Variable(np.asarray(e.values, np.float32), name=e.name)
-                 for e in embeddings}
+    variables = {
+        e.name: tf.Variable(np.asarray(e.values, np.float32), name=e.name) for e in embeddings
+    }
     checkpoint = tf.train.Checkpoint(**variables)
     prefix = checkpoint.write(os.path.join(log_dir, CHECKPOINT_PREFIX))
     # Make it the directory's latest checkpoint, where the projector looks for tensors,
     # by a relative path: the folder may be moved (ssah-eval stages its output).
     with open(os.path.join(log_dir, "checkpoint"), "w") as f:
-        f.write(f'model_checkpoint_path: "{CHECKPOINT_PREFIX}"\n'
-                f'all_model_checkpoint_paths: "{CHECKPOINT_PREFIX}"\n')
+        f.write(
+            f'model_checkpoint_path: "{CHECKPOINT_PREFIX}"\n'
+            f'all_model_checkpoint_paths: "{CHECKPOINT_PREFIX}"\n'
+        )
     config = projector.ProjectorConfig()
     written = [prefix + ".index", os.path.join(log_dir, "checkpoint")]
     sprites: dict[int, str] = {}  # embeddings of the same items share one sprite file
@@ -73,8 +76,9 @@ def write_projector(log_dir: str, embeddings: Sequence[Embedding]) -> list[str]:
         entry.tensor_name = f"{e.name}/.ATTRIBUTES/VARIABLE_VALUE"
         metadata = f"{e.name}_metadata.tsv"
         names = list(e.columns)
-        rows = ["\t".join(names)] + ["\t".join(_clean(e.columns[c][i]) for c in names)
-                                     for i in range(len(e.values))]
+        rows = ["\t".join(names)] + [
+            "\t".join(_clean(e.columns[c][i]) for c in names) for i in range(len(e.values))
+        ]
         with open(os.path.join(log_dir, metadata), "w", encoding="utf-8") as f:
             f.write("\n".join(rows) + "\n")
         entry.metadata_path = metadata

@@ -26,8 +26,9 @@ def split_sha256(split) -> str:
     its name in ASCII, then its indices as little-endian int64. Two runs with the same
     value used the same queries, training items, database and validation queries."""
     digest = hashlib.sha256()
-    for name, index in zip(SPLIT_ARRAYS, (split.query, split.train, split.database,
-                                          split.validation)):
+    for name, index in zip(
+        SPLIT_ARRAYS, (split.query, split.train, split.database, split.validation)
+    ):
         if index is None:
             continue
         digest.update(name.encode("ascii"))
@@ -35,9 +36,16 @@ def split_sha256(split) -> str:
     return digest.hexdigest()
 
 
-def protocol_record(*, map_variant: str | None, top_k: int | None, selected_on: str | None,
-                    split=None, counts: dict[str, int] | None = None, bits: int | None,
-                    seed: int | None) -> dict[str, Any]:
+def protocol_record(
+    *,
+    map_variant: str | None,
+    top_k: int | None,
+    selected_on: str | None,
+    split=None,
+    counts: dict[str, int] | None = None,
+    bits: int | None,
+    seed: int | None,
+) -> dict[str, Any]:
     """The ``protocol`` object of a results.json. ``split`` gives the counts and the
     split hash; without one (a code file) ``counts`` gives the counts and the hash is
     None."""
@@ -45,11 +53,21 @@ def protocol_record(*, map_variant: str | None, top_k: int | None, selected_on: 
 
     variant, k = map_variant_and_k(map_variant, top_k)
     if split is not None:
-        counts = {"queries": len(split.query), "train": len(split.train),
-                  "database": len(split.database),
-                  "validation": 0 if split.validation is None else len(split.validation)}
-    return {"map_variant": variant, "top_k": k, "ties": TIES, "empty_queries": EMPTY_QUERIES,
-            "selected_on": selected_on,
-            "split_sha256": split_sha256(split) if split is not None else None,
-            **{k_: int(v) for k_, v in (counts or {}).items()},
-            "bits": bits, "seed": seed, "version": __version__}
+        counts = {
+            "queries": len(split.query),
+            "train": len(split.train),
+            "database": len(split.database),
+            "validation": 0 if split.validation is None else len(split.validation),
+        }
+    return {
+        "map_variant": variant,
+        "top_k": k,
+        "ties": TIES,
+        "empty_queries": EMPTY_QUERIES,
+        "selected_on": selected_on,
+        "split_sha256": split_sha256(split) if split is not None else None,
+        **{k_: int(v) for k_, v in (counts or {}).items()},
+        "bits": bits,
+        "seed": seed,
+        "version": __version__,
+    }

@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def sample_queries(ap: np.ndarray, *, per_group: int, seed: int) -> dict[str, li
     best = order[::-1][:count].tolist() if n > count else []
     middle = n // 2
     start = max(count, min(middle - count // 2, n - 2 * count))
-    median = [int(i) for i in order[start:start + count] if i not in best and i not in worst]
+    median = [int(i) for i in order[start : start + count] if i not in best and i not in worst]
     return {"best": [int(i) for i in best], "median": median, "worst": [int(i) for i in worst]}
 
 
@@ -48,9 +49,17 @@ class ItemView:
     words for texts (tag names, or a dense vector's strongest entries), its label
     names; only ids and label indices when there is no data set (a code file)."""
 
-    def __init__(self, data=None, query_rows: np.ndarray | None = None,
-                 database_rows: np.ndarray | None = None, *, query_labels: np.ndarray,
-                 database_labels: np.ndarray, thumbnail: int = 64, words: int = 10):
+    def __init__(
+        self,
+        data=None,
+        query_rows: np.ndarray | None = None,
+        database_rows: np.ndarray | None = None,
+        *,
+        query_labels: np.ndarray,
+        database_labels: np.ndarray,
+        thumbnail: int = 64,
+        words: int = 10,
+    ):
         self.data = data
         self.rows = {"query": query_rows, "database": database_rows}
         self.labels = {"query": query_labels, "database": database_labels}
@@ -91,7 +100,7 @@ class ItemView:
         vector = np.asarray(self.data.texts[row])
         tags = getattr(self.data, "tag_names", None)
         if tags and np.all((vector == 0) | (vector == 1)):
-            hot = np.flatnonzero(vector)[:self.words]
+            hot = np.flatnonzero(vector)[: self.words]
             more = int((vector != 0).sum()) - len(hot)
             return " ".join(tags[i] for i in hot) + (f" (+{more})" if more > 0 else "")
         strongest = np.argsort(-np.abs(vector), kind="stable")[:5]
@@ -104,15 +113,22 @@ class ItemView:
         content = ""
         if row is not None and modality == "image":
             uri = self._image_uri(row)
-            content = (f'<img class="thumb" src="{uri}" alt="{html.escape(ident)}" '
-                       f'width="{self.thumbnail}" height="{self.thumbnail}">' if uri
-                       else '<div class="noimg">feature vector</div>')
-        elif row is not None and modality == "text" and getattr(self.data, "texts", None) is not None:
+            content = (
+                f'<img class="thumb" src="{uri}" alt="{html.escape(ident)}" '
+                f'width="{self.thumbnail}" height="{self.thumbnail}">'
+                if uri
+                else '<div class="noimg">feature vector</div>'
+            )
+        elif (
+            row is not None and modality == "text" and getattr(self.data, "texts", None) is not None
+        ):
             content = f'<div class="words">{html.escape(self.text_words(row))}</div>'
         elif modality == "label":
             content = '<div class="words">label vector</div>'
-        return (f'{content}<div class="id">{html.escape(ident)}</div>'
-                f'<div class="labels">{html.escape(self.label_text(side, index))}</div>')
+        return (
+            f'{content}<div class="id">{html.escape(ident)}</div>'
+            f'<div class="labels">{html.escape(self.label_text(side, index))}</div>'
+        )
 
 
 @dataclasses.dataclass
@@ -193,52 +209,109 @@ def _map_section(inputs: ReportInputs, directions: list[str]) -> str:
         head.append("ssah-baseline mAP@all")
     rows = []
     for d in directions:
-        row = [ARROW[d], _fmt(results.get(f"map_{d}")), _fmt(results.get(f"map_tie_aware_{d}")),
-               _fmt(results.get(f"precision_r2_{d}"))]
+        row = [
+            ARROW[d],
+            _fmt(results.get(f"map_{d}")),
+            _fmt(results.get(f"map_tie_aware_{d}")),
+            _fmt(results.get(f"precision_r2_{d}")),
+        ]
         if extra:
             row.append(_fmt(results.get(f"map_{d}@{extra[0].split('@')[1]}")))
         if baseline:
             row.append(_fmt(baseline.get(f"map_{d}")))
         rows.append(row)
     prior = results.get("label_prior_map")
-    note = (f"<p>Label prior (a ranking that ignores the codes): {_fmt(prior)}.</p>"
-            if prior is not None else "")
-    return "<h2 id=\"maps\">mAP per direction</h2>" + _table(rows, head) + note
+    note = (
+        f"<p>Label prior (a ranking that ignores the codes): {_fmt(prior)}.</p>"
+        if prior is not None
+        else ""
+    )
+    return '<h2 id="maps">mAP per direction</h2>' + _table(rows, head) + note
 
 
 def _charts_section(inputs: ReportInputs, directions: list[str]) -> str:
     codes, curves = inputs.codes, inputs.curves
     figures = []
-    pr = {ARROW[d]: (curves[f"pr_{d}"]["recall"], curves[f"pr_{d}"]["precision"])
-          for d in directions if f"pr_{d}" in curves}
+    pr = {
+        ARROW[d]: (curves[f"pr_{d}"]["recall"], curves[f"pr_{d}"]["precision"])
+        for d in directions
+        if f"pr_{d}" in curves
+    }
     if pr:
-        figures.append(("precision-recall by Hamming radius",
-                        line_chart(pr, x_label="recall", y_label="precision",
-                                   title="precision-recall by Hamming radius")))
-    pn = {ARROW[d]: (curves[f"precision_at_n_{d}"]["n"], curves[f"precision_at_n_{d}"]["precision"])
-          for d in directions if f"precision_at_n_{d}" in curves}
+        figures.append(
+            (
+                "precision-recall by Hamming radius",
+                line_chart(
+                    pr,
+                    x_label="recall",
+                    y_label="precision",
+                    title="precision-recall by Hamming radius",
+                ),
+            )
+        )
+    pn = {
+        ARROW[d]: (curves[f"precision_at_n_{d}"]["n"], curves[f"precision_at_n_{d}"]["precision"])
+        for d in directions
+        if f"precision_at_n_{d}" in curves
+    }
     if pn:
-        figures.append(("precision@N", line_chart(pn, x_label="N (log scale)",
-                                                  y_label="precision", title="precision@N",
-                                                  log_x=True)))
+        figures.append(
+            (
+                "precision@N",
+                line_chart(
+                    pn,
+                    x_label="N (log scale)",
+                    y_label="precision",
+                    title="precision@N",
+                    log_x=True,
+                ),
+            )
+        )
     for d in directions:
         q, db = CODE_DIRECTIONS[d]
         relevant, irrelevant = distance_histogram(
-            query_codes=codes[q], database_codes=codes[db], query_labels=codes["query_L"],
-            database_labels=codes["retrieval_L"])
-        groups = {"relevant pairs": relevant / max(relevant.sum(), 1),
-                  "irrelevant pairs": irrelevant / max(irrelevant.sum(), 1)}
-        figures.append((f"{ARROW[d]}: share of pairs at each Hamming distance",
-                        bar_chart(groups, x_label="Hamming distance", y_label="share of pairs",
-                                  title=f"{ARROW[d]} distance histogram")))
-    balance = {m: ((np.asarray(codes[k]) > 0).mean(axis=0)) for m, k in (("image", "Di"),
-                                                                       ("text", "Dt")) if k in codes}
+            query_codes=codes[q],
+            database_codes=codes[db],
+            query_labels=codes["query_L"],
+            database_labels=codes["retrieval_L"],
+        )
+        groups = {
+            "relevant pairs": relevant / max(relevant.sum(), 1),
+            "irrelevant pairs": irrelevant / max(irrelevant.sum(), 1),
+        }
+        figures.append(
+            (
+                f"{ARROW[d]}: share of pairs at each Hamming distance",
+                bar_chart(
+                    groups,
+                    x_label="Hamming distance",
+                    y_label="share of pairs",
+                    title=f"{ARROW[d]} distance histogram",
+                ),
+            )
+        )
+    balance = {
+        m: ((np.asarray(codes[k]) > 0).mean(axis=0))
+        for m, k in (("image", "Di"), ("text", "Dt"))
+        if k in codes
+    }
     if balance:
-        figures.append(("per-bit balance: fraction of +1 over the database",
-                        bar_chart(balance, x_label="bit", y_label="fraction of +1",
-                                  title="per-bit balance", y_max=1.0)))
-    body = "".join(f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
-                   for caption, svg in figures)
+        figures.append(
+            (
+                "per-bit balance: fraction of +1 over the database",
+                bar_chart(
+                    balance,
+                    x_label="bit",
+                    y_label="fraction of +1",
+                    title="per-bit balance",
+                    y_max=1.0,
+                ),
+            )
+        )
+    body = "".join(
+        f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        for caption, svg in figures
+    )
     return f'<h2 id="curves">Curves and code statistics</h2><div class="charts">{body}</div>'
 
 
@@ -247,27 +320,37 @@ def _queries_section(inputs: ReportInputs, direction: str) -> str:
     q_key, db_key = CODE_DIRECTIONS[direction]
     source, target = DIRECTIONS[direction]
     query_labels, database_labels = codes["query_L"], codes["retrieval_L"]
-    ap, _ = average_precisions(query_codes=codes[q_key], database_codes=codes[db_key],
-                               query_labels=query_labels, database_labels=database_labels)
+    ap, _ = average_precisions(
+        query_codes=codes[q_key],
+        database_codes=codes[db_key],
+        query_labels=query_labels,
+        database_labels=database_labels,
+    )
     chosen = sample_queries(ap, per_group=inputs.per_group, seed=inputs.seed)
-    out = [f'<h2 id="dir-{direction}">{html.escape(ARROW[direction])}: sample queries</h2>',
-           f'<section class="direction" data-direction="{direction}">']
+    out = [
+        f'<h2 id="dir-{direction}">{html.escape(ARROW[direction])}: sample queries</h2>',
+        f'<section class="direction" data-direction="{direction}">',
+    ]
     for group in GROUPS:
         if not chosen[group]:
             continue
         out.append(f'<div class="group">{group} by AP</div>')
         for query in chosen[group]:
-            distance = hamming_distance(codes[q_key][query:query + 1], codes[db_key])[0]
-            order = np.argsort(distance, kind="stable")[:inputs.top_k]
+            distance = hamming_distance(codes[q_key][query : query + 1], codes[db_key])[0]
+            order = np.argsort(distance, kind="stable")[: inputs.top_k]
             relevant = (np.asarray(database_labels)[order] @ np.asarray(query_labels)[query]) > 0
-            out.append(f'<div class="query" data-group="{group}" data-ap="{ap[query]:.6f}">'
-                       f'<div class="qbox">{items.render(source, "query", query)}'
-                       f'<div>AP {ap[query]:.3f}</div></div><ol class="results">')
+            out.append(
+                f'<div class="query" data-group="{group}" data-ap="{ap[query]:.6f}">'
+                f'<div class="qbox">{items.render(source, "query", query)}'
+                f'<div>AP {ap[query]:.3f}</div></div><ol class="results">'
+            )
             for rank, (item, is_relevant) in enumerate(zip(order, relevant), start=1):
                 mark, cls = ("✓", "rel") if is_relevant else ("✗", "irr")
-                out.append(f'<li class="{cls}"><span class="mark">{mark}</span> #{rank}, '
-                           f'distance {int(distance[item])}'
-                           f'{items.render(target, "database", int(item))}</li>')
+                out.append(
+                    f'<li class="{cls}"><span class="mark">{mark}</span> #{rank}, '
+                    f"distance {int(distance[item])}"
+                    f"{items.render(target, 'database', int(item))}</li>"
+                )
             out.append("</ol></div>")
     out.append("</section>")
     return "".join(out)
@@ -279,16 +362,20 @@ def build_report(inputs: ReportInputs) -> str:
     header_rows = [(k, v) for k, v in inputs.header.items()]
     header_rows += [(f"protocol: {k}", v) for k, v in inputs.protocol.items()]
     nav = " · ".join(f'<a href="#dir-{d}">{html.escape(ARROW[d])}</a>' for d in directions)
-    parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-             f"<title>{html.escape(str(inputs.header.get('title', 'SSAH retrieval report')))}"
-             "</title>", f"<style>{_STYLE}</style></head><body>",
-             f"<h1>{html.escape(str(inputs.header.get('title', 'SSAH retrieval report')))}</h1>",
-             f"<p>{nav} · <a href=\"#maps\">mAP</a> · <a href=\"#curves\">curves</a></p>",
-             '<h2 id="setup">What was evaluated</h2>',
-             _table([(k, _fmt(v)) for k, v in header_rows if k != "title"], ["setting", "value"]),
-             '<h2 id="how">How to read this page</h2>', _HOW_TO_READ,
-             _map_section(inputs, directions), _charts_section(inputs, directions)]
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(str(inputs.header.get('title', 'SSAH retrieval report')))}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(str(inputs.header.get('title', 'SSAH retrieval report')))}</h1>",
+        f'<p>{nav} · <a href="#maps">mAP</a> · <a href="#curves">curves</a></p>',
+        '<h2 id="setup">What was evaluated</h2>',
+        _table([(k, _fmt(v)) for k, v in header_rows if k != "title"], ["setting", "value"]),
+        '<h2 id="how">How to read this page</h2>',
+        _HOW_TO_READ,
+        _map_section(inputs, directions),
+        _charts_section(inputs, directions),
+    ]
     parts += [_queries_section(inputs, d) for d in directions]
     parts.append("</body></html>")
     return "".join(parts)

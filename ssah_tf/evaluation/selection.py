@@ -10,7 +10,8 @@ when training stops are named fields of the run (``RunConfig.select_on``,
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,8 @@ import numpy as np
 # reported figure is the maximum over epochs of the figure itself); 'last', the last
 # evaluated epoch (no selection). CRITERIA: the selection directions' mean, or the
 # smaller of them (a checkpoint is only as good as its weaker direction).
-from ssah_tf.config import SELECT_ON, SELECTION_CRITERIA as CRITERIA
+from ssah_tf.config import SELECT_ON
+from ssah_tf.config import SELECTION_CRITERIA as CRITERIA
 
 _CROSS_MODAL = ("map_i2t", "map_t2i")
 _SINGLE_MODALITY = ("map_l2t", "map_t2t", "map_l2i", "map_i2i")
@@ -30,8 +32,9 @@ def selection_directions(maps: Mapping[str, float]) -> list[str]:
     label and self retrieval of the one trained modality (``map_<direction>``, or
     ``map_<direction>@<k>`` under an mAP variant with a k)."""
     by_direction = {key.split("@")[0]: key for key in maps}
-    return ([by_direction[d] for d in _CROSS_MODAL if d in by_direction]
-            or [by_direction[d] for d in _SINGLE_MODALITY if d in by_direction])
+    return [by_direction[d] for d in _CROSS_MODAL if d in by_direction] or [
+        by_direction[d] for d in _SINGLE_MODALITY if d in by_direction
+    ]
 
 
 def selection_value(maps: Mapping[str, float], criterion: str) -> float:
@@ -67,8 +70,9 @@ class ModelSelection:
             return float(record["epoch"])
         maps = record.get(self.select_on)
         if not maps:
-            raise ValueError(f"evaluation of epoch {record['epoch']} has no {self.select_on} mAPs "
-                             "to select on")
+            raise ValueError(
+                f"evaluation of epoch {record['epoch']} has no {self.select_on} mAPs to select on"
+            )
         return selection_value(maps, self.criterion)
 
     def best(self, history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -93,13 +97,20 @@ class ModelSelection:
     def should_stop(self, history: Sequence[Mapping[str, Any]]) -> bool:
         """Early stopping: ``patience`` evaluations in a row without improvement on the
         validation queries (never on the test queries: selecting on them is off)."""
-        return bool(self.patience and self.select_on == "validation" and history
-                    and self.evaluations_since_best(history) >= self.patience)
+        return bool(
+            self.patience
+            and self.select_on == "validation"
+            and history
+            and self.evaluations_since_best(history) >= self.patience
+        )
 
     def describe(self) -> str:
         """One phrase for logs and results: how the best checkpoint was chosen."""
         if self.select_on == "last":
             return "the last evaluated epoch (no selection)"
-        where = ("validation queries" if self.select_on == "validation"
-                 else "test queries (optimistic: the reported figure is its own maximum)")
+        where = (
+            "validation queries"
+            if self.select_on == "validation"
+            else "test queries (optimistic: the reported figure is its own maximum)"
+        )
         return f"the {self.criterion} of the selection directions on {where}"

@@ -15,7 +15,7 @@ import dataclasses
 import io
 import json
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -24,8 +24,15 @@ from ssah_tf.evaluation.directions import DIRECTIONS
 
 ARROWS = {name: f"{source[0]}→{target[0]}" for name, (source, target) in DIRECTIONS.items()}
 # What must agree for runs to share a cell (the seed and the package version may differ).
-CELL_PROTOCOL = ("map_variant", "top_k", "ties", "empty_queries", "selected_on",
-                 "split_sha256", "bits")
+CELL_PROTOCOL = (
+    "map_variant",
+    "top_k",
+    "ties",
+    "empty_queries",
+    "selected_on",
+    "split_sha256",
+    "bits",
+)
 # What a baseline must share with the SSAH rows it stands beside.
 BASELINE_PROTOCOL = ("map_variant", "top_k", "ties", "empty_queries", "split_sha256", "bits")
 
@@ -47,8 +54,13 @@ class RunResult:
     def row_key(self) -> tuple:
         """Runs with this key are seeds of one table row."""
         s = self.setup
-        return (s.get("dataset"), self.protocol.get("bits"), s.get("method"), s.get("preset"),
-                s.get("backbone"))
+        return (
+            s.get("dataset"),
+            self.protocol.get("bits"),
+            s.get("method"),
+            s.get("preset"),
+            s.get("backbone"),
+        )
 
 
 def read_run(path: str) -> RunResult:
@@ -56,20 +68,27 @@ def read_run(path: str) -> RunResult:
     missing or predates the protocol record."""
     file = os.path.join(path, "results.json") if os.path.isdir(path) else path
     if not os.path.isfile(file):
-        raise UserError(f"{path}: no results.json; give ssah-train or ssah-baseline run "
-                        "directories")
+        raise UserError(
+            f"{path}: no results.json; give ssah-train or ssah-baseline run directories"
+        )
     try:
         with open(file) as f:
             record = json.load(f)
     except (OSError, ValueError) as error:
         raise UserError(f"{file} cannot be read ({type(error).__name__}); restore it") from None
-    if not isinstance(record, dict) or not isinstance(record.get("protocol"), dict) \
-            or not isinstance(record.get("setup"), dict):
-        raise UserError(f"{file} has no protocol record (written by an older ssah_tf); "
-                        "finish or resume the run with this version to rewrite it")
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("protocol"), dict)
+        or not isinstance(record.get("setup"), dict)
+    ):
+        raise UserError(
+            f"{file} has no protocol record (written by an older ssah_tf); "
+            "finish or resume the run with this version to rewrite it"
+        )
     maps = {k: float(v) for k, v in record.items() if k.startswith("map_")}
-    return RunResult(os.path.dirname(os.path.abspath(file)), record["setup"], record["protocol"],
-                     maps)
+    return RunResult(
+        os.path.dirname(os.path.abspath(file)), record["setup"], record["protocol"], maps
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,13 +147,17 @@ def group_rows(results: Iterable[RunResult]) -> list[Row]:
         for run in runs:
             differ = _differing(first.protocol, run.protocol, CELL_PROTOCOL)
             if differ:
-                raise UserError(f"{first.path} and {run.path} differ in {', '.join(differ)} "
-                                f"({differ[0]}: {first.protocol.get(differ[0])!r} vs "
-                                f"{run.protocol.get(differ[0])!r}); they cannot share a cell: "
-                                "table them separately")
+                raise UserError(
+                    f"{first.path} and {run.path} differ in {', '.join(differ)} "
+                    f"({differ[0]}: {first.protocol.get(differ[0])!r} vs "
+                    f"{run.protocol.get(differ[0])!r}); they cannot share a cell: "
+                    "table them separately"
+                )
             if run.seed in seen:
-                raise UserError(f"{seen[run.seed]} and {run.path} are both seed {run.seed} of "
-                                "one row; give each seed once")
+                raise UserError(
+                    f"{seen[run.seed]} and {run.path} are both seed {run.seed} of "
+                    "one row; give each seed once"
+                )
             seen[run.seed] = run.path
         out.append(Row(key, tuple(sorted(runs, key=lambda r: (r.seed is None, r.seed)))))
     return out
@@ -152,22 +175,32 @@ class Table:
 
     def caption(self) -> str:
         p = self.protocol
-        variant = {"all": "mAP@all (every relevant item of the ranking)",
-                   "top_k": f"mAP over the top {p.get('top_k')} ranked items",
-                   "first_k_relevant": f"mAP over the first min({p.get('top_k')}, #relevant) "
-                                       "relevant items"}[p["map_variant"]]
-        counts = ", ".join(f"{p[k]:,} {k}" for k in ("queries", "train", "database", "validation")
-                           if p.get(k) is not None)
-        selected = sorted({r.protocol.get("selected_on") for r in self.rows
-                           if r.key[2] == "ssah"} - {None})
-        where = {"validation": "best checkpoint selected on validation queries",
-                 "test": "best checkpoint selected on the test queries (optimistic)",
-                 "last": "last epoch (no selection)"}
-        return (f"{self.dataset}: {variant}; ties {p['ties']}; queries "
-                f"without relevant items {p['empty_queries']}; "
-                + "; ".join(where[s] for s in selected)
-                + f"; split sha256 {str(p.get('split_sha256'))[:12]} ({counts}); "
-                "mean ± sample std over seeds (seed count)")
+        variant = {
+            "all": "mAP@all (every relevant item of the ranking)",
+            "top_k": f"mAP over the top {p.get('top_k')} ranked items",
+            "first_k_relevant": f"mAP over the first min({p.get('top_k')}, #relevant) "
+            "relevant items",
+        }[p["map_variant"]]
+        counts = ", ".join(
+            f"{p[k]:,} {k}"
+            for k in ("queries", "train", "database", "validation")
+            if p.get(k) is not None
+        )
+        selected = sorted(
+            {r.protocol.get("selected_on") for r in self.rows if r.key[2] == "ssah"} - {None}
+        )
+        where = {
+            "validation": "best checkpoint selected on validation queries",
+            "test": "best checkpoint selected on the test queries (optimistic)",
+            "last": "last epoch (no selection)",
+        }
+        return (
+            f"{self.dataset}: {variant}; ties {p['ties']}; queries "
+            f"without relevant items {p['empty_queries']}; "
+            + "; ".join(where[s] for s in selected)
+            + f"; split sha256 {str(p.get('split_sha256'))[:12]} ({counts}); "
+            "mean ± sample std over seeds (seed count)"
+        )
 
 
 def _table_key(row: Row) -> tuple:
@@ -189,14 +222,17 @@ def build_tables(rows: Sequence[Row]) -> list[Table]:
         for other in ssah_rows:
             if other.key[:2] == row.key[:2] and _table_key(other) != _table_key(row):
                 differ = _differing(other.protocol, row.protocol, BASELINE_PROTOCOL)
-                raise UserError(f"baseline {row.runs[0].path} and SSAH {other.runs[0].path} "
-                                f"differ in {', '.join(differ)}; run the baseline on the SSAH "
-                                "run's split (ssah-baseline --split_file=RUN/split.npz) with "
-                                "its mAP variant")
+                raise UserError(
+                    f"baseline {row.runs[0].path} and SSAH {other.runs[0].path} "
+                    f"differ in {', '.join(differ)}; run the baseline on the SSAH "
+                    "run's split (ssah-baseline --split_file=RUN/split.npz) with "
+                    "its mAP variant"
+                )
     out = []
     for key, members in sorted(tables.items(), key=lambda kv: tuple(map(str, kv[0]))):
-        ordered = sorted(members, key=lambda r: (r.key[1], r.key[2] != "ssah", str(r.key[3]),
-                                                 str(r.key[4])))
+        ordered = sorted(
+            members, key=lambda r: (r.key[1], r.key[2] != "ssah", str(r.key[3]), str(r.key[4]))
+        )
         present = {k.split("@")[0][4:] for r in members for run in r.runs for k in run.maps}
         directions = tuple(d for d in DIRECTIONS if d in present)
         out.append(Table(ordered[0].protocol, key[0], tuple(ordered), directions))
@@ -221,35 +257,66 @@ def markdown(tables: Sequence[Table]) -> str:
     parts = []
     for table in tables:
         heads = [ARROWS[d] for d in table.directions]
-        lines = [f"**{table.caption()}**", "",
-                 "| bits | method | " + " | ".join(heads) + " | seeds |",
-                 "|---|---|" + "---|" * (len(heads) + 1)]
+        lines = [
+            f"**{table.caption()}**",
+            "",
+            "| bits | method | " + " | ".join(heads) + " | seeds |",
+            "|---|---|" + "---|" * (len(heads) + 1),
+        ]
         for row in table.rows:
             bits = row.key[1]
-            baseline = next((r for r in table.rows if r.key[2] != "ssah" and r.key[1] == bits),
-                            None)
+            baseline = next(
+                (r for r in table.rows if r.key[2] != "ssah" and r.key[1] == bits), None
+            )
             keys = [_map_key(d, row.protocol) for d in table.directions]
             cells = [_cell(row.stats(k)) for k in keys]
-            lines.append(f"| {bits} | {row.label()} | " + " | ".join(cells) + " | "
-                         + ", ".join(str(s) for s in row.seeds()) + " |")
+            lines.append(
+                f"| {bits} | {row.label()} | "
+                + " | ".join(cells)
+                + " | "
+                + ", ".join(str(s) for s in row.seeds())
+                + " |"
+            )
             if row.key[2] == "ssah" and baseline is not None:
                 delta = []
                 for k in keys:
                     a, b = row.stats(k), baseline.stats(k)
                     delta.append("—" if a is None or b is None else f"{a[0] - b[0]:+.3f}")
                 lines.append(f"| {bits} | Δ vs {baseline.label()} | " + " | ".join(delta) + " | |")
-        commands = [f"- {row.key[1]} bits, {row.label()}: `{row.command()}`"
-                    for row in table.rows if row.command()]
+        commands = [
+            f"- {row.key[1]} bits, {row.label()}: `{row.command()}`"
+            for row in table.rows
+            if row.command()
+        ]
         if commands:
-            lines += ["", "Commands (seed S = " + ", ".join(
-                sorted({str(s) for r in table.rows for s in r.seeds()})) + "):", *commands]
+            lines += [
+                "",
+                "Commands (seed S = "
+                + ", ".join(sorted({str(s) for r in table.rows for s in r.seeds()}))
+                + "):",
+                *commands,
+            ]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
-CSV_COLUMNS = ("dataset", "bits", "method", "preset", "backbone", "direction", "mean", "std",
-               "seeds_count", "seeds", "map_variant", "top_k", "selected_on", "split_sha256",
-               "runs")
+CSV_COLUMNS = (
+    "dataset",
+    "bits",
+    "method",
+    "preset",
+    "backbone",
+    "direction",
+    "mean",
+    "std",
+    "seeds_count",
+    "seeds",
+    "map_variant",
+    "top_k",
+    "selected_on",
+    "split_sha256",
+    "runs",
+)
 
 
 def csv_text(tables: Sequence[Table]) -> str:
@@ -265,12 +332,25 @@ def csv_text(tables: Sequence[Table]) -> str:
                 if stats is None:
                     continue
                 p = row.protocol
-                writer.writerow([dataset, bits, method, preset or "", backbone or "", direction,
-                                 f"{stats[0]:.6f}", "" if np.isnan(stats[1]) else f"{stats[1]:.6f}",
-                                 stats[2], " ".join(str(s) for s in row.seeds()),
-                                 p.get("map_variant"), p.get("top_k") or "",
-                                 p.get("selected_on") or "", p.get("split_sha256"),
-                                 " ".join(r.path for r in row.runs)])
+                writer.writerow(
+                    [
+                        dataset,
+                        bits,
+                        method,
+                        preset or "",
+                        backbone or "",
+                        direction,
+                        f"{stats[0]:.6f}",
+                        "" if np.isnan(stats[1]) else f"{stats[1]:.6f}",
+                        stats[2],
+                        " ".join(str(s) for s in row.seeds()),
+                        p.get("map_variant"),
+                        p.get("top_k") or "",
+                        p.get("selected_on") or "",
+                        p.get("split_sha256"),
+                        " ".join(r.path for r in row.runs),
+                    ]
+                )
     return buffer.getvalue()
 
 
@@ -300,9 +380,12 @@ def paper_markdown(paper: Sequence[dict], rows: Sequence[Row]) -> str:
                 if stats is not None:
                     ours[(dataset, backbone, int(bits), direction)] = (stats, row.protocol)
     bits_list = sorted({int(r["bits"]) for r in paper})
-    lines = ["| data set (backbone) | task | " + " | ".join(f"{b} bits: ours / paper"
-                                                            for b in bits_list) + " |",
-             "|---|---|" + "---|" * len(bits_list)]
+    lines = [
+        "| data set (backbone) | task | "
+        + " | ".join(f"{b} bits: ours / paper" for b in bits_list)
+        + " |",
+        "|---|---|" + "---|" * len(bits_list),
+    ]
     groups: dict[tuple, dict] = {}
     for r in paper:
         groups.setdefault((r["dataset"], r["backbone"], r["direction"]), {})[int(r["bits"])] = r
@@ -314,11 +397,18 @@ def paper_markdown(paper: Sequence[dict], rows: Sequence[Row]) -> str:
             figure = ours.get((dataset, backbone, bits, direction))
             if figure is not None:
                 variants.add(figure[1].get("map_variant"))
-            cells.append(f"{_cell(figure[0]) if figure else '—'} / "
-                         f"{float(entry['map']):.3f}" if entry else "—")
-        lines.append(f"| {dataset} ({backbone}) | {ARROWS[direction]} | " + " | ".join(cells) + " |")
-    note = ("Ours: SSAH paper preset, mean ± std over seeds (seed count), mAP variant "
-            + (", ".join(sorted(variants)) or "—")
-            + "; paper: the published figures (mAP over the whole database, as the "
-              "original release's calc_map).")
+            cells.append(
+                f"{_cell(figure[0]) if figure else '—'} / {float(entry['map']):.3f}"
+                if entry
+                else "—"
+            )
+        lines.append(
+            f"| {dataset} ({backbone}) | {ARROWS[direction]} | " + " | ".join(cells) + " |"
+        )
+    note = (
+        "Ours: SSAH paper preset, mean ± std over seeds (seed count), mAP variant "
+        + (", ".join(sorted(variants)) or "—")
+        + "; paper: the published figures (mAP over the whole database, as the "
+        "original release's calc_map)."
+    )
     return "\n".join(lines) + "\n\n" + note + "\n"

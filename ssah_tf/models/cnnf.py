@@ -17,7 +17,6 @@ import numpy as np
 import scipy.io
 import tensorflow as tf
 
-
 from ssah_tf.errors import UserError
 from ssah_tf.models.layers import check_compute_dtype, local_response_norm, wide_matmul
 
@@ -59,7 +58,8 @@ def _field(struct: Any, name: str, position: int | None, path: str, layer: int) 
         return struct[position]
     raise UserError(
         f"{path}: layer {layer} has no field {name!r} (fields: {', '.join(names) or 'none'}); "
-        "is this a MatConvNet SimpleNN CNN-F file?")
+        "is this a MatConvNet SimpleNN CNN-F file?"
+    )
 
 
 def _ints(value: Any, count: int) -> tuple[int, ...]:
@@ -91,8 +91,10 @@ def read_cnnf_file(path: str) -> CNNFSpec:
     try:
         mat = scipy.io.loadmat(path)
     except NotImplementedError:
-        raise UserError(f"{path} is a MATLAB v7.3 file; MatConvNet model files are v5, "
-                        "re-save it with save(..., '-v7')") from None
+        raise UserError(
+            f"{path} is a MATLAB v7.3 file; MatConvNet model files are v5, "
+            "re-save it with save(..., '-v7')"
+        ) from None
     except Exception as error:  # scipy raises several types for non-MAT files
         raise UserError(f"{path} is not a readable MATLAB file ({error})") from None
     if "layers" not in mat:
@@ -103,8 +105,10 @@ def read_cnnf_file(path: str) -> CNNFSpec:
     elif "meta" in mat and "normalization" in (mat["meta"].dtype.names or ()):
         normalization = _unwrap(mat["meta"][0][0]["normalization"]).ravel()[0]
     else:
-        raise UserError(f"{path} has neither 'normalization' nor 'meta.normalization'; "
-                        "the mean image cannot be found")
+        raise UserError(
+            f"{path} has neither 'normalization' nor 'meta.normalization'; "
+            "the mean image cannot be found"
+        )
     if "averageImage" not in (normalization.dtype.names or ()):
         raise UserError(f"{path}: normalization has no 'averageImage' field")
     mean_image = _unwrap(normalization["averageImage"]).astype(np.float32)
@@ -133,26 +137,54 @@ def read_cnnf_file(path: str) -> CNNFSpec:
                 kernel = _unwrap(kernel).astype(np.float32)
                 if kernel.ndim == 3:  # MATLAB drops a trailing singleton dimension
                     kernel = kernel[..., None]
-                specs.append(LayerSpec(
-                    index, name, "conv", kernel=kernel,
-                    bias=_unwrap(bias).astype(np.float32).ravel(),
-                    pad=_ints(_field(struct, "pad", 1, path, index), 4),
-                    stride=_ints(_field(struct, "stride", 4, path, index), 2)))
+                specs.append(
+                    LayerSpec(
+                        index,
+                        name,
+                        "conv",
+                        kernel=kernel,
+                        bias=_unwrap(bias).astype(np.float32).ravel(),
+                        pad=_ints(_field(struct, "pad", 1, path, index), 4),
+                        stride=_ints(_field(struct, "stride", 4, path, index), 2),
+                    )
+                )
             elif kind == "relu":
                 specs.append(LayerSpec(index, name, "relu"))
             elif kind in ("normalize", "lrn"):
-                param = _unwrap(_field(struct, "param", None, path, index)).astype(np.float64).ravel()
-                specs.append(LayerSpec(index, name, "lrn", lrn=(
-                    int(param[0] - 1) // 2, float(param[1]), float(param[2]), float(param[3]))))
+                param = (
+                    _unwrap(_field(struct, "param", None, path, index)).astype(np.float64).ravel()
+                )
+                specs.append(
+                    LayerSpec(
+                        index,
+                        name,
+                        "lrn",
+                        lrn=(
+                            int(param[0] - 1) // 2,
+                            float(param[1]),
+                            float(param[2]),
+                            float(param[3]),
+                        ),
+                    )
+                )
             elif kind == "pool":
-                method = _text(struct["method"]) if "method" in (struct.dtype.names or ()) else "max"
+                method = (
+                    _text(struct["method"]) if "method" in (struct.dtype.names or ()) else "max"
+                )
                 if method != "max":
-                    raise UserError(f"{path}: layer {index} uses {method} pooling; only max is supported")
-                specs.append(LayerSpec(
-                    index, name, "pool",
-                    stride=_ints(_field(struct, "stride", 1, path, index), 2),
-                    pad=_ints(_field(struct, "pad", 2, path, index), 4),
-                    pool_size=_ints(_field(struct, "pool", 5, path, index), 2)))
+                    raise UserError(
+                        f"{path}: layer {index} uses {method} pooling; only max is supported"
+                    )
+                specs.append(
+                    LayerSpec(
+                        index,
+                        name,
+                        "pool",
+                        stride=_ints(_field(struct, "stride", 1, path, index), 2),
+                        pad=_ints(_field(struct, "pad", 2, path, index), 4),
+                        pool_size=_ints(_field(struct, "pool", 5, path, index), 2),
+                    )
+                )
             elif kind in ("softmax", "softmaxloss", "dropout"):
                 continue
             else:
@@ -163,7 +195,7 @@ def read_cnnf_file(path: str) -> CNNFSpec:
     if len(conv_positions) < 2:
         raise UserError(f"{path}: fewer than two conv layers; not a CNN-F file")
     # The last conv layer is ImageNet's classifier (fc8); SSAH replaces it.
-    trunk = tuple(specs[:conv_positions[-1]])
+    trunk = tuple(specs[: conv_positions[-1]])
     while trunk and trunk[-1].kind not in ("relu",):
         trunk = trunk[:-1]
     return CNNFSpec(layers=trunk, mean_image=mean_image, input_size=input_size)
@@ -189,18 +221,24 @@ class CNNFBackbone(keras.layers.Layer):
         for layer in spec.layers:
             if layer.kind == "conv":
                 # Attributes (not a dict): Keras' dict tracker is invisible to tf.train.Checkpoint.
-                kernel = self.add_weight(shape=layer.kernel.shape, initializer="zeros",
-                                         name=f"w{layer.index}")
+                kernel = self.add_weight(
+                    shape=layer.kernel.shape, initializer="zeros", name=f"w{layer.index}"
+                )
                 kernel.assign(layer.kernel)
-                bias = self.add_weight(shape=layer.bias.shape, initializer="zeros",
-                                       name=f"bias{layer.index}")
+                bias = self.add_weight(
+                    shape=layer.bias.shape, initializer="zeros", name=f"bias{layer.index}"
+                )
                 bias.assign(layer.bias)
                 setattr(self, f"w{layer.index}", kernel)
                 setattr(self, f"bias{layer.index}", bias)
         # The weights now live in the variables: keep only the layer geometry, or the
         # file's NumPy arrays (244 MB for CNN-F) stay resident for the whole run.
-        self.spec = dataclasses.replace(spec, layers=tuple(
-            dataclasses.replace(layer, kernel=None, bias=None) for layer in spec.layers))
+        self.spec = dataclasses.replace(
+            spec,
+            layers=tuple(
+                dataclasses.replace(layer, kernel=None, bias=None) for layer in spec.layers
+            ),
+        )
         self.built = True
 
     @property
@@ -229,15 +267,18 @@ class CNNFBackbone(keras.layers.Layer):
                     # matmul on the (h, w, c)-flattened input; TF's CPU conv gradient
                     # for this shape is far slower than the matmul's (RESULTS.md).
                     flat = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
-                    x = wide_matmul(flat, tf.reshape(kernel, [-1, kernel.shape[3]]))[:, None, None, :]
+                    x = wide_matmul(flat, tf.reshape(kernel, [-1, kernel.shape[3]]))[
+                        :, None, None, :
+                    ]
                 else:
                     x = tf.nn.conv2d(x, kernel, [1, *layer.stride, 1], "VALID")
                 x = tf.nn.bias_add(x, tf.cast(self.biases[layer.index], self.conv_dtype))
             elif layer.kind == "relu":
                 x = tf.nn.relu(x)
             elif layer.kind == "lrn":
-                x = tf.cast(local_response_norm(tf.cast(x, tf.float32), *layer.lrn),
-                            self.conv_dtype)
+                x = tf.cast(
+                    local_response_norm(tf.cast(x, tf.float32), *layer.lrn), self.conv_dtype
+                )
             elif layer.kind == "pool":
                 x = tf.nn.max_pool2d(x, [1, *layer.pool_size, 1], [1, *layer.stride, 1], "VALID")
         return tf.reshape(tf.cast(x, tf.float32), [-1, self.output_dim])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -17,15 +17,23 @@ class Discriminator(keras.Model):
     dropout with keep_prob 1.0, i.e. nothing, so there is no dropout here.
     """
 
-    def __init__(self, *, semantic_dim: int = 512, hidden: Sequence[int] = (4096, 4096),
-                 init: Initialization = Initialization(), compute_dtype: str = "float32", **kwargs):
+    def __init__(
+        self,
+        *,
+        semantic_dim: int = 512,
+        hidden: Sequence[int] = (4096, 4096),
+        init: Initialization = Initialization(),
+        compute_dtype: str = "float32",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         # Attributes fc1, fc2, ... rather than a list: Keras' list tracker is invisible
         # to tf.train.Checkpoint.
         self._depth = len(hidden)
         for i, units in enumerate(hidden):
-            setattr(self, f"fc{i + 1}", dense(units, init, f"fc{i + 1}",
-                                              compute_dtype=compute_dtype))
+            setattr(
+                self, f"fc{i + 1}", dense(units, init, f"fc{i + 1}", compute_dtype=compute_dtype)
+            )
         self.out = dense(1, init, "out")
         width = semantic_dim
         for layer in self.hidden_layers:

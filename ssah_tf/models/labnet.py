@@ -5,15 +5,28 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import (Initialization, NetworkOutput, dense, dense_apply,
-                                   local_response_norm)
+from ssah_tf.models.layers import (
+    Initialization,
+    NetworkOutput,
+    dense,
+    dense_apply,
+    local_response_norm,
+)
 
 
 class LabNet(keras.Model):
     """labels -> 4096 (ReLU, LRN) -> semantic_dim (ReLU) = F; heads H (tanh), L_hat (sigmoid)."""
 
-    def __init__(self, *, num_labels: int, bits: int, semantic_dim: int = 512,
-                 hidden_dim: int = 4096, init: Initialization = Initialization(), **kwargs):
+    def __init__(
+        self,
+        *,
+        num_labels: int,
+        bits: int,
+        semantic_dim: int = 512,
+        hidden_dim: int = 4096,
+        init: Initialization = Initialization(),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_labels = num_labels
         self.hidden = dense(hidden_dim, init, "hidden")
@@ -31,6 +44,8 @@ class LabNet(keras.Model):
     def call(self, labels: tf.Tensor) -> NetworkOutput:
         hidden = local_response_norm(tf.nn.relu(self.hidden(labels)))
         feature = tf.nn.relu(dense_apply(self.semantic, hidden))
-        return NetworkOutput(feature=feature,
-                             hash=tf.tanh(self.hash_head(feature)),
-                             label=tf.sigmoid(self.label_head(feature)))
+        return NetworkOutput(
+            feature=feature,
+            hash=tf.tanh(self.hash_head(feature)),
+            label=tf.sigmoid(self.label_head(feature)),
+        )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -72,17 +73,23 @@ def check_compute_dtype(compute_dtype: str) -> str:
     return compute_dtype
 
 
-def dense(units: int, init: Initialization, name: str, activation=None,
-          compute_dtype: str = "float32") -> keras.layers.Dense:
+def dense(
+    units: int, init: Initialization, name: str, activation=None, compute_dtype: str = "float32"
+) -> keras.layers.Dense:
     """A dense layer initialised by ``init`` (the release: N(0, 0.01) kernel and bias).
 
     ``compute_dtype="bfloat16"``: float32 weights, bf16 matmul (Keras' mixed policy);
     the output is bf16 and callers cast back to float32.
     """
     policy = "mixed_bfloat16" if check_compute_dtype(compute_dtype) == "bfloat16" else "float32"
-    return keras.layers.Dense(units, activation=activation, name=name, dtype=policy,
-                              kernel_initializer=init.kernel(),
-                              bias_initializer=init.bias())
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        name=name,
+        dtype=policy,
+        kernel_initializer=init.kernel(),
+        bias_initializer=init.bias(),
+    )
 
 
 @tf.custom_gradient
@@ -95,8 +102,10 @@ def wide_matmul(x: tf.Tensor, kernel: tf.Tensor):
     """
 
     def grad(g):
-        return (tf.transpose(tf.matmul(kernel, g, transpose_b=True)),
-                tf.matmul(x, g, transpose_a=True))
+        return (
+            tf.transpose(tf.matmul(kernel, g, transpose_b=True)),
+            tf.matmul(x, g, transpose_a=True),
+        )
 
     return tf.matmul(x, kernel), grad
 
@@ -115,7 +124,7 @@ def _lrn_window_sum(values: tf.Tensor, depth_radius: int) -> tf.Tensor:
     """sum of ``values`` over the 2r+1 neighbouring channels (last axis), zero outside."""
     depth = values.shape[-1]
     padded = tf.pad(values, [[0, 0]] * (values.shape.rank - 1) + [[depth_radius, depth_radius]])
-    return tf.add_n([padded[..., k:k + depth] for k in range(2 * depth_radius + 1)])
+    return tf.add_n([padded[..., k : k + depth] for k in range(2 * depth_radius + 1)])
 
 
 def _lrn_forward(x, depth_radius, bias, alpha, beta):
@@ -139,8 +148,9 @@ _lrn_forward_xla = tf.function(_lrn_forward, jit_compile=True)
 _lrn_backward_xla = tf.function(_lrn_backward, jit_compile=True)
 
 
-def local_response_norm(x: tf.Tensor, depth_radius: int = 2, bias: float = 2.0,
-                        alpha: float = 1e-4, beta: float = 0.75) -> tf.Tensor:
+def local_response_norm(
+    x: tf.Tensor, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4, beta: float = 0.75
+) -> tf.Tensor:
     """LRN over the last axis (TF semantics, docs/method.md §2): x / (bias + alpha * sum of
     x^2 over the 2r+1 neighbouring channels)^beta, any rank."""
     params = (int(depth_radius), float(bias), float(alpha), float(beta))
@@ -181,8 +191,13 @@ class MultiScaleFusion(keras.layers.Layer):
     the given order.
     """
 
-    def __init__(self, text_dim: int, windows: Sequence[int],
-                 init: Initialization = Initialization(), **kwargs):
+    def __init__(
+        self,
+        text_dim: int,
+        windows: Sequence[int],
+        init: Initialization = Initialization(),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if windows and max(windows) > text_dim:
             raise ValueError(f"text_dim {text_dim} < largest pooling window {max(windows)}")
@@ -191,8 +206,11 @@ class MultiScaleFusion(keras.layers.Layer):
         # One attribute per scalar: Keras wraps list attributes in a tracker that
         # tf.train.Checkpoint does not see, so a list would not be checkpointed.
         for w in self.windows:
-            setattr(self, f"scale_w{w}", self.add_weight(
-                shape=(), initializer=init.scale(), name=f"scale_w{w}"))
+            setattr(
+                self,
+                f"scale_w{w}",
+                self.add_weight(shape=(), initializer=init.scale(), name=f"scale_w{w}"),
+            )
         self._resize = [tf1_bilinear_matrix(text_dim // w, text_dim).T for w in self.windows]
 
     @property
@@ -209,7 +227,8 @@ class MultiScaleFusion(keras.layers.Layer):
         window = self.windows[index]
         pooled_len = self.text_dim // window
         pooled = tf.reduce_mean(
-            tf.reshape(text[:, :pooled_len * window], [-1, pooled_len, window]), axis=-1)
+            tf.reshape(text[:, : pooled_len * window], [-1, pooled_len, window]), axis=-1
+        )
         return tf.nn.relu(pooled * self.scales[index])
 
     def branch(self, text: tf.Tensor, index: int) -> tf.Tensor:
@@ -230,10 +249,12 @@ class InputStandardization(keras.layers.Layer):
     def __init__(self, dim: int, **kwargs):
         super().__init__(**kwargs)
         self.dim = int(dim)
-        self.mean = self.add_weight(shape=(self.dim,), initializer="zeros", trainable=False,
-                                    name="mean")
-        self.scale = self.add_weight(shape=(self.dim,), initializer="ones", trainable=False,
-                                     name="scale")
+        self.mean = self.add_weight(
+            shape=(self.dim,), initializer="zeros", trainable=False, name="mean"
+        )
+        self.scale = self.add_weight(
+            shape=(self.dim,), initializer="ones", trainable=False, name="scale"
+        )
 
     def set_statistics(self, mean: np.ndarray, scale: np.ndarray) -> None:
         self.mean.assign(np.asarray(mean, np.float32))

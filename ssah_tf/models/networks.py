@@ -66,9 +66,14 @@ def initialization(config: NetworkConfig) -> Initialization:
     return Initialization(scheme=config.init_scheme, stddev=config.init_stddev)
 
 
-def build_networks(config: NetworkConfig, *, imgnet_backbone: keras.layers.Layer | None,
-                   with_text: bool = True, compute_dtype: str = "float32",
-                   standardize_text: bool = False) -> SSAHNetworks:
+def build_networks(
+    config: NetworkConfig,
+    *,
+    imgnet_backbone: keras.layers.Layer | None,
+    with_text: bool = True,
+    compute_dtype: str = "float32",
+    standardize_text: bool = False,
+) -> SSAHNetworks:
     """Construct every network a configuration needs (call under ``strategy.scope()``).
 
     ``compute_dtype="bfloat16"``: mixed precision for TxtNet's hidden layer (the image
@@ -78,19 +83,37 @@ def build_networks(config: NetworkConfig, *, imgnet_backbone: keras.layers.Layer
     input (dense texts; statistics set by the trainer).
     """
     init = initialization(config)
-    common = dict(bits=config.bits, num_labels=config.num_labels,
-                  semantic_dim=config.semantic_dim, init=init)
+    common = dict(
+        bits=config.bits, num_labels=config.num_labels, semantic_dim=config.semantic_dim, init=init
+    )
     labnet = LabNet(hidden_dim=config.hidden_dim, name="labnet", **common)
-    imgnet = (ImgNet(backbone=imgnet_backbone, name="imgnet", **common)
-              if imgnet_backbone is not None else None)
-    txtnet = (TxtNet(text_dim=config.text_dim, windows=config.multiscale_windows,
-                     hidden_dim=config.hidden_dim, text_head_lrn=config.text_head_lrn,
-                     compute_dtype=compute_dtype, standardize=standardize_text, name="txtnet",
-                     **common) if with_text else None)
+    imgnet = (
+        ImgNet(backbone=imgnet_backbone, name="imgnet", **common)
+        if imgnet_backbone is not None
+        else None
+    )
+    txtnet = (
+        TxtNet(
+            text_dim=config.text_dim,
+            windows=config.multiscale_windows,
+            hidden_dim=config.hidden_dim,
+            text_head_lrn=config.text_head_lrn,
+            compute_dtype=compute_dtype,
+            standardize=standardize_text,
+            name="txtnet",
+            **common,
+        )
+        if with_text
+        else None
+    )
 
     def make(name: str) -> Discriminator:
-        return Discriminator(semantic_dim=config.semantic_dim, hidden=config.discriminator_hidden,
-                             init=init, name=f"discriminator_{name}")
+        return Discriminator(
+            semantic_dim=config.semantic_dim,
+            hidden=config.discriminator_hidden,
+            init=init,
+            name=f"discriminator_{name}",
+        )
 
     discriminators: dict[str, Discriminator] = {}
     if imgnet is not None:

@@ -21,7 +21,7 @@ rounding (tests/models/test_text_folding.py checks outputs and gradients).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -45,7 +45,7 @@ def _band_tables(matrix: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray
     blocks = -(-rows // block)
     ranges = []
     for b in range(blocks):
-        part = matrix[b * block:(b + 1) * block]
+        part = matrix[b * block : (b + 1) * block]
         used = np.nonzero(np.any(part != 0, axis=0))[0]
         first = int(used[0]) if used.size else 0
         ranges.append((first, int(used[-1]) + 1 if used.size else 1))
@@ -54,8 +54,8 @@ def _band_tables(matrix: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray
     coefficients = np.zeros((blocks, block, width), np.float32)
     for b, (start, stop) in enumerate(ranges):
         columns[b] = np.minimum(start + np.arange(width), cols - 1)
-        part = matrix[b * block:(b + 1) * block, start:stop]
-        coefficients[b, :part.shape[0], :stop - start] = part
+        part = matrix[b * block : (b + 1) * block, start:stop]
+        coefficients[b, : part.shape[0], : stop - start] = part
     return columns, coefficients
 
 
@@ -75,8 +75,10 @@ class FoldedFirstLayer:
         self._unfold = []
         for index, matrix in enumerate(resize_matrices):
             if matrix.shape[1] != self.text_dim:
-                raise ValueError(f"resize matrix {index} has {matrix.shape[1]} columns, "
-                                 f"expected text_dim {self.text_dim}")
+                raise ValueError(
+                    f"resize matrix {index} has {matrix.shape[1]} columns, "
+                    f"expected text_dim {self.text_dim}"
+                )
             columns, coefficients = _band_tables(matrix, FOLD_BLOCK)
             # Kernel row of text position i in channel index + 1 (row-major [d_t, channels]).
             kernel_rows = columns * self.channels + index + 1
@@ -91,7 +93,8 @@ class FoldedFirstLayer:
         return self.text_dim + sum(self.branch_sizes)
 
     def fold(self, kernel: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``kernel`` [d_t * channels, hidden] -> (raw [d_t, hidden], branches [sum_c d_t / w_c, hidden])."""
+        """``kernel`` [d_t * channels, hidden] -> (raw [d_t, hidden],
+        branches [sum_c d_t / w_c, hidden])."""
         return _fold(self, kernel)
 
     def _fold_forward(self, kernel: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -99,8 +102,9 @@ class FoldedFirstLayer:
         raw = tf.gather(kernel, self._raw_rows)
         branches = []
         for (rows, coefficients), size in zip(self._fold, self.branch_sizes):
-            gathered = tf.reshape(tf.gather(kernel, rows),
-                                  [coefficients.shape[0], coefficients.shape[2], hidden])
+            gathered = tf.reshape(
+                tf.gather(kernel, rows), [coefficients.shape[0], coefficients.shape[2], hidden]
+            )
             branches.append(tf.reshape(tf.matmul(coefficients, gathered), [-1, hidden])[:size])
         return raw, tf.concat(branches, axis=0)
 
@@ -110,10 +114,13 @@ class FoldedFirstLayer:
         per_channel = [raw_grad]
         offset = 0
         for (rows, coefficients), size in zip(self._unfold, self.branch_sizes):
-            gathered = tf.reshape(tf.gather(branch_grad[offset:offset + size], rows),
-                                  [coefficients.shape[0], coefficients.shape[2], hidden])
+            gathered = tf.reshape(
+                tf.gather(branch_grad[offset : offset + size], rows),
+                [coefficients.shape[0], coefficients.shape[2], hidden],
+            )
             per_channel.append(
-                tf.reshape(tf.matmul(coefficients, gathered), [-1, hidden])[:self.text_dim])
+                tf.reshape(tf.matmul(coefficients, gathered), [-1, hidden])[: self.text_dim]
+            )
             offset += size
         # [d_t, channels, hidden] row-major is the kernel's own row order.
         return tf.reshape(tf.stack(per_channel, axis=1), [self.text_dim * self.channels, hidden])

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
-from ssah_tf.models.layers import (Initialization, InputStandardization, MultiScaleFusion,
-                                   NetworkOutput, dense, dense_apply, local_response_norm)
+from ssah_tf.models.layers import (
+    Initialization,
+    InputStandardization,
+    MultiScaleFusion,
+    NetworkOutput,
+    dense,
+    dense_apply,
+    local_response_norm,
+)
 from ssah_tf.models.text_folding import FoldedFirstLayer
 
 
@@ -21,15 +28,27 @@ class TxtNet(keras.Model):
     the training items' statistics (set by the trainer, stored in the checkpoint).
     """
 
-    def __init__(self, *, text_dim: int, num_labels: int, bits: int,
-                 windows: Sequence[int], semantic_dim: int = 512, hidden_dim: int = 4096,
-                 text_head_lrn: bool = True, init: Initialization = Initialization(),
-                 compute_dtype: str = "float32", standardize: bool = False, **kwargs):
+    def __init__(
+        self,
+        *,
+        text_dim: int,
+        num_labels: int,
+        bits: int,
+        windows: Sequence[int],
+        semantic_dim: int = 512,
+        hidden_dim: int = 4096,
+        text_head_lrn: bool = True,
+        init: Initialization = Initialization(),
+        compute_dtype: str = "float32",
+        standardize: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.text_dim = text_dim
         self.text_head_lrn = text_head_lrn
-        self.input_scaling = (InputStandardization(text_dim, name="input_scaling")
-                              if standardize else None)
+        self.input_scaling = (
+            InputStandardization(text_dim, name="input_scaling") if standardize else None
+        )
         self.fusion = MultiScaleFusion(text_dim, windows, init, name="fusion")
         channels = 1 + len(self.fusion.windows)
         # Mixed precision covers the d_t * channels -> hidden matmul, almost all the work.
@@ -43,7 +62,8 @@ class TxtNet(keras.Model):
         self.label_head.build((None, semantic_dim))
         self.fusion.build((None, text_dim))
         self.folding = FoldedFirstLayer(
-            text_dim, [self.fusion.resize_matrix(i) for i in range(len(self.fusion.windows))])
+            text_dim, [self.fusion.resize_matrix(i) for i in range(len(self.fusion.windows))]
+        )
         self.built = True
 
     def scaled_input(self, text: tf.Tensor) -> tf.Tensor:
@@ -66,9 +86,11 @@ class TxtNet(keras.Model):
         hidden = local_response_norm(tf.nn.relu(tf.cast(pre_activation, tf.float32)))
         feature = tf.nn.relu(dense_apply(self.semantic, hidden))
         head_input = local_response_norm(feature) if self.text_head_lrn else feature
-        return NetworkOutput(feature=feature,
-                             hash=tf.tanh(self.hash_head(head_input)),
-                             label=tf.sigmoid(self.label_head(head_input)))
+        return NetworkOutput(
+            feature=feature,
+            hash=tf.tanh(self.hash_head(head_input)),
+            label=tf.sigmoid(self.label_head(head_input)),
+        )
 
     def folded_weights(self, transposed: bool = False) -> dict[str, tf.Tensor]:
         """The first layer's kernel folded with the branch resizes (differentiable).
@@ -93,14 +115,31 @@ class TxtNet(keras.Model):
         text = self.scaled_input(text)
         parts = [(text, "raw")]
         if self.fusion.windows:
-            parts.append((tf.concat([self.fusion.pooled(text, index)
-                                     for index in range(len(self.fusion.windows))], axis=1),
-                          "branches"))
+            parts.append(
+                (
+                    tf.concat(
+                        [
+                            self.fusion.pooled(text, index)
+                            for index in range(len(self.fusion.windows))
+                        ],
+                        axis=1,
+                    ),
+                    "branches",
+                )
+            )
         if "raw_t" in folded:  # (W^T x^T)^T: the same sums in the faster orientation
-            pre = tf.transpose(tf.add_n([
-                tf.matmul(tf.cast(folded[name + "_t"], dtype), tf.cast(x, dtype), transpose_b=True)
-                for x, name in parts]))
+            pre = tf.transpose(
+                tf.add_n(
+                    [
+                        tf.matmul(
+                            tf.cast(folded[name + "_t"], dtype), tf.cast(x, dtype), transpose_b=True
+                        )
+                        for x, name in parts
+                    ]
+                )
+            )
         else:
-            pre = tf.add_n([tf.matmul(tf.cast(x, dtype), tf.cast(folded[name], dtype))
-                            for x, name in parts])
+            pre = tf.add_n(
+                [tf.matmul(tf.cast(x, dtype), tf.cast(folded[name], dtype)) for x, name in parts]
+            )
         return self._heads(tf.nn.bias_add(pre, tf.cast(folded["bias"], dtype)))

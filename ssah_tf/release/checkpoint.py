@@ -23,8 +23,12 @@ from ssah_tf.models.cnnf import CNNFBackbone, read_cnnf_file
 from ssah_tf.models.networks import SSAHNetworks, build_networks
 
 # Scope of each release discriminator (docs/method.md §7) -> our key.
-RELEASE_DISCRIMINATOR_SCOPES = {"IL": "disnet_IL/disnet_IL", "L1": "disnet_IL_1/disnet_IL",
-                                "TL": "disnet_TL/disnet_TL", "L2": "disnet_TL_1/disnet_TL"}
+RELEASE_DISCRIMINATOR_SCOPES = {
+    "IL": "disnet_IL/disnet_IL",
+    "L1": "disnet_IL_1/disnet_IL",
+    "TL": "disnet_TL/disnet_TL",
+    "L2": "disnet_TL_1/disnet_TL",
+}
 
 
 @dataclasses.dataclass
@@ -58,15 +62,18 @@ class ReleaseModels:
         return self.networks.discriminators
 
 
-def _variable_map(networks: SSAHNetworks, image_names: list[tuple[str, str]]
-                  ) -> list[tuple[str, tf.Variable]]:
+def _variable_map(
+    networks: SSAHNetworks, image_names: list[tuple[str, str]]
+) -> list[tuple[str, tf.Variable]]:
     """(release name, our variable) for every variable of the release graph."""
     lab, txt, img = networks.labnet, networks.txtnet, networks.imgnet
     pairs: list[tuple[str, tf.Variable]] = []
     lab_layers = [lab.hidden, lab.semantic, lab.hash_head, lab.label_head]
     for i, layer in enumerate(lab_layers):
-        pairs += [(f"Variable_{2 * i}" if i else "Variable", layer.kernel),
-                  (f"Variable_{2 * i + 1}", layer.bias)]
+        pairs += [
+            (f"Variable_{2 * i}" if i else "Variable", layer.kernel),
+            (f"Variable_{2 * i + 1}", layer.bias),
+        ]
     backbone: CNNFBackbone = img.backbone
     for index in sorted(backbone.kernels):
         pairs += [(f"w{index}", backbone.kernels[index]), (f"bias{index}", backbone.biases[index])]
@@ -81,46 +88,73 @@ def _variable_map(networks: SSAHNetworks, image_names: list[tuple[str, str]]
     for key, scope in RELEASE_DISCRIMINATOR_SCOPES.items():
         net = networks.discriminators[key]
         for layer, suffix in zip(net.hidden_layers + [net.out], ["fc1", "fc2", "out"]):
-            pairs += [(f"{scope}_{suffix}/Variable", layer.kernel),
-                      (f"{scope}_{suffix}/Variable_1", layer.bias)]
+            pairs += [
+                (f"{scope}_{suffix}/Variable", layer.kernel),
+                (f"{scope}_{suffix}/Variable_1", layer.bias),
+            ]
     return pairs
 
 
-def _image_head_names(shapes: dict[str, list[int]], trunk_indices: list[int]) -> list[tuple[str, str]]:
+def _image_head_names(
+    shapes: dict[str, list[int]], trunk_indices: list[int]
+) -> list[tuple[str, str]]:
     """The release names its fc8/hash/label layers w<j> after the CNN-F layers: find them."""
-    extra = sorted(int(m.group(1)) for name in shapes
-                   if (m := re.fullmatch(r"w(\d+)", name)) and int(m.group(1)) not in trunk_indices)
+    extra = sorted(
+        int(m.group(1))
+        for name in shapes
+        if (m := re.fullmatch(r"w(\d+)", name)) and int(m.group(1)) not in trunk_indices
+    )
     if len(extra) != 3:
-        raise UserError(f"release checkpoint: expected 3 ImgNet head kernels after the CNN-F "
-                        f"layers, found {['w%d' % j for j in extra]}")
+        raise UserError(
+            f"release checkpoint: expected 3 ImgNet head kernels after the CNN-F "
+            f"layers, found {[f'w{j}' for j in extra]}"
+        )
     return [(f"w{j}", f"bias{j}") for j in extra]
 
 
-def load_release_checkpoint(checkpoint_prefix: str, cnnf_path: str, *, bits: int,
-                            num_labels: int, text_dim: int) -> ReleaseModels:
+def load_release_checkpoint(
+    checkpoint_prefix: str, cnnf_path: str, *, bits: int, num_labels: int, text_dim: int
+) -> ReleaseModels:
     """Load a checkpoint written by the original release's ``SSAH.save``.
 
     Inputs of the returned networks follow the release's conventions: images
     N x 224 x 224 x 3 already mean-subtracted, texts N x d_t, labels N x c.
     """
     if not tf.io.gfile.exists(checkpoint_prefix + ".index"):
-        raise UserError(f"no release checkpoint at {checkpoint_prefix} "
-                        f"({checkpoint_prefix}.index is missing); pass the prefix, e.g. .../SSAH-0")
+        raise UserError(
+            f"no release checkpoint at {checkpoint_prefix} "
+            f"({checkpoint_prefix}.index is missing); pass the prefix, e.g. .../SSAH-0"
+        )
     reader = tf.train.load_checkpoint(checkpoint_prefix)
     shapes = reader.get_variable_to_shape_map()
-    for required in ("Variable", "Variable_2", "Variable_3", "disnet_IL/disnet_IL_fc1/Variable_1",
-                     "disnet_IL/disnet_IL_fc2/Variable_1"):
+    for required in (
+        "Variable",
+        "Variable_2",
+        "Variable_3",
+        "disnet_IL/disnet_IL_fc1/Variable_1",
+        "disnet_IL/disnet_IL_fc2/Variable_1",
+    ):
         if required not in shapes:
-            raise UserError(f"{checkpoint_prefix}: variable {required!r} is missing; "
-                            "not a checkpoint of the SSAH release")
+            raise UserError(
+                f"{checkpoint_prefix}: variable {required!r} is missing; "
+                "not a checkpoint of the SSAH release"
+            )
     hidden_dim = shapes["Variable"][-1]
     semantic_dim = shapes["Variable_3"][-1]
-    discriminator_hidden = (shapes["disnet_IL/disnet_IL_fc1/Variable_1"][-1],
-                            shapes["disnet_IL/disnet_IL_fc2/Variable_1"][-1])
-    config = make_config("release", bits=bits, num_labels=num_labels, text_dim=text_dim,
-                         hidden_dim=hidden_dim, semantic_dim=semantic_dim,
-                         discriminator_hidden=discriminator_hidden,
-                         multiscale_windows=RELEASE_WINDOWS)
+    discriminator_hidden = (
+        shapes["disnet_IL/disnet_IL_fc1/Variable_1"][-1],
+        shapes["disnet_IL/disnet_IL_fc2/Variable_1"][-1],
+    )
+    config = make_config(
+        "release",
+        bits=bits,
+        num_labels=num_labels,
+        text_dim=text_dim,
+        hidden_dim=hidden_dim,
+        semantic_dim=semantic_dim,
+        discriminator_hidden=discriminator_hidden,
+        multiscale_windows=RELEASE_WINDOWS,
+    )
     backbone = CNNFBackbone(read_cnnf_file(cnnf_path), name="cnnf")
     networks = build_networks(config.network, imgnet_backbone=backbone)
     image_names = _image_head_names(shapes, sorted(backbone.kernels))
@@ -137,9 +171,10 @@ def load_release_checkpoint(checkpoint_prefix: str, cnnf_path: str, *, bits: int
             problems.append("missing " + ", ".join(missing))
         if mismatched:
             problems.append("shape mismatch " + "; ".join(mismatched))
-        raise UserError(f"{checkpoint_prefix} does not fit bits={bits}, num_labels={num_labels}, "
-                        f"text_dim={text_dim} and {os.path.basename(cnnf_path)}: "
-                        + " | ".join(problems))
+        raise UserError(
+            f"{checkpoint_prefix} does not fit bits={bits}, num_labels={num_labels}, "
+            f"text_dim={text_dim} and {os.path.basename(cnnf_path)}: " + " | ".join(problems)
+        )
     for name, variable in pairs:
         variable.assign(np.reshape(reader.get_tensor(name), variable.shape))
     return ReleaseModels(networks=networks, config=config, variables=dict(pairs))

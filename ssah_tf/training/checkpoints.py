@@ -17,9 +17,11 @@ import tensorflow as tf
 from ssah_tf.errors import UserError
 
 STATE_FILE = "checkpoint"
-_STATE_LINE = re.compile(r'^(model_checkpoint_path|all_model_checkpoint_paths): "[^"]*"$'
-                         r'|^(all_model_checkpoint_timestamps|last_preserved_timestamp): '
-                         r'[-+0-9.eE]+$')
+_STATE_LINE = re.compile(
+    r'^(model_checkpoint_path|all_model_checkpoint_paths): "[^"]*"$'
+    r"|^(all_model_checkpoint_timestamps|last_preserved_timestamp): "
+    r"[-+0-9.eE]+$"
+)
 
 
 def save_checkpoint(manager: tf.train.CheckpointManager, step: tf.Variable) -> str:
@@ -44,7 +46,7 @@ def checkpoint_prefixes(directory: str) -> list[str]:
     """Prefixes of the checkpoints in ``directory`` (having an .index), oldest first."""
     found = []
     for index in glob.glob(os.path.join(glob.escape(directory), "*.index")):
-        prefix = index[:-len(".index")]
+        prefix = index[: -len(".index")]
         number = re.search(r"-(\d+)$", prefix)
         found.append((int(number.group(1)) if number else -1, prefix))
     return [prefix for _, prefix in sorted(found)]
@@ -69,17 +71,23 @@ def state_file_readable(directory: str) -> bool:
 
 def check_folder(directory: str) -> None:
     """Refuse a checkpoint folder that holds checkpoint files but no readable state file."""
-    has_data = bool(glob.glob(os.path.join(glob.escape(directory), "*.index"))
-                    or glob.glob(os.path.join(glob.escape(directory), "*.data-*")))
+    has_data = bool(
+        glob.glob(os.path.join(glob.escape(directory), "*.index"))
+        or glob.glob(os.path.join(glob.escape(directory), "*.data-*"))
+    )
     if not has_data or state_file_readable(directory):
         return
     prefixes = checkpoint_prefixes(directory)
     intact = [p for p in reversed(prefixes) if is_intact(p)]
-    hint = (f"resume from the newest intact one with `resume_from={intact[0]}`" if intact
-            else "no checkpoint there is intact: start a new `model_dir` (or `init_from` "
-                 "another run)")
-    raise UserError(f"{os.path.join(directory, STATE_FILE)} is missing or unreadable although "
-                    f"{directory} holds checkpoint files; nothing was changed: {hint}")
+    hint = (
+        f"resume from the newest intact one with `resume_from={intact[0]}`"
+        if intact
+        else "no checkpoint there is intact: start a new `model_dir` (or `init_from` another run)"
+    )
+    raise UserError(
+        f"{os.path.join(directory, STATE_FILE)} is missing or unreadable although "
+        f"{directory} holds checkpoint files; nothing was changed: {hint}"
+    )
 
 
 def is_intact(prefix: str) -> bool:
@@ -97,8 +105,14 @@ def damaged_message(prefix: str, error: BaseException) -> str:
     """One line for a checkpoint that failed to restore, offering an intact older one."""
     directory = os.path.dirname(prefix)
     older = [p for p in reversed(checkpoint_prefixes(directory)) if p != prefix and is_intact(p)]
-    hint = (f"the older {os.path.basename(older[0])} is intact: resume from it with "
-            f"`resume_from={older[0]}`" if older
-            else "no other checkpoint there is intact: start a new `model_dir`")
+    hint = (
+        f"the older {os.path.basename(older[0])} is intact: resume from it with "
+        f"`resume_from={older[0]}`"
+        if older
+        else "no other checkpoint there is intact: start a new `model_dir`"
+    )
     kind = type(error).__name__
-    return f"checkpoint {prefix} is damaged and cannot be restored ({kind}); nothing was changed: {hint}"
+    return (
+        f"checkpoint {prefix} is damaged and cannot be restored ({kind}); nothing was changed: "
+        f"{hint}"
+    )

@@ -21,17 +21,23 @@ class Diverged(Exception):
 
 def divergence_advice(network: str, *, fixed_rates: bool, pairwise_form: str) -> str:
     """The settings that make a stage diverge, as fields to change."""
-    advice = (f"the release schedule fixes its learning rates: train with `schedule=paper` "
-              f"and a lower `lr_{network}`" if fixed_rates else f"lower `lr_{network}`")
+    advice = (
+        f"the release schedule fixes its learning rates: train with `schedule=paper` "
+        f"and a lower `lr_{network}`"
+        if fixed_rates
+        else f"lower `lr_{network}`"
+    )
     if pairwise_form == "squared_residual" and network != "dis":
         advice += " (or `pairwise_form=nll`: the release's literal log(1+exp) overflows)"
     return advice
 
 
 def continue_hint(latest: str | None) -> str:
-    return (f"the last finite checkpoint {latest} is intact: continue with `resume` after the "
-            "change" if latest else "no checkpoint had been written yet: start again after the "
-            "change")
+    return (
+        f"the last finite checkpoint {latest} is intact: continue with `resume` after the change"
+        if latest
+        else "no checkpoint had been written yet: start again after the change"
+    )
 
 
 class FiniteGuard:
@@ -47,7 +53,9 @@ class FiniteGuard:
                 tensors += [bank.feature, bank.hash, bank.label]
             self._checks[network] = tf.function(
                 lambda tensors=tensors: tf.reduce_all(
-                    [tf.reduce_all(tf.math.is_finite(t)) for t in tensors]))
+                    [tf.reduce_all(tf.math.is_finite(t)) for t in tensors]
+                )
+            )
 
     def finite(self, network: str) -> bool:
         return bool(self._checks[network]())
@@ -56,17 +64,22 @@ class FiniteGuard:
         return [n for n in self._checks if not self.finite(n)]
 
 
-def loss_message(*, network: str, names: list[str], sums: np.ndarray, where: str,
-                 advice: str, latest: str | None) -> str:
+def loss_message(
+    *, network: str, names: list[str], sums: np.ndarray, where: str, advice: str, latest: str | None
+) -> str:
     """The one line of a pass whose loss terms or weights stopped being finite."""
     bad = [f"{n} {v}" for n, v in zip(names, sums.tolist()) if not np.isfinite(v)]
     what = f"loss terms {', '.join(bad)}" if bad else "weights or memory banks"
-    return (f"training diverged: {NETWORK_NAMES[network]}'s {what} became non-finite in "
-            f"{where}; {advice}; {continue_hint(latest)}")
+    return (
+        f"training diverged: {NETWORK_NAMES[network]}'s {what} became non-finite in "
+        f"{where}; {advice}; {continue_hint(latest)}"
+    )
 
 
 def weights_message(*, networks: list[str], step: int, advice: str, latest: str | None) -> str:
     """The one line of a save refused because weights or banks are not finite."""
-    return (f"training diverged: {', '.join(NETWORK_NAMES[n] for n in networks)} hold "
-            f"non-finite weights or banks at global step {step}, so they were not saved; "
-            f"{advice}; {continue_hint(latest)}")
+    return (
+        f"training diverged: {', '.join(NETWORK_NAMES[n] for n in networks)} hold "
+        f"non-finite weights or banks at global step {step}, so they were not saved; "
+        f"{advice}; {continue_hint(latest)}"
+    )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -58,12 +59,17 @@ class CollapseCheck:
             return
         state, stage = trainer.state, report.stage
         health, lines = trainer.collapse_monitor.check_pass(
-            stage.network, terms=report.terms, num_items=trainer.num_train,
-            batch_size=trainer.batch_size, bank=state.banks[stage.network],
-            rows=np.unique(state.pass_table.numpy()), learning_rate=stage.learning_rate,
+            stage.network,
+            terms=report.terms,
+            num_items=trainer.num_train,
+            batch_size=trainer.batch_size,
+            bank=state.banks[stage.network],
+            rows=np.unique(state.pass_table.numpy()),
+            learning_rate=stage.learning_rate,
             # The very first pass starts from empty banks, where the terms are near their
             # Theta = 0 value by construction.
-            check_plateau=(report.epoch, stage.index, report.pass_index) != (0, 0, 0))
+            check_plateau=(report.epoch, stage.index, report.pass_index) != (0, 0, 0),
+        )
         for line in lines:
             logging.warning("%s", line)
         trainer.summaries.scalars(health.scalars(stage.network), report.step)
@@ -83,9 +89,14 @@ class PassSummaries:
     def __call__(self, trainer, report: PassReport) -> None:
         accuracy = None if report.generator else trainer.runner.discriminator_accuracy()
         trainer.summaries.pass_done(
-            report.stage.network, report.terms, learning_rate=report.stage.learning_rate,
+            report.stage.network,
+            report.terms,
+            learning_rate=report.stage.learning_rate,
             steps_per_second=trainer.progress.steps_per_second(report.seconds),
-            monitored=report.monitored, accuracy=accuracy, step=report.step)
+            monitored=report.monitored,
+            accuracy=accuracy,
+            step=report.step,
+        )
 
 
 class ProgressLine:
@@ -93,10 +104,16 @@ class ProgressLine:
 
     def __call__(self, trainer, report: PassReport) -> None:
         trainer.progress.pass_done(
-            epoch=report.epoch, stage=report.stage, pass_index=report.pass_index,
-            names=list(report.names), means=report.means, seconds=report.seconds,
-            monitored=report.monitored, remaining_stages=report.remaining_stages,
-            stopped=report.stopped)
+            epoch=report.epoch,
+            stage=report.stage,
+            pass_index=report.pass_index,
+            names=list(report.names),
+            means=report.means,
+            seconds=report.seconds,
+            monitored=report.monitored,
+            remaining_stages=report.remaining_stages,
+            stopped=report.stopped,
+        )
 
 
 def default_pass_hooks() -> list[PassHook]:
@@ -141,9 +158,12 @@ class EvaluationRecords:
         from ssah_tf.training.summaries import write_json_atomic
 
         if trainer.is_chief:
-            write_json_atomic(os.path.join(trainer.config.run.model_dir, "eval",
-                                           f"epoch_{report.record['epoch']:04d}.json"),
-                              report.record)
+            write_json_atomic(
+                os.path.join(
+                    trainer.config.run.model_dir, "eval", f"epoch_{report.record['epoch']:04d}.json"
+                ),
+                report.record,
+            )
         trainer.write_results()
 
 
@@ -153,10 +173,17 @@ class EvaluationLog:
     def __call__(self, trainer, report: EvaluationReport) -> None:
         record = report.record
         shown = [(split, record[split]) for split in ("validation", "test") if split in record]
-        logging.info("epoch %d evaluation: %s (selection %s %.4f%s)", record["epoch"], "; ".join(
-            f"{split} " + ", ".join(f"{k} {v:.4f}" for k, v in maps.items())
-            for split, maps in shown), trainer.selection.select_on, report.value,
-            ", new best" if report.improved else "")
+        logging.info(
+            "epoch %d evaluation: %s (selection %s %.4f%s)",
+            record["epoch"],
+            "; ".join(
+                f"{split} " + ", ".join(f"{k} {v:.4f}" for k, v in maps.items())
+                for split, maps in shown
+            ),
+            trainer.selection.select_on,
+            report.value,
+            ", new best" if report.improved else "",
+        )
 
 
 def default_evaluation_hooks() -> list[EvaluationHook]:

@@ -27,18 +27,33 @@ from ssah_tf.errors import UserError
 from ssah_tf.evaluation.evaluator import load_history, results_summary
 from ssah_tf.evaluation.protocol import protocol_record
 from ssah_tf.evaluation.selection import ModelSelection
-from ssah_tf.training import checkpoints, state as state_lib
+from ssah_tf.training import checkpoints
+from ssah_tf.training import state as state_lib
 from ssah_tf.training.checkpoints import save_checkpoint
-from ssah_tf.training.divergence import (Diverged, FiniteGuard, divergence_advice, loss_message,
-                                         weights_message)
-from ssah_tf.training.hooks import (EvaluationReport, PassReport, default_evaluation_hooks,
-                                    default_pass_hooks)
+from ssah_tf.training.divergence import (
+    Diverged,
+    FiniteGuard,
+    divergence_advice,
+    loss_message,
+    weights_message,
+)
+from ssah_tf.training.hooks import (
+    EvaluationReport,
+    PassReport,
+    default_evaluation_hooks,
+    default_pass_hooks,
+)
 from ssah_tf.training.monitors import CollapseMonitor
 from ssah_tf.training.progress import Progress
 from ssah_tf.training.runner import StageRunner, build_parts
 from ssah_tf.training.runs import chief_and_scratch_dir, make_evaluator
-from ssah_tf.training.schedules import (ScheduleExhausted, StagePlan, early_break, epoch_plan,
-                                        monitors_this_pass)
+from ssah_tf.training.schedules import (
+    ScheduleExhausted,
+    StagePlan,
+    early_break,
+    epoch_plan,
+    monitors_this_pass,
+)
 from ssah_tf.training.summaries import SummaryWriter
 
 __all__ = ["Diverged", "Preempted", "Trainer"]
@@ -57,8 +72,16 @@ class Trainer:
     (hooks.py) in order.
     """
 
-    def __init__(self, config: TrainConfig, data, split: Split, strategy: tf.distribute.Strategy,
-                 *, pass_hooks=None, evaluation_hooks=None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        data,
+        split: Split,
+        strategy: tf.distribute.Strategy,
+        *,
+        pass_hooks=None,
+        evaluation_hooks=None,
+    ):
         self.config, self.data, self.split, self.strategy = config, data, split, strategy
         run, ssah = config.run, config.ssah
         self.parts = build_parts(config, data, split, strategy)
@@ -67,25 +90,38 @@ class Trainer:
         self.checkpoint = self.state.checkpoint(self.networks, self.optimizers)
         self._make_managers()
         self.evaluator = make_evaluator(self.parts.built, data, split, run)
-        self.selection = ModelSelection(select_on=run.select_on, criterion=run.selection_criterion,
-                                        patience=run.early_stopping_patience)
+        self.selection = ModelSelection(
+            select_on=run.select_on,
+            criterion=run.selection_criterion,
+            patience=run.early_stopping_patience,
+        )
         if run.select_on == "validation" and split.validation is None:
-            raise UserError("`select_on=validation` but the split has no validation queries; "
-                            "give `val_size` > 0 (or leave it unset), or choose `select_on=last`")
+            raise UserError(
+                "`select_on=validation` but the split has no validation queries; "
+                "give `val_size` > 0 (or leave it unset), or choose `select_on=last`"
+            )
         # What results.json says the run is (ssah-table groups runs by it).
-        self.setup = {"method": "ssah", "dataset": data.name, "preset": ssah.preset,
-                      "modalities": list(run.modalities), "backbone": run.backbone}
+        self.setup = {
+            "method": "ssah",
+            "dataset": data.name,
+            "preset": ssah.preset,
+            "modalities": list(run.modalities),
+            "backbone": run.backbone,
+        }
         # Why training ended (results.json "stopped"); None while it runs.
         self.stopped: dict[str, Any] | None = None
         self.finite = FiniteGuard(self.stage_variables, self.state.banks)
         self.collapse_monitor = CollapseMonitor(
-            pairwise_form=ssah.loss.pairwise_form, squares_factor=ssah.loss.squares_factor,
+            pairwise_form=ssah.loss.pairwise_form,
+            squares_factor=ssah.loss.squares_factor,
             init_scheme=ssah.network.init_scheme,
-            release_schedule=config.schedule.name == "release")
+            release_schedule=config.schedule.name == "release",
+        )
         self.progress = Progress(self.steps_per_pass)
         self.pass_hooks = default_pass_hooks() if pass_hooks is None else list(pass_hooks)
-        self.evaluation_hooks = (default_evaluation_hooks() if evaluation_hooks is None
-                                 else list(evaluation_hooks))
+        self.evaluation_hooks = (
+            default_evaluation_hooks() if evaluation_hooks is None else list(evaluation_hooks)
+        )
         self._preempt_requested, self.stop_signal = False, "SIGTERM"
         self._last_save = time.time()
         self.history: list[dict[str, Any]] = []
@@ -117,10 +153,14 @@ class Trainer:
         for folder in ("checkpoints", "best"):
             checkpoints.check_folder(os.path.join(base, folder))
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(base, "checkpoints"), max_to_keep=run.keep_checkpoints,
-            checkpoint_name="ckpt")
+            self.checkpoint,
+            os.path.join(base, "checkpoints"),
+            max_to_keep=run.keep_checkpoints,
+            checkpoint_name="ckpt",
+        )
         self.best_manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(base, "best"), max_to_keep=1, checkpoint_name="best")
+            self.checkpoint, os.path.join(base, "best"), max_to_keep=1, checkpoint_name="best"
+        )
         self.summaries = SummaryWriter(os.path.join(base, "tensorboard"))
 
     @property
@@ -131,12 +171,19 @@ class Trainer:
     def global_step(self) -> tf.Variable:
         return self.state.global_step
 
-    def restore_or_initialize(self, *, resume: bool, init_from: str | None,
-                              resume_from: str | None = None) -> None:
+    def restore_or_initialize(
+        self, *, resume: bool, init_from: str | None, resume_from: str | None = None
+    ) -> None:
         """Restore the run's state as the flags ask (state.restore_or_initialize)."""
         resumed, self.start_message = state_lib.restore_or_initialize(
-            self.checkpoint, self.manager, self.networks, resume=resume, init_from=init_from,
-            resume_from=resume_from, model_dir=self.config.run.model_dir)
+            self.checkpoint,
+            self.manager,
+            self.networks,
+            resume=resume,
+            init_from=init_from,
+            resume_from=resume_from,
+            model_dir=self.config.run.model_dir,
+        )
         if resumed:
             self.start_message += f" ({self.state.position()})"
             self.history = load_history(self.config.run.model_dir, int(self.state.epoch.numpy()))
@@ -156,12 +203,17 @@ class Trainer:
         start = int(state.step_in_pass.numpy())
         if start == 0:
             self.new_pass_table()
-        iterator = (self.runner.image_batches(start)
-                    if self.runner.needs_image_batches(stage.network) else None)
+        iterator = (
+            self.runner.image_batches(start)
+            if self.runner.needs_image_batches(stage.network)
+            else None
+        )
         loop, totals, step = self.runner.loop(stage.network), None, start
         while step < self.steps_per_pass:
             count = min(chunk, self.steps_per_pass - step)
-            result = loop(tf.constant(step, tf.int64), tf.constant(count, tf.int64), iterator).numpy()
+            result = loop(
+                tf.constant(step, tf.int64), tf.constant(count, tf.int64), iterator
+            ).numpy()
             self._check_finite(stage, result, step + count)
             totals = result if totals is None else totals + result
             step += count
@@ -173,8 +225,11 @@ class Trainer:
         return totals / max(1, self.steps_per_pass - start)
 
     def _advice(self, network: str) -> str:
-        return divergence_advice(network, fixed_rates=self.table.learning_rates != "decay",
-                                 pairwise_form=self.config.ssah.loss.pairwise_form)
+        return divergence_advice(
+            network,
+            fixed_rates=self.table.learning_rates != "decay",
+            pairwise_form=self.config.ssah.loss.pairwise_form,
+        )
 
     def _check_finite(self, stage: StagePlan, sums: np.ndarray, step_in_pass: int) -> None:
         """Stop training (Diverged) as soon as a loss term, a weight the stage updates or
@@ -182,16 +237,28 @@ class Trainer:
         latest and best checkpoints stay finite."""
         if np.all(np.isfinite(sums)) and self.finite.finite(stage.network):
             return
-        step = int(self.state.global_step.numpy()) + step_in_pass - int(
-            self.state.step_in_pass.numpy())
-        where = (f"epoch {int(self.state.epoch.numpy())}, stage {stage.network}[{stage.index}] "
-                 f"pass {int(self.state.pass_cursor.numpy()) + 1} (global step {step}, "
-                 f"learning rate {stage.learning_rate:.3g})")
+        step = (
+            int(self.state.global_step.numpy())
+            + step_in_pass
+            - int(self.state.step_in_pass.numpy())
+        )
+        where = (
+            f"epoch {int(self.state.epoch.numpy())}, stage {stage.network}[{stage.index}] "
+            f"pass {int(self.state.pass_cursor.numpy()) + 1} (global step {step}, "
+            f"learning rate {stage.learning_rate:.3g})"
+        )
         latest = self.manager.latest_checkpoint
-        raise Diverged(loss_message(network=stage.network,
-                                    names=self.runner.term_names(stage.network), sums=sums,
-                                    where=where, advice=self._advice(stage.network),
-                                    latest=latest), latest)
+        raise Diverged(
+            loss_message(
+                network=stage.network,
+                names=self.runner.term_names(stage.network),
+                sums=sums,
+                where=where,
+                advice=self._advice(stage.network),
+                latest=latest,
+            ),
+            latest,
+        )
 
     def _check_weights_finite(self) -> None:
         """Before any save: every network's weights and banks are finite (Diverged
@@ -199,22 +266,32 @@ class Trainer:
         bad = self.finite.non_finite_networks()
         if bad:
             latest = self.manager.latest_checkpoint
-            raise Diverged(weights_message(networks=bad, step=int(self.state.global_step.numpy()),
-                                           advice=self._advice(bad[0]), latest=latest), latest)
+            raise Diverged(
+                weights_message(
+                    networks=bad,
+                    step=int(self.state.global_step.numpy()),
+                    advice=self._advice(bad[0]),
+                    latest=latest,
+                ),
+                latest,
+            )
 
     # ------------------------------------------------------------------ outer loop
     def train(self) -> dict[str, Any]:
         """Run (or continue) training to ``schedule.epochs``; returns the final results."""
-        previous = {sig: signal.signal(sig, self._on_stop_signal)
-                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {
+            sig: signal.signal(sig, self._on_stop_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
         self.summaries.run_config(self.config, self.split, self.strategy.num_replicas_in_sync)
         try:
             while self.stopped is None:
                 self.stopped = self._stop_reason()
                 if self.stopped is None:
                     epoch = int(self.state.epoch.numpy())
-                    self._run_epoch(epoch, epoch_plan(self.table, epoch, self.networks_present,
-                                                      self.steps_per_pass))
+                    self._run_epoch(
+                        epoch,
+                        epoch_plan(self.table, epoch, self.networks_present, self.steps_per_pass),
+                    )
         except ScheduleExhausted as stop:
             logging.warning("stopping before epoch %d: %s", int(self.state.epoch.numpy()), stop)
             self.stopped = {"reason": "schedule_exhausted", "message": str(stop)}
@@ -236,11 +313,19 @@ class Trainer:
             return {"reason": "epochs", "epochs": epochs}
         if self.selection.should_stop(self.history):
             best = self.selection.best(self.history)
-            logging.info("early stopping: %d evaluations without improvement on the %s "
-                         "selection metric since epoch %d", self.selection.patience,
-                         self.selection.select_on, best["epoch"])
-            return {"reason": "early_stopping", "patience": self.selection.patience,
-                    "best_epoch": best["epoch"], "last_epoch": self.history[-1]["epoch"]}
+            logging.info(
+                "early stopping: %d evaluations without improvement on the %s "
+                "selection metric since epoch %d",
+                self.selection.patience,
+                self.selection.select_on,
+                best["epoch"],
+            )
+            return {
+                "reason": "early_stopping",
+                "patience": self.selection.patience,
+                "best_epoch": best["epoch"],
+                "last_epoch": self.history[-1]["epoch"],
+            }
         return None
 
     def _run_epoch(self, epoch: int, plan: list[StagePlan]) -> None:
@@ -272,10 +357,17 @@ class Trainer:
             stop, monitored = self._early_break(stage, pass_index)
             state.pass_cursor.assign(stage.passes if stop else pass_index + 1)
             report = PassReport(
-                epoch=epoch, stage=stage, pass_index=pass_index,
-                names=self.runner.term_names(stage.network), means=means, seconds=seconds,
-                step=int(state.global_step.numpy()), monitored=monitored, stopped=stop,
-                remaining_stages=plan[int(state.stage_cursor.numpy()) + 1:])
+                epoch=epoch,
+                stage=stage,
+                pass_index=pass_index,
+                names=self.runner.term_names(stage.network),
+                means=means,
+                seconds=seconds,
+                step=int(state.global_step.numpy()),
+                monitored=monitored,
+                stopped=stop,
+                remaining_stages=plan[int(state.stage_cursor.numpy()) + 1 :],
+            )
             for hook in self.pass_hooks:
                 hook(self, report)
             stage_done = int(state.pass_cursor.numpy()) >= stage.passes
@@ -283,8 +375,11 @@ class Trainer:
                 state.stage_cursor.assign_add(1)
                 state.pass_cursor.assign(0)
                 state.monitor_log.assign([math.inf, math.inf])
-            if (run.save_every_passes > 0 and (pass_index + 1) % run.save_every_passes == 0
-                    and time.time() - self._last_save >= run.checkpoint_interval_seconds):
+            if (
+                run.save_every_passes > 0
+                and (pass_index + 1) % run.save_every_passes == 0
+                and time.time() - self._last_save >= run.checkpoint_interval_seconds
+            ):
                 self._save("pass")
             if self._preempt_requested:  # a stop signal: stop at this pass boundary
                 raise Preempted(self._save("preempted"))
@@ -296,8 +391,9 @@ class Trainer:
         if not monitors_this_pass(stage.early_break, pass_index):
             return False, None
         monitored = self.monitor_loss(stage.network)
-        stop, log = early_break(stage.early_break, pass_index,
-                                tuple(self.state.monitor_log.numpy()), monitored)
+        stop, log = early_break(
+            stage.early_break, pass_index, tuple(self.state.monitor_log.numpy()), monitored
+        )
         self.state.monitor_log.assign(log)
         return stop, monitored
 
@@ -316,8 +412,10 @@ class Trainer:
         if self._preempt_requested and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
         self.stop_signal = signal.Signals(signum).name
-        logging.warning("%s: checkpointing at the next step boundary (Ctrl-C again to stop "
-                        "at once)", self.stop_signal)
+        logging.warning(
+            "%s: checkpointing at the next step boundary (Ctrl-C again to stop at once)",
+            self.stop_signal,
+        )
         self._preempt_requested = True
 
     # ------------------------------------------------------------------ evaluation
@@ -342,11 +440,20 @@ class Trainer:
         record, query_hashes = self.evaluator.record(epoch)
         improved = self.selection.improves(record, self.history)
         value = self.selection.value(record)
-        record.update(selection_value=value, best_so_far=improved,
-                      eval_seconds=time.time() - started, epoch_seconds=epoch_seconds)
+        record.update(
+            selection_value=value,
+            best_so_far=improved,
+            eval_seconds=time.time() - started,
+            epoch_seconds=epoch_seconds,
+        )
         self.history.append(record)
-        report = EvaluationReport(record=record, query_hashes=query_hashes, improved=improved,
-                                  value=value, step=int(self.state.global_step.numpy()))
+        report = EvaluationReport(
+            record=record,
+            query_hashes=query_hashes,
+            improved=improved,
+            value=value,
+            step=int(self.state.global_step.numpy()),
+        )
         for hook in self.evaluation_hooks:
             hook(self, report)
         return self.results()
@@ -354,12 +461,22 @@ class Trainer:
     def results(self) -> dict[str, Any]:
         """results.json's content from the evaluations so far (and why training stopped)."""
         run = self.config.run
-        protocol = protocol_record(map_variant=run.map_variant, top_k=run.map_top_k,
-                                   selected_on=run.select_on, split=self.split,
-                                   bits=self.config.ssah.network.bits, seed=run.seed)
-        summary = results_summary(self.history, selection=self.selection,
-                                  label_prior=self.evaluator.label_prior(), split=self.split,
-                                  stopped=self.stopped, protocol=protocol)
+        protocol = protocol_record(
+            map_variant=run.map_variant,
+            top_k=run.map_top_k,
+            selected_on=run.select_on,
+            split=self.split,
+            bits=self.config.ssah.network.bits,
+            seed=run.seed,
+        )
+        summary = results_summary(
+            self.history,
+            selection=self.selection,
+            label_prior=self.evaluator.label_prior(),
+            split=self.split,
+            stopped=self.stopped,
+            protocol=protocol,
+        )
         summary["setup"] = self.setup
         return summary
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import keras
 import tensorflow as tf
@@ -28,11 +28,19 @@ class TF1Adam(keras.optimizers.Adam):
         super().build(variables)
         # 'only_first_replica': assigned in replica context like `iterations`.
         self.beta1_power = self.add_variable(
-            shape=(), initializer=keras.initializers.Constant(self.beta_1), dtype="float32",
-            name="beta1_power", aggregation="only_first_replica")
+            shape=(),
+            initializer=keras.initializers.Constant(self.beta_1),
+            dtype="float32",
+            name="beta1_power",
+            aggregation="only_first_replica",
+        )
         self.beta2_power = self.add_variable(
-            shape=(), initializer=keras.initializers.Constant(self.beta_2), dtype="float32",
-            name="beta2_power", aggregation="only_first_replica")
+            shape=(),
+            initializer=keras.initializers.Constant(self.beta_2),
+            dtype="float32",
+            name="beta2_power",
+            aggregation="only_first_replica",
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         # TF1's fused ApplyAdam kernel itself: one pass over var, m, v (the separate
@@ -41,12 +49,19 @@ class TF1Adam(keras.optimizers.Adam):
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle, m=m.handle, v=v.handle,
+            var=variable.handle,
+            m=m.handle,
+            v=v.handle,
             beta1_power=tf.cast(self.beta1_power, dtype),
             beta2_power=tf.cast(self.beta2_power, dtype),
-            lr=tf.cast(learning_rate, dtype), beta1=tf.constant(self.beta_1, dtype),
-            beta2=tf.constant(self.beta_2, dtype), epsilon=tf.constant(self.epsilon, dtype),
-            grad=tf.cast(gradient, dtype), use_locking=False, use_nesterov=False)
+            lr=tf.cast(learning_rate, dtype),
+            beta1=tf.constant(self.beta_1, dtype),
+            beta2=tf.constant(self.beta_2, dtype),
+            epsilon=tf.constant(self.epsilon, dtype),
+            grad=tf.cast(gradient, dtype),
+            use_locking=False,
+            use_nesterov=False,
+        )
 
     def apply(self, grads, trainable_variables=None):
         result = super().apply(grads, trainable_variables)
@@ -58,13 +73,19 @@ class TF1Adam(keras.optimizers.Adam):
 
 def make_adam(config: OptimizerConfig, name: str) -> keras.optimizers.Adam:
     """An Adam optimizer with TF1's arithmetic and the configured epsilon."""
-    return TF1Adam(learning_rate=1e-3, beta_1=config.adam_beta1,
-                   beta_2=config.adam_beta2, epsilon=config.adam_epsilon,
-                   weight_decay=config.weight_decay or None, name=name)
+    return TF1Adam(
+        learning_rate=1e-3,
+        beta_1=config.adam_beta1,
+        beta_2=config.adam_beta2,
+        epsilon=config.adam_epsilon,
+        weight_decay=config.weight_decay or None,
+        name=name,
+    )
 
 
-def make_stage_optimizers(config: OptimizerConfig, stage_variables: dict[str, Iterable[tf.Variable]]
-                          ) -> dict[str, keras.optimizers.Adam]:
+def make_stage_optimizers(
+    config: OptimizerConfig, stage_variables: dict[str, Iterable[tf.Variable]]
+) -> dict[str, keras.optimizers.Adam]:
     """One optimizer per stage, built now (call under ``strategy.scope()``).
 
     With ``shared_hash_optimizer`` (release) lab, img and txt share one Adam
@@ -93,7 +114,9 @@ def make_stage_optimizers(config: OptimizerConfig, stage_variables: dict[str, It
     return optimizers
 
 
-def stage_variables(networks, *, generator_moves_discriminator: bool) -> dict[str, list[tf.Variable]]:
+def stage_variables(
+    networks, *, generator_moves_discriminator: bool
+) -> dict[str, list[tf.Variable]]:
     """The variables each stage's optimizer updates (each discriminator once).
 
     ``generator_moves_discriminator`` (the release): the image and text stages also
@@ -103,10 +126,12 @@ def stage_variables(networks, *, generator_moves_discriminator: bool) -> dict[st
     out = {"lab": list(networks.labnet.trainable_variables)}
     if networks.imgnet is not None:
         out["img"] = list(networks.imgnet.trainable_variables) + (
-            list(d["IL"].trainable_variables) if generator_moves_discriminator else [])
+            list(d["IL"].trainable_variables) if generator_moves_discriminator else []
+        )
     if networks.txtnet is not None:
         out["txt"] = list(networks.txtnet.trainable_variables) + (
-            list(d["TL"].trainable_variables) if generator_moves_discriminator else [])
+            list(d["TL"].trainable_variables) if generator_moves_discriminator else []
+        )
     seen, dis_vars = set(), []
     for key in ("IL", "L1", "TL", "L2"):
         if key in d and id(d[key]) not in seen:

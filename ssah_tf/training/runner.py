@@ -18,12 +18,19 @@ import numpy as np
 import tensorflow as tf
 
 from ssah_tf.config import TrainConfig, schedule_table
-from ssah_tf.training import monitors, state as state_lib
+from ssah_tf.training import monitors
+from ssah_tf.training import state as state_lib
 from ssah_tf.training.inputs import StageInputs, batch_geometry, draw_pass_table
 from ssah_tf.training.optimizers import make_stage_optimizers, stage_variables
 from ssah_tf.training.runs import RunNetworks, build_run_networks, check_modalities
-from ssah_tf.training.steps import (StepContext, discriminator_inputs, discriminator_step,
-                                    generator_inputs, generator_step, term_names)
+from ssah_tf.training.steps import (
+    StepContext,
+    discriminator_inputs,
+    discriminator_step,
+    generator_inputs,
+    generator_step,
+    term_names,
+)
 
 
 @dataclasses.dataclass
@@ -52,33 +59,71 @@ class TrainingParts:
         return len(self.inputs.train_index)
 
 
-def build_parts(config: TrainConfig, data, split, strategy: tf.distribute.Strategy
-                ) -> TrainingParts:
+def build_parts(
+    config: TrainConfig, data, split, strategy: tf.distribute.Strategy
+) -> TrainingParts:
     """Everything a run trains, built in a fixed order under ``strategy``."""
     run, ssah = config.run, config.ssah
     has_image, has_text = check_modalities(run, data)
     train_index = np.asarray(split.train, np.int64)
-    batch_size, steps_per_pass = batch_geometry(len(train_index), config.schedule.batch_size,
-                                                strategy.num_replicas_in_sync)
-    present = tuple(n for n, used in (("lab", True), ("img", has_image), ("txt", has_text),
-                                      ("dis", has_image or has_text)) if used)
+    batch_size, steps_per_pass = batch_geometry(
+        len(train_index), config.schedule.batch_size, strategy.num_replicas_in_sync
+    )
+    present = tuple(
+        n
+        for n, used in (
+            ("lab", True),
+            ("img", has_image),
+            ("txt", has_text),
+            ("dis", has_image or has_text),
+        )
+        if used
+    )
     with strategy.scope():
         built = build_run_networks(ssah, run, data, train_index)
-    inputs = StageInputs(data, train_index, strategy=strategy, batch_size=batch_size,
-                         has_text=has_text, feature_matrix=built.feature_matrix,
-                         pixel_images=built.pixel_images, image_size=run.image_size)
+    inputs = StageInputs(
+        data,
+        train_index,
+        strategy=strategy,
+        batch_size=batch_size,
+        has_text=has_text,
+        feature_matrix=built.feature_matrix,
+        pixel_images=built.pixel_images,
+        image_size=run.image_size,
+    )
     network = ssah.network
     state = state_lib.TrainingState(
-        strategy=strategy, networks=present, num_train=len(train_index),
-        steps_per_pass=steps_per_pass, batch_size=batch_size, semantic_dim=network.semantic_dim,
-        bits=network.bits, num_labels=network.num_labels, bank_init=ssah.training.bank_init,
-        seed=run.seed, split=split)
+        strategy=strategy,
+        networks=present,
+        num_train=len(train_index),
+        steps_per_pass=steps_per_pass,
+        batch_size=batch_size,
+        semantic_dim=network.semantic_dim,
+        bits=network.bits,
+        num_labels=network.num_labels,
+        bank_init=ssah.training.bank_init,
+        seed=run.seed,
+        split=split,
+    )
     with strategy.scope():
         variables = stage_variables(
-            built.networks, generator_moves_discriminator=ssah.loss.generator_moves_discriminator)
+            built.networks, generator_moves_discriminator=ssah.loss.generator_moves_discriminator
+        )
         optimizers = make_stage_optimizers(ssah.optimizer, variables)
-    return TrainingParts(config, strategy, built, inputs, state, variables, optimizers, present,
-                         has_image, has_text, batch_size, steps_per_pass)
+    return TrainingParts(
+        config,
+        strategy,
+        built,
+        inputs,
+        state,
+        variables,
+        optimizers,
+        present,
+        has_image,
+        has_text,
+        batch_size,
+        steps_per_pass,
+    )
 
 
 class StageRunner:
@@ -95,8 +140,9 @@ class StageRunner:
         if not self.parts.config.run.jit_compile:
             return net
         if id(net) not in self._forwards:
-            self._forwards[id(net)] = tf.function(net.__call__, jit_compile=True,
-                                                  reduce_retracing=True)
+            self._forwards[id(net)] = tf.function(
+                net.__call__, jit_compile=True, reduce_retracing=True
+            )
         return self._forwards[id(net)]
 
     def term_names(self, network: str) -> list[str]:
@@ -111,19 +157,34 @@ class StageRunner:
             discs = {key: self.forward(net) for key, net in nets.discriminators.items()}
             return lambda row, element: discriminator_step(
                 discriminator_inputs(inputs.batch("dis", row), state.banks),
-                discriminators=discs, form=loss.adversarial_form, optimizer=optimizer,
-                variables=variables, term_order=names)
+                discriminators=discs,
+                form=loss.adversarial_form,
+                optimizer=optimizer,
+                variables=variables,
+                term_order=names,
+            )
         net = self.forward(nets.hash_network(network))
-        disc = (None if network == "lab" else
-                self.forward(nets.discriminators["IL" if network == "img" else "TL"]))
+        disc = (
+            None
+            if network == "lab"
+            else self.forward(nets.discriminators["IL" if network == "img" else "TL"])
+        )
         context = StepContext(state.banks, inputs.label_bits, parts.num_train)
 
         def step(row, element):
             batch = inputs.batch(network, row, element)
             return generator_step(
-                network, net, batch, config=loss, optimizer=optimizer, variables=variables,
+                network,
+                net,
+                batch,
+                config=loss,
+                optimizer=optimizer,
+                variables=variables,
                 inputs=lambda output: generator_inputs(network, output, batch, context, loss),
-                discriminator=disc, banks=state.banks, term_order=names)
+                discriminator=disc,
+                banks=state.banks,
+                term_order=names,
+            )
 
         return step
 
@@ -150,14 +211,22 @@ class StageRunner:
     def new_pass_table(self) -> None:
         """Draw the batches of a new pass (as the training loop does before each pass)."""
         parts = self.parts
-        parts.state.pass_table.assign(draw_pass_table(
-            parts.state.rng, num_items=parts.num_train, steps=parts.steps_per_pass,
-            batch_size=parts.batch_size, sampling=self.table.batch_sampling))
+        parts.state.pass_table.assign(
+            draw_pass_table(
+                parts.state.rng,
+                num_items=parts.num_train,
+                steps=parts.steps_per_pass,
+                batch_size=parts.batch_size,
+                sampling=self.table.batch_sampling,
+            )
+        )
 
     def image_batches(self, start: int, count: int | None = None):
         """The distributed image batches of the current pass table from row ``start``
         (``count`` steps; default: to the end of the pass)."""
-        table = self.parts.state.pass_table.numpy()[start:None if count is None else start + count]
+        table = self.parts.state.pass_table.numpy()[
+            start : None if count is None else start + count
+        ]
         return self.parts.inputs.pixel_batches(table, self.parts.networks.imgnet.preprocess)
 
     def needs_image_batches(self, network: str) -> bool:
@@ -169,20 +238,28 @@ class StageRunner:
         ``image_batches(start)`` of the same table."""
         if self.needs_image_batches(network) and image_batches is None:
             raise ValueError("the image stage needs image_batches=runner.image_batches(start)")
-        result = self.loop(network)(tf.constant(start, tf.int64), tf.constant(count, tf.int64),
-                                    image_batches)
+        result = self.loop(network)(
+            tf.constant(start, tf.int64), tf.constant(count, tf.int64), image_batches
+        )
         return result.numpy()
 
     def monitor_loss(self, network: str = "lab") -> float:
         """The release's early-break monitoring loss of ``network`` (float64 sum)."""
         parts = self.parts
-        return monitors.release_monitor(network, parts.state.banks, parts.inputs.labels,
-                                        parts.inputs.label_bits,
-                                        parts.config.ssah.loss.similarity_value)
+        return monitors.release_monitor(
+            network,
+            parts.state.banks,
+            parts.inputs.labels,
+            parts.inputs.label_bits,
+            parts.config.ssah.loss.similarity_value,
+        )
 
     def discriminator_accuracy(self, sample: int = 1024) -> dict[str, float]:
         """monitors.discriminator_accuracy on the current banks."""
         parts = self.parts
         return monitors.discriminator_accuracy(
-            parts.networks.discriminators, parts.state.banks, sample=sample,
-            least_squares=parts.config.ssah.loss.adversarial_form == "least_squares")
+            parts.networks.discriminators,
+            parts.state.banks,
+            sample=sample,
+            least_squares=parts.config.ssah.loss.adversarial_form == "least_squares",
+        )

@@ -19,7 +19,9 @@ def chief_and_scratch_dir(strategy, model_dir: str) -> tuple[bool, str]:
         return True, model_dir
     task_type, task_id = resolver.task_type, resolver.task_id
     cluster = resolver.cluster_spec().as_dict()
-    chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
+    chief = task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in cluster
+    )
     return chief, os.path.join(model_dir, f".worker_{task_type}_{task_id}")
 
 
@@ -37,11 +39,13 @@ def check_modalities(run, data) -> tuple[bool, bool]:
     """(images?, texts?) the run trains; UserError when the data lacks one of them."""
     has_image, has_text = "image" in run.modalities, "text" in run.modalities
     if has_image and "image" not in data.modalities:
-        raise UserError(f"`modalities` asks for images but {data.name} has none; "
-                        "use `modalities=text`")
+        raise UserError(
+            f"`modalities` asks for images but {data.name} has none; use `modalities=text`"
+        )
     if has_text and data.texts is None:
-        raise UserError(f"`modalities` asks for text but {data.name} has none; "
-                        "use `modalities=image`")
+        raise UserError(
+            f"`modalities` asks for text but {data.name} has none; use `modalities=image`"
+        )
     return has_image, has_text
 
 
@@ -49,11 +53,19 @@ def make_evaluator(built: RunNetworks, data, split, run):
     """The evaluator of a run's networks on its data and split."""
     from ssah_tf.evaluation.evaluator import Evaluator
 
-    return Evaluator(built.networks, data, split, modalities=run.modalities,
-                     feature_matrix=built.feature_matrix, pixel_images=built.pixel_images,
-                     image_size=run.image_size, batch_size=run.eval_batch_size,
-                     map_variant=run.map_variant, top_k=run.map_top_k,
-                     jit_compile=run.jit_compile)
+    return Evaluator(
+        built.networks,
+        data,
+        split,
+        modalities=run.modalities,
+        feature_matrix=built.feature_matrix,
+        pixel_images=built.pixel_images,
+        image_size=run.image_size,
+        batch_size=run.eval_batch_size,
+        map_variant=run.map_variant,
+        top_k=run.map_top_k,
+        jit_compile=run.jit_compile,
+    )
 
 
 def build_run_networks(ssah, run, data, train_index: np.ndarray) -> RunNetworks:
@@ -71,23 +83,39 @@ def build_run_networks(ssah, run, data, train_index: np.ndarray) -> RunNetworks:
     # Dense inputs are standardised with the training items' statistics (the demo's
     # pixel features and 0/1 tags keep their form); the statistics live in the networks.
     scalers = {}
-    if features is not None and data.image_features is not None and wants_scaling(
-            ssah.network.standardize_image_features, features[train_index], "image_features"):
+    if (
+        features is not None
+        and data.image_features is not None
+        and wants_scaling(
+            ssah.network.standardize_image_features, features[train_index], "image_features"
+        )
+    ):
         scalers["image"] = fit_standardizer(features[train_index])
     if has_text and wants_scaling(ssah.network.standardize_text, data.texts[train_index], "text"):
         scalers["text"] = fit_standardizer(data.texts[train_index])
     backbone = None
     if has_image:
         backbone = make_backbone(
-            run.backbone, cnnf_path=run.cnnf_path, vgg19_weights=run.vgg19_weights,
+            run.backbone,
+            cnnf_path=run.cnnf_path,
+            vgg19_weights=run.vgg19_weights,
             image_feature_dim=features.shape[1] if features is not None else None,
-            hidden_dim=ssah.network.hidden_dim, init=initialization(ssah.network),
-            compute_dtype=run.compute_dtype, standardize_features="image" in scalers)
-    networks = build_networks(ssah.network, imgnet_backbone=backbone, with_text=has_text,
-                              compute_dtype=run.compute_dtype,
-                              standardize_text="text" in scalers)
-    layers = {"image": lambda: networks.imgnet.backbone.input_scaling,
-              "text": lambda: networks.txtnet.input_scaling}
+            hidden_dim=ssah.network.hidden_dim,
+            init=initialization(ssah.network),
+            compute_dtype=run.compute_dtype,
+            standardize_features="image" in scalers,
+        )
+    networks = build_networks(
+        ssah.network,
+        imgnet_backbone=backbone,
+        with_text=has_text,
+        compute_dtype=run.compute_dtype,
+        standardize_text="text" in scalers,
+    )
+    layers = {
+        "image": lambda: networks.imgnet.backbone.input_scaling,
+        "text": lambda: networks.txtnet.input_scaling,
+    }
     for modality, scaler in scalers.items():
         layers[modality]().set_statistics(scaler.mean, scaler.scale)
     return RunNetworks(networks, features, pixel_images, tuple(scalers))
@@ -126,11 +154,13 @@ def read_run_config(model_dir: str, **run_overrides):
     try:
         data_config = DataConfig(**saved["data"])
         run = run_from_dict(saved["run"], model_dir=model_dir, **run_overrides)
-        config = TrainConfig(ssah=from_dict(saved["ssah"]),
-                             schedule=schedule_from_dict(saved["schedule"]), run=run)
+        config = TrainConfig(
+            ssah=from_dict(saved["ssah"]), schedule=schedule_from_dict(saved["schedule"]), run=run
+        )
     except (KeyError, TypeError, ValueError) as error:
-        raise UserError(f"{path} is damaged or from an unknown version ({type(error).__name__}: "
-                        f"{error})") from None
+        raise UserError(
+            f"{path} is damaged or from an unknown version ({type(error).__name__}: {error})"
+        ) from None
     return config, data_config
 
 
@@ -140,11 +170,13 @@ RUN_RECORDS = ("ssah", "schedule", "run", "data")
 def read_config_record(path: str) -> dict:
     """A run's config.json, refused in one line when it lacks one of its records."""
     saved = load_json(path)
-    missing = [k for k in RUN_RECORDS
-               if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)]
+    missing = [
+        k for k in RUN_RECORDS if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)
+    ]
     if missing:
-        raise UserError(f"{path} is damaged (no {', '.join(missing)} record); restore it from a "
-                        "backup")
+        raise UserError(
+            f"{path} is damaged (no {', '.join(missing)} record); restore it from a backup"
+        )
     return saved
 
 
@@ -153,16 +185,22 @@ def checkpoint_path(model_dir: str, which: str) -> str:
     import tensorflow as tf
 
     if which in ("best", "latest"):
-        path = tf.train.latest_checkpoint(os.path.join(model_dir,
-                                                       "best" if which == "best" else "checkpoints"))
+        path = tf.train.latest_checkpoint(
+            os.path.join(model_dir, "best" if which == "best" else "checkpoints")
+        )
     else:
         path = which
     if not path or not tf.io.gfile.exists(path + ".index"):
-        where = ("best/" if which == "best" else "checkpoints/") if which in ("best", "latest") \
+        where = (
+            ("best/" if which == "best" else "checkpoints/")
+            if which in ("best", "latest")
             else which
-        raise UserError(f"no {which} checkpoint found for {model_dir} (looked in {where}); "
-                        "train the run first, copy its best/ and checkpoints/ folders with it, "
-                        "or pass `checkpoint=latest` or a ckpt-N prefix")
+        )
+        raise UserError(
+            f"no {which} checkpoint found for {model_dir} (looked in {where}); "
+            "train the run first, copy its best/ and checkpoints/ folders with it, "
+            "or pass `checkpoint=latest` or a ckpt-N prefix"
+        )
     return path
 
 
@@ -172,8 +210,9 @@ def load_run_split(model_dir: str, data, data_config, run):
     from ssah_tf.data.protocols import legacy_validation, load_split
     from ssah_tf.data.registry import split_path
 
-    split = load_split(split_path(model_dir), data.num_items,
-                       allow_overlap=data_config.allow_query_overlap)
+    split = load_split(
+        split_path(model_dir), data.num_items, allow_overlap=data_config.allow_query_overlap
+    )
     return legacy_validation(split, run.val_size or 0)
 
 
@@ -192,10 +231,13 @@ def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
     try:
         tf.train.Checkpoint(**built.networks.checkpoint_items()).read(path).expect_partial()
     except (tf.errors.OpError, ValueError, IndexError, KeyError) as error:
-        raise UserError(f"checkpoint {path} cannot be read ({type(error).__name__}); "
-                        "choose another `checkpoint`") from None
-    return LoadedRun(model_dir, config, data, split, built,
-                     make_evaluator(built, data, split, config.run), path)
+        raise UserError(
+            f"checkpoint {path} cannot be read ({type(error).__name__}); "
+            "choose another `checkpoint`"
+        ) from None
+    return LoadedRun(
+        model_dir, config, data, split, built, make_evaluator(built, data, split, config.run), path
+    )
 
 
 # ----------------------------------------------------------------------------- the lock
@@ -214,7 +256,7 @@ class RunLock:
         self.path = os.path.join(directory, self.FILENAME)
         self._fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         import fcntl
         import socket
         import time
@@ -226,11 +268,16 @@ class RunLock:
         except BlockingIOError:
             holder = os.read(fd, 400).decode("utf-8", "replace").strip() or "unknown"
             os.close(fd)
-            raise UserError(f"{self.directory} is in use by another ssah-train ({holder}); wait "
-                            "for it to finish or choose another `model_dir`") from None
+            raise UserError(
+                f"{self.directory} is in use by another ssah-train ({holder}); wait "
+                "for it to finish or choose another `model_dir`"
+            ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"host {socket.gethostname()}, pid {os.getpid()}, since "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        os.write(
+            fd,
+            f"host {socket.gethostname()}, pid {os.getpid()}, since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(),
+        )
         self._fd = fd
         return self
 
@@ -278,8 +325,11 @@ def record_config_changes(model_dir: str, changes: dict[str, tuple], *, step: in
     history = []
     if os.path.isfile(path):
         history = load_json(path)
-    history.append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "global_step": step,
-                    "changes": {k: {"was": a, "now": b} for k, (a, b) in changes.items()}})
+    history.append(
+        {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "global_step": step,
+            "changes": {k: {"was": a, "now": b} for k, (a, b) in changes.items()},
+        }
+    )
     write_atomic(path, lambda f: json.dump(history, f, indent=1, sort_keys=True))
-
-

@@ -13,6 +13,7 @@ import numpy as np
 
 from ssah_tf.config import RELEASE_SCHEDULE, ScheduleConfig, ScheduleTable, schedule_table
 
+
 def stage_passes(passes: int, min_steps: int, steps_per_pass: int) -> int:
     """Passes of a stage: ``passes``, or more to reach ``min_steps`` steps."""
     return max(passes, math.ceil(min_steps / max(1, steps_per_pass)))
@@ -35,13 +36,15 @@ class ScheduleExhausted(Exception):
 
 def release_learning_rates(table: ScheduleTable = RELEASE_SCHEDULE) -> dict[str, np.ndarray]:
     """setting.py: 0.1 ** x for x in arange(start, 100, 0.5) (196, 191, 193, 194 entries)."""
-    return {name: np.power(0.1, np.arange(start, 100.0, 0.5))
-            for name, start in table.base_rates.items()}
+    return {
+        name: np.power(0.1, np.arange(start, 100.0, 0.5))
+        for name, start in table.base_rates.items()
+    }
 
 
 def _learning_rate(table: ScheduleTable, network: str, epoch: int, index: int) -> float:
     if table.learning_rates == "decay":
-        return table.base_rates[network] * table.lr_decay ** epoch
+        return table.base_rates[network] * table.lr_decay**epoch
     if table.learning_rates == "release_lists":
         rates = release_learning_rates(table)[network]
         position = epoch + index
@@ -49,13 +52,18 @@ def _learning_rate(table: ScheduleTable, network: str, epoch: int, index: int) -
             raise ScheduleExhausted(
                 f"the release's {network} learning-rate list ({len(rates)} entries) has no entry "
                 f"for epoch {epoch} stage {index}; the original crashes here with an "
-                "IndexError, so training stops")
+                "IndexError, so training stops"
+            )
         return float(rates[position])
     raise ValueError(f"unknown learning-rate rule {table.learning_rates!r}")
 
 
-def epoch_plan(schedule: ScheduleConfig | ScheduleTable, epoch: int, networks: tuple[str, ...],
-               steps_per_pass: int = 1) -> list[StagePlan]:
+def epoch_plan(
+    schedule: ScheduleConfig | ScheduleTable,
+    epoch: int,
+    networks: tuple[str, ...],
+    steps_per_pass: int = 1,
+) -> list[StagePlan]:
     """The stages of ``epoch`` for the networks present (subset of lab, img, txt, dis);
     ``steps_per_pass`` (training items // batch) sets the table's step floor."""
     table = schedule_table(schedule) if isinstance(schedule, ScheduleConfig) else schedule
@@ -66,9 +74,15 @@ def epoch_plan(schedule: ScheduleConfig | ScheduleTable, epoch: int, networks: t
         for index, passes in enumerate(table.stage_passes[network]):
             if network != "dis":
                 passes = stage_passes(passes, table.min_stage_steps, steps_per_pass)
-            plans.append(StagePlan(network, index, passes,
-                                   _learning_rate(table, network, epoch, index),
-                                   table.early_break[network]))
+            plans.append(
+                StagePlan(
+                    network,
+                    index,
+                    passes,
+                    _learning_rate(table, network, epoch, index),
+                    table.early_break[network],
+                )
+            )
     return plans
 
 
@@ -83,8 +97,9 @@ def release_last_epoch(networks: tuple[str, ...]) -> int:
         epoch += 1
 
 
-def early_break(rule: str, pass_index: int, log: tuple[float, float],
-                monitored: float | None) -> tuple[bool, tuple[float, float]]:
+def early_break(
+    rule: str, pass_index: int, log: tuple[float, float], monitored: float | None
+) -> tuple[bool, tuple[float, float]]:
     """The release's early-break rules as a pure function.
 
     ``log`` holds the last two monitored values (oldest first, inf when none);

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from absl import logging
 
@@ -26,8 +27,16 @@ WORKSPACE = os.environ.get("SSAH_WORKSPACE", "workspace")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 MODALITIES = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}
 # Fields of a run that a resume may not change (with the whole method and data records).
-FIXED_RUN_FIELDS = ("modalities", "backbone", "image_size", "select_on", "val_size",
-                    "selection_criterion", "map_variant", "map_top_k")
+FIXED_RUN_FIELDS = (
+    "modalities",
+    "backbone",
+    "image_size",
+    "select_on",
+    "val_size",
+    "selection_criterion",
+    "map_variant",
+    "map_top_k",
+)
 PATH_FIELDS = ("data_path", "data_dir", "image_root", "vocab_file", "split_file")
 
 
@@ -37,8 +46,9 @@ def setting_names() -> dict[str, str]:
     names["preset"] = "ssah"
     for section in config_lib.SECTIONS.values():
         names.update({name: "ssah" for name in declared(section)})
-    names.update({name: "schedule" for name in declared(config_lib.ScheduleConfig)
-                  if name != "name"})
+    names.update(
+        {name: "schedule" for name in declared(config_lib.ScheduleConfig) if name != "name"}
+    )
     names["schedule"] = "schedule"
     names.update({name: "run" for name in declared(config_lib.RunConfig) if name != "model_dir"})
     return names
@@ -68,9 +78,14 @@ def make_strategy(name: str):
 
 def absolute_paths(data_config: DataConfig) -> DataConfig:
     """The data config with every path absolute (what a run stores and compares)."""
-    return dataclasses.replace(data_config, **{
-        name: os.path.abspath(getattr(data_config, name))
-        for name in PATH_FIELDS if getattr(data_config, name)})
+    return dataclasses.replace(
+        data_config,
+        **{
+            name: os.path.abspath(getattr(data_config, name))
+            for name in PATH_FIELDS
+            if getattr(data_config, name)
+        },
+    )
 
 
 def _stored_record(model_dir: str | None, resuming: bool) -> dict | None:
@@ -94,8 +109,9 @@ def data_config(given: Mapping[str, Any], stored: dict | None) -> DataConfig:
     return absolute_paths(DataConfig(**values))
 
 
-def ssah_config(given: Mapping[str, Any], stored: dict | None, *, num_labels: int,
-                text_dim: int) -> config_lib.SSAHConfig:
+def ssah_config(
+    given: Mapping[str, Any], stored: dict | None, *, num_labels: int, text_dim: int
+) -> config_lib.SSAHConfig:
     """The method: the preset's fields (a resumed run's stored ones) with those given."""
     base = config_lib.from_dict(stored["ssah"]) if stored else None
     preset = given.get("preset", base.preset if base is not None else "paper")
@@ -110,25 +126,33 @@ def ssah_config(given: Mapping[str, Any], stored: dict | None, *, num_labels: in
     return config_lib.make_config(preset, **overrides)
 
 
-def schedule_config(given: Mapping[str, Any], stored: dict | None,
-                    preset: str) -> config_lib.ScheduleConfig:
+def schedule_config(
+    given: Mapping[str, Any], stored: dict | None, preset: str
+) -> config_lib.ScheduleConfig:
     """The schedule: the preset's (a resumed run's stored one) with the knobs given."""
-    values = (dataclasses.asdict(config_lib.schedule_from_dict(stored["schedule"]))
-              if stored else {"name": "release" if preset == "release" else "paper"})
+    values = (
+        dataclasses.asdict(config_lib.schedule_from_dict(stored["schedule"]))
+        if stored
+        else {"name": "release" if preset == "release" else "paper"}
+    )
     if "schedule" in given:
         values["name"] = given["schedule"]
     # A new run without epochs takes its schedule's default (ScheduleConfig).
-    values.update({k: v for k, v in given.items()
-                   if k in declared(config_lib.ScheduleConfig) and k != "name"})
+    values.update(
+        {k: v for k, v in given.items() if k in declared(config_lib.ScheduleConfig) and k != "name"}
+    )
     return config_lib.ScheduleConfig(**values)
 
 
-def modalities_and_backbone(given: Mapping[str, Any], stored_run: dict | None,
-                            data) -> tuple[tuple[str, ...], str]:
+def modalities_and_backbone(
+    given: Mapping[str, Any], stored_run: dict | None, data
+) -> tuple[tuple[str, ...], str]:
     """What the run trains (dropping a modality the data lacks when both were asked for
     by default) and its resolved ImgNet backbone."""
     asked = given.get("modalities", "both")
-    modalities = MODALITIES[asked] if isinstance(asked, str) and asked in MODALITIES else tuple(asked)
+    modalities = (
+        MODALITIES[asked] if isinstance(asked, str) and asked in MODALITIES else tuple(asked)
+    )
     if stored_run and "modalities" not in given:
         modalities = tuple(stored_run["modalities"])
     missing = [m for m in modalities if m not in data.modalities]
@@ -140,10 +164,15 @@ def modalities_and_backbone(given: Mapping[str, Any], stored_run: dict | None,
     backbone = given.get("backbone", stored_run.get("backbone") if stored_run else "auto")
     if backbone == "auto":
         backbone = "cnnf" if given.get("cnnf_path") else "mlp"
-        if "image" in modalities and backbone == "mlp" and data.image_features is None \
-                and data.name != "demo":
-            raise UserError("images need `backbone=cnnf` `cnnf_path=imagenet-vgg-f.mat` "
-                            "(or `backbone=vgg19`)")
+        if (
+            "image" in modalities
+            and backbone == "mlp"
+            and data.image_features is None
+            and data.name != "demo"
+        ):
+            raise UserError(
+                "images need `backbone=cnnf` `cnnf_path=imagenet-vgg-f.mat` (or `backbone=vgg19`)"
+            )
     return modalities, backbone
 
 
@@ -165,18 +194,26 @@ def validation_split(split, values: dict, split_seed: int, select_on_given: bool
     from ssah_tf.data.protocols import resolve_validation
 
     select_on = values.get("select_on", "validation")
-    split = resolve_validation(split, values.get("val_size"), seed=split_seed,
-                               automatic=select_on == "validation")
+    split = resolve_validation(
+        split, values.get("val_size"), seed=split_seed, automatic=select_on == "validation"
+    )
     if select_on == "validation" and split.validation is None:
         if select_on_given:
-            raise UserError("`select_on=validation` needs validation queries; drop "
-                            "`val_size=0` or use a larger split")
-        logging.warning("no validation queries (`val_size=0` or a split too small to hold them "
-                        "out): best/ is the last evaluated epoch, never one chosen on the test "
-                        "queries")
+            raise UserError(
+                "`select_on=validation` needs validation queries; drop "
+                "`val_size=0` or use a larger split"
+            )
+        logging.warning(
+            "no validation queries (`val_size=0` or a split too small to hold them "
+            "out): best/ is the last evaluated epoch, never one chosen on the test "
+            "queries"
+        )
         select_on = "last"
-    return split, {**values, "select_on": select_on,
-                   "val_size": 0 if split.validation is None else len(split.validation)}
+    return split, {
+        **values,
+        "select_on": select_on,
+        "val_size": 0 if split.validation is None else len(split.validation),
+    }
 
 
 def resume_changes(stored: dict, record: dict) -> dict:
@@ -190,19 +227,26 @@ def resume_changes(stored: dict, record: dict) -> dict:
         "ssah": config_lib.to_dict(config_lib.from_dict(stored["ssah"])),
         "schedule": dataclasses.asdict(config_lib.schedule_from_dict(stored["schedule"])),
         "run": dataclasses.asdict(config_lib.run_from_dict(stored["run"])),
-        "data": dataclasses.asdict(absolute_paths(DataConfig(**_known(DataConfig,
-                                                                       stored["data"])))),
-        "replicas": stored.get("replicas")}
+        "data": dataclasses.asdict(
+            absolute_paths(DataConfig(**_known(DataConfig, stored["data"])))
+        ),
+        "replicas": stored.get("replicas"),
+    }
     changes = config_differences(normalised, record)
-    fixed = {k: v for k, v in changes.items()
-             if k.split(".")[0] in ("ssah", "data")
-             or k in {f"run.{name}" for name in FIXED_RUN_FIELDS}}
+    fixed = {
+        k: v
+        for k, v in changes.items()
+        if k.split(".")[0] in ("ssah", "data") or k in {f"run.{name}" for name in FIXED_RUN_FIELDS}
+    }
     if fixed:
-        listed = "; ".join(f"`{k.split('.')[-1]}` (run: {a}, now: {b})"
-                           for k, (a, b) in fixed.items())
-        raise UserError(f"`resume` would change the run's method or data: {listed}. A run's "
-                        "method and data are fixed: drop these settings, or start a new "
-                        "`model_dir`")
+        listed = "; ".join(
+            f"`{k.split('.')[-1]}` (run: {a}, now: {b})" for k, (a, b) in fixed.items()
+        )
+        raise UserError(
+            f"`resume` would change the run's method or data: {listed}. A run's "
+            "method and data are fixed: drop these settings, or start a new "
+            "`model_dir`"
+        )
     return {k: v for k, v in changes.items() if k != "run.model_dir"}
 
 
@@ -240,19 +284,25 @@ class Session:
         try:
             if trainer.is_chief:
                 if not self.resuming and tf.train.latest_checkpoint(
-                        os.path.join(model_dir, "checkpoints")):
-                    raise UserError(f"{model_dir} got checkpoints while this start was "
-                                    "validated; pass `resume` to continue it or choose a new "
-                                    "`model_dir`")
+                    os.path.join(model_dir, "checkpoints")
+                ):
+                    raise UserError(
+                        f"{model_dir} got checkpoints while this start was "
+                        "validated; pass `resume` to continue it or choose a new "
+                        "`model_dir`"
+                    )
                 if not os.path.exists(split_path(model_dir)):
                     save_split(trainer.split, split_path(model_dir))
                 if not os.path.exists(os.path.join(model_dir, "config.json")):
                     write_json_atomic(os.path.join(model_dir, "config.json"), self.record)
                 elif self.changes:
-                    record_config_changes(model_dir, self.changes,
-                                          step=int(trainer.global_step.numpy()))
-                    logging.info("resume changes %s (recorded in config_changes.json)",
-                                 ", ".join(sorted(self.changes)))
+                    record_config_changes(
+                        model_dir, self.changes, step=int(trainer.global_step.numpy())
+                    )
+                    logging.info(
+                        "resume changes %s (recorded in config_changes.json)",
+                        ", ".join(sorted(self.changes)),
+                    )
         except BaseException:
             lock.release()
             if created:
@@ -261,14 +311,18 @@ class Session:
         split = trainer.split
         logging.info("%s; split: %s", trainer.data.summary(), split.sizes())
         if split.validation is not None:
-            logging.info("validation: %d queries %s (split.npz validation_index)",
-                         len(split.validation), "held out of the training items, not trained on"
-                         if split.validation_from == "train" else
-                         "from the database items outside the training set")
+            logging.info(
+                "validation: %d queries %s (split.npz validation_index)",
+                len(split.validation),
+                "held out of the training items, not trained on"
+                if split.validation_from == "train"
+                else "from the database items outside the training set",
+            )
         logging.info("best/ is chosen by %s", trainer.selection.describe())
         logging.info("%s", trainer.start_message)
-        logging.info("run directory %s (%d replicas)", model_dir,
-                     trainer.strategy.num_replicas_in_sync)
+        logging.info(
+            "run directory %s (%d replicas)", model_dir, trainer.strategy.num_replicas_in_sync
+        )
         try:
             return trainer.train()
         except Diverged as error:
@@ -280,9 +334,16 @@ class Session:
             lock.release()
 
 
-def prepare(model_dir: str | None = None, *, resume: bool = False,
-            resume_from: str | None = None, init_from: str | None = None,
-            strategy: str = "auto", deterministic: bool = False, **settings: Any) -> Session:
+def prepare(
+    model_dir: str | None = None,
+    *,
+    resume: bool = False,
+    resume_from: str | None = None,
+    init_from: str | None = None,
+    strategy: str = "auto",
+    deterministic: bool = False,
+    **settings: Any,
+) -> Session:
     """A validated Trainer for a new or resumed run (nothing written to disk yet).
 
     ``settings``: fields of DataConfig, the method (``preset`` and every preset field),
@@ -298,15 +359,19 @@ def prepare(model_dir: str | None = None, *, resume: bool = False,
     known = setting_names()
     unknown = sorted(set(settings) - set(known))
     if unknown:
-        raise UserError(f"unknown setting `{unknown[0]}`; the settings are the fields of the "
-                        "configuration (docs/python.md)")
+        raise UserError(
+            f"unknown setting `{unknown[0]}`; the settings are the fields of the "
+            "configuration (docs/python.md)"
+        )
     resuming = bool(resume or resume_from)
     if resuming and init_from:
-        raise UserError("`resume` and `init_from` exclude each other: a resumed run already "
-                        "has weights")
+        raise UserError(
+            "`resume` and `init_from` exclude each other: a resumed run already has weights"
+        )
     if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise UserError(f"`model_dir={model_dir}` is an existing file, not a directory; "
-                        "choose a directory")
+        raise UserError(
+            f"`model_dir={model_dir}` is an existing file, not a directory; choose a directory"
+        )
     # The strategy comes first: MultiWorkerMirroredStrategy must exist before other TF work.
     distribution = make_strategy(strategy)
     if deterministic:
@@ -318,27 +383,43 @@ def prepare(model_dir: str | None = None, *, resume: bool = False,
     modalities, backbone = modalities_and_backbone(settings, stored_run, data)
     ssah = ssah_config(settings, stored, num_labels=data.num_labels, text_dim=data.text_dim or 1)
     if ssah.network.num_labels != data.num_labels or (
-            "text" in modalities and ssah.network.text_dim != data.text_dim):
-        raise UserError(f"`num_labels`/`text_dim` disagree with the data ({data.num_labels} "
-                        f"labels, text dim {data.text_dim})")
+        "text" in modalities and ssah.network.text_dim != data.text_dim
+    ):
+        raise UserError(
+            f"`num_labels`/`text_dim` disagree with the data ({data.num_labels} "
+            f"labels, text dim {data.text_dim})"
+        )
     values = run_values(settings, stored_run, ssah.preset)
     values.update(modalities=modalities, backbone=backbone)
     tf.keras.utils.set_random_seed(values.get("seed", 0))
     if stored and os.path.isfile(split_path(model_dir)):
         # The run's own split, whatever the split settings now say (resume_changes refuses
         # changed ones).
-        split = load_run_split(model_dir, data, data_settings,
-                               config_lib.run_from_dict({**values, "model_dir": model_dir}))
+        split = load_run_split(
+            model_dir,
+            data,
+            data_settings,
+            config_lib.run_from_dict({**values, "model_dir": model_dir}),
+        )
     else:
-        split, values = validation_split(resolve_split(data, data_settings), values,
-                                         data_settings.split_seed, "select_on" in settings)
+        split, values = validation_split(
+            resolve_split(data, data_settings),
+            values,
+            data_settings.split_seed,
+            "select_on" in settings,
+        )
     model_dir = model_dir or default_run_dir(f"{data.name}_{ssah.preset}_{ssah.network.bits}b")
     run = config_lib.RunConfig(model_dir=model_dir, **values)
-    config = config_lib.TrainConfig(ssah=ssah, schedule=schedule_config(settings, stored,
-                                                                        ssah.preset), run=run)
-    record = {"ssah": config_lib.to_dict(ssah), "schedule": dataclasses.asdict(config.schedule),
-              "run": dataclasses.asdict(run), "data": dataclasses.asdict(data_settings),
-              "replicas": distribution.num_replicas_in_sync}
+    config = config_lib.TrainConfig(
+        ssah=ssah, schedule=schedule_config(settings, stored, ssah.preset), run=run
+    )
+    record = {
+        "ssah": config_lib.to_dict(ssah),
+        "schedule": dataclasses.asdict(config.schedule),
+        "run": dataclasses.asdict(run),
+        "data": dataclasses.asdict(data_settings),
+        "replicas": distribution.num_replicas_in_sync,
+    }
     changes = resume_changes(stored, record) if stored else {}
     trainer = Trainer(config, data, split, distribution)
     trainer.restore_or_initialize(resume=resuming, init_from=init_from, resume_from=resume_from)

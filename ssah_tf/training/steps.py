@@ -11,7 +11,8 @@ and takes one optimizer step on the loss; docs/method.md describes each piece.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -36,8 +37,12 @@ def term_names(network: str, has_image: bool, has_text: bool) -> list[str]:
     return names + ["total"]
 
 
-def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: Sequence[tf.Variable],
-                    optimizer: keras.optimizers.Optimizer) -> None:
+def apply_gradients(
+    tape: tf.GradientTape,
+    loss: tf.Tensor,
+    variables: Sequence[tf.Variable],
+    optimizer: keras.optimizers.Optimizer,
+) -> None:
     """One optimizer update of ``variables`` from ``loss``. Variables without a gradient
     are skipped, as TF1's ``minimize`` did (e.g. a dead multi-scale branch)."""
     grads = tape.gradient(loss, variables)
@@ -64,20 +69,27 @@ class StepContext(NamedTuple):
     num_train: int
 
 
-def generator_inputs(network: str, output: NetworkOutput, batch: dict, context: StepContext,
-                     config: LossConfig) -> GeneratorInputs:
+def generator_inputs(
+    network: str, output: NetworkOutput, batch: dict, context: StepContext, config: LossConfig
+) -> GeneratorInputs:
     """The step's inputs from the state, after the batch was written into the banks."""
     index = batch["index"]
     joint = None
     if config.quantization_target == "joint":
         joint = tf.add_n([tf.gather(bank.hash, index) for bank in context.banks.values()])
-    target = losses.quantization_target(own_hash=output.hash, joint_hash_sum=joint,
-                                        target=config.quantization_target)
-    sim = losses.similarity_from_bits(context.label_bits, tf.gather(context.label_bits, index),
-                                      tf.constant(config.similarity_value, tf.float32))
+    target = losses.quantization_target(
+        own_hash=output.hash, joint_hash_sum=joint, target=config.quantization_target
+    )
+    sim = losses.similarity_from_bits(
+        context.label_bits,
+        tf.gather(context.label_bits, index),
+        tf.constant(config.similarity_value, tf.float32),
+    )
     features, size = None, None
     if network != "lab":
-        source = config.adversarial_image_input if network == "img" else config.adversarial_text_input
+        source = (
+            config.adversarial_image_input if network == "img" else config.adversarial_text_input
+        )
         if source == "bank":
             # The whole (just updated) bank: every replica computes the same full-bank
             # mean, so it counts replicas x n items and the summed gradients are the
@@ -88,13 +100,21 @@ def generator_inputs(network: str, output: NetworkOutput, batch: dict, context: 
             features = tf.stop_gradient(output.feature)  # the rows just stored: constants
         else:
             features = output.feature
-    return GeneratorInputs(sim, context.banks["lab"].feature, context.banks["lab"].hash, target,
-                           features, size)
+    return GeneratorInputs(
+        sim, context.banks["lab"].feature, context.banks["lab"].hash, target, features, size
+    )
 
 
-def generator_terms(network: str, net: Callable, batch: dict, *,
-                    inputs: Callable[[NetworkOutput], GeneratorInputs], config: LossConfig,
-                    discriminator: Callable | None = None, banks=None) -> dict[str, tf.Tensor]:
+def generator_terms(
+    network: str,
+    net: Callable,
+    batch: dict,
+    *,
+    inputs: Callable[[NetworkOutput], GeneratorInputs],
+    config: LossConfig,
+    discriminator: Callable | None = None,
+    banks=None,
+) -> dict[str, tf.Tensor]:
     """A generator's loss terms on the replica's ``batch`` (differentiable).
 
     ``inputs(output)`` gives the loss inputs (training: :func:`generator_inputs` on the
@@ -110,17 +130,32 @@ def generator_terms(network: str, net: Callable, batch: dict, *,
     adversarial = None
     if step_inputs.adversarial_features is not None:
         adversarial = losses.adversarial_generator_term(
-            discriminator(step_inputs.adversarial_features), form=config.adversarial_form,
-            global_size=step_inputs.adversarial_size)
+            discriminator(step_inputs.adversarial_features),
+            form=config.adversarial_form,
+            global_size=step_inputs.adversarial_size,
+        )
     return losses.generator_loss(
-        output, labels=batch["labels"], sim=step_inputs.sim,
-        lab_feature_bank=step_inputs.lab_feature_bank, lab_hash_bank=step_inputs.lab_hash_bank,
-        quant_target=step_inputs.quant_target, config=config, adversarial=adversarial)
+        output,
+        labels=batch["labels"],
+        sim=step_inputs.sim,
+        lab_feature_bank=step_inputs.lab_feature_bank,
+        lab_hash_bank=step_inputs.lab_hash_bank,
+        quant_target=step_inputs.quant_target,
+        config=config,
+        adversarial=adversarial,
+    )
 
 
-def generator_step(network: str, net: Callable, batch: dict, *,
-                   optimizer: keras.optimizers.Optimizer, variables: Sequence[tf.Variable],
-                   term_order: Sequence[str], **terms_kwargs) -> tf.Tensor:
+def generator_step(
+    network: str,
+    net: Callable,
+    batch: dict,
+    *,
+    optimizer: keras.optimizers.Optimizer,
+    variables: Sequence[tf.Variable],
+    term_order: Sequence[str],
+    **terms_kwargs,
+) -> tf.Tensor:
     """One optimizer step on :func:`generator_terms`; returns the terms (``term_order``)."""
     with tf.GradientTape() as tape:
         terms = generator_terms(network, net, batch, **terms_kwargs)
@@ -142,11 +177,13 @@ def discriminator_inputs(batch: dict, banks: dict) -> DiscriminatorInputs:
     return DiscriminatorInputs(
         image_features=tf.gather(banks["img"].feature, index) if "img" in banks else None,
         text_features=tf.gather(banks["txt"].feature, index) if "txt" in banks else None,
-        label_features=tf.gather(banks["lab"].feature, index))
+        label_features=tf.gather(banks["lab"].feature, index),
+    )
 
 
-def discriminator_terms(inputs: DiscriminatorInputs, *, discriminators: dict,
-                        form: str) -> dict[str, tf.Tensor]:
+def discriminator_terms(
+    inputs: DiscriminatorInputs, *, discriminators: dict, form: str
+) -> dict[str, tf.Tensor]:
     """The discriminators' loss terms (all four nets, or two shared)."""
     d = discriminators
     has_image, has_text = inputs.image_features is not None, inputs.text_features is not None
@@ -154,12 +191,20 @@ def discriminator_terms(inputs: DiscriminatorInputs, *, discriminators: dict,
         image_logits=d["IL"](inputs.image_features) if has_image else None,
         label_logits_image=d["L1"](inputs.label_features) if has_image else None,
         text_logits=d["TL"](inputs.text_features) if has_text else None,
-        label_logits_text=d["L2"](inputs.label_features) if has_text else None, form=form)
+        label_logits_text=d["L2"](inputs.label_features) if has_text else None,
+        form=form,
+    )
 
 
-def discriminator_step(inputs: DiscriminatorInputs, *, discriminators: dict, form: str,
-                       optimizer: keras.optimizers.Optimizer, variables: Sequence[tf.Variable],
-                       term_order: Sequence[str]) -> tf.Tensor:
+def discriminator_step(
+    inputs: DiscriminatorInputs,
+    *,
+    discriminators: dict,
+    form: str,
+    optimizer: keras.optimizers.Optimizer,
+    variables: Sequence[tf.Variable],
+    term_order: Sequence[str],
+) -> tf.Tensor:
     """One optimizer step on :func:`discriminator_terms`; returns the terms."""
     with tf.GradientTape() as tape:
         terms = discriminator_terms(inputs, discriminators=discriminators, form=form)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -31,8 +32,10 @@ def _jsonable(value: Any) -> Any:
 def code_statistics(hashes: np.ndarray) -> dict[str, float]:
     """Bit balance (mean |mean bit|, 0 = balanced) and saturation (fraction |H| > 0.9)."""
     codes = np.where(hashes >= 0, 1.0, -1.0)
-    return {"bit_imbalance": float(np.abs(codes.mean(0)).mean()),
-            "saturation": float((np.abs(hashes) > 0.9).mean())}
+    return {
+        "bit_imbalance": float(np.abs(codes.mean(0)).mean()),
+        "saturation": float((np.abs(hashes) > 0.9).mean()),
+    }
 
 
 class SummaryWriter:
@@ -68,15 +71,27 @@ class SummaryWriter:
             try:
                 from tensorboard.plugins.hparams import api as hp
 
-                hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                            for k, v in hparams.items()})
+                hp.hparams(
+                    {
+                        k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                        for k, v in hparams.items()
+                    }
+                )
             except ImportError:  # tensorboard is a TF dependency; be tolerant anyway
                 pass
         self.writer.flush()
 
-    def pass_done(self, network: str, terms: Mapping[str, float], *, learning_rate: float,
-                  steps_per_second: float, monitored: float | None,
-                  accuracy: Mapping[str, float] | None, step: int) -> None:
+    def pass_done(
+        self,
+        network: str,
+        terms: Mapping[str, float],
+        *,
+        learning_rate: float,
+        steps_per_second: float,
+        monitored: float | None,
+        accuracy: Mapping[str, float] | None,
+        step: int,
+    ) -> None:
         """A pass's mean loss terms, learning rate, speed, monitor and accuracies."""
         scalars = {f"{network}/{n}": v for n, v in terms.items()}
         scalars[f"{network}/learning_rate"] = learning_rate
@@ -95,14 +110,26 @@ class SummaryWriter:
 
         run, schedule = config.run, config.schedule
         self.config(
-            {"ssah": to_dict(config.ssah), "schedule": dataclasses.asdict(schedule),
-             "run": dataclasses.asdict(run), "split": split.sizes(), "replicas": replicas},
-            {"preset": config.ssah.preset, "schedule": schedule.name,
-             "bits": config.ssah.network.bits, "batch_size": schedule.batch_size,
-             "backbone": run.backbone, "modalities": ",".join(run.modalities)})
+            {
+                "ssah": to_dict(config.ssah),
+                "schedule": dataclasses.asdict(schedule),
+                "run": dataclasses.asdict(run),
+                "split": split.sizes(),
+                "replicas": replicas,
+            },
+            {
+                "preset": config.ssah.preset,
+                "schedule": schedule.name,
+                "bits": config.ssah.network.bits,
+                "batch_size": schedule.batch_size,
+                "backbone": run.backbone,
+                "modalities": ",".join(run.modalities),
+            },
+        )
 
-    def evaluation(self, record: Mapping[str, Any], query_hashes: Mapping[str, np.ndarray],
-                   step: int) -> None:
+    def evaluation(
+        self, record: Mapping[str, Any], query_hashes: Mapping[str, np.ndarray], step: int
+    ) -> None:
         """An evaluation record's mAPs (test, validation), code statistics, histograms."""
         scalars = {f"eval/{k}": v for k, v in record["test"].items()}
         scalars.update({f"eval_validation/{k}": v for k, v in record.get("validation", {}).items()})

@@ -16,8 +16,15 @@ def test_random_cnnf_has_the_real_structure(tmp_path, layout):
     spec = read_cnnf_file(path)
     kernels = [layer.kernel.shape for layer in spec.layers if layer.kind == "conv"]
     # conv1..5 then fc6, fc7 (the trunk stops at relu7: fc8 is not read).
-    assert kernels[:7] == [(11, 11, 3, 5), (5, 5, 5, 6), (3, 3, 6, 7), (3, 3, 7, 8),
-                           (3, 3, 8, 9), (6, 6, 9, 11), (1, 1, 11, 12)]
+    assert kernels[:7] == [
+        (11, 11, 3, 5),
+        (5, 5, 5, 6),
+        (3, 3, 6, 7),
+        (3, 3, 7, 8),
+        (3, 3, 8, 9),
+        (6, 6, 9, 11),
+        (1, 1, 11, 12),
+    ]
     backbone = CNNFBackbone(spec)
     assert backbone(np.zeros((2, 224, 224, 3), np.float32)).shape == (2, 12)
 
@@ -32,7 +39,8 @@ def test_reference_loops_agree_with_the_metric():
     config = BenchConfig.quick(map_queries=40, map_database=150)
     for bits in (16, 64):
         qc, dc, ql, dl = _map_case(config, bits)
-        ours = mean_average_precision(query_codes=qc, database_codes=dc, query_labels=ql,
-                                      database_labels=dl)
+        ours = mean_average_precision(
+            query_codes=qc, database_codes=dc, query_labels=ql, database_labels=dl
+        )
         assert release_style_map(qc, dc, ql, dl) == pytest.approx(ours, abs=1e-12)
         assert optimised_loop_map(qc, dc, ql, dl) == pytest.approx(ours, abs=1e-12)

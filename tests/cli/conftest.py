@@ -11,9 +11,12 @@ from tests.helpers import run_cli
 def exported(tmp_path_factory):
     """A tiny demo run and its export: (folder, the loaded run)."""
     tmp = tmp_path_factory.mktemp("enc")
-    assert run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={tmp / 'run'}").returncode == 0
-    result = run_cli("ssah_tf.cli.export", f"--model_dir={tmp / 'run'}", f"--export_dir={tmp / 'export'}")
+    assert (
+        run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={tmp / 'run'}").returncode
+        == 0
+    )
+    result = run_cli(
+        "ssah_tf.cli.export", f"--model_dir={tmp / 'run'}", f"--export_dir={tmp / 'export'}"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return tmp, load_run(str(tmp / "run"), "best")
-
-

@@ -7,9 +7,20 @@ import numpy as np
 from tests.cli.test_train import TINY
 from tests.helpers import run_cli
 
-DEMO = [flag for flag in TINY if flag.split("=")[0] in (
-    "--demo_items", "--demo_labels", "--demo_image_size", "--demo_vocab", "--query_size",
-    "--train_size", "--bits")]
+DEMO = [
+    flag
+    for flag in TINY
+    if flag.split("=")[0]
+    in (
+        "--demo_items",
+        "--demo_labels",
+        "--demo_image_size",
+        "--demo_vocab",
+        "--query_size",
+        "--train_size",
+        "--bits",
+    )
+]
 
 
 def test_baseline_draws_the_runs_validation_queries_and_hashes_alike(tmp_path):
@@ -17,16 +28,26 @@ def test_baseline_draws_the_runs_validation_queries_and_hashes_alike(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((tmp_path / "base" / "results.json").read_text())
     assert results["setup"]["method"] == "ssah-baseline"
-    assert set(results["validation"]) == {"map_i2t", "map_t2i", "map_i2i", "map_t2t",
-                                          "map_l2i", "map_l2t"}
+    assert set(results["validation"]) == {
+        "map_i2t",
+        "map_t2i",
+        "map_i2i",
+        "map_t2t",
+        "map_l2i",
+        "map_l2t",
+    }
     assert results["protocol"]["validation"] == 40 and results["protocol"]["selected_on"] is None
     train = run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={tmp_path / 'run'}")
     assert train.returncode == 0, train.stderr[-2000:]
     trained = json.loads((tmp_path / "run" / "results.json").read_text())
     assert trained["protocol"]["split_sha256"] == results["protocol"]["split_sha256"]
-    with np.load(tmp_path / "base" / "split.npz") as a, np.load(tmp_path / "run" / "split.npz") as b:
+    with (
+        np.load(tmp_path / "base" / "split.npz") as a,
+        np.load(tmp_path / "run" / "split.npz") as b,
+    ):
         np.testing.assert_array_equal(a["validation_index"], b["validation_index"])
-    none = run_cli("ssah_tf.cli.baseline", *DEMO, "--val_size=0",
-                   f"--model_dir={tmp_path / 'base0'}")
+    none = run_cli(
+        "ssah_tf.cli.baseline", *DEMO, "--val_size=0", f"--model_dir={tmp_path / 'base0'}"
+    )
     assert none.returncode == 0
     assert "validation" not in json.loads((tmp_path / "base0" / "results.json").read_text())

@@ -5,10 +5,23 @@ import os
 
 from tests.helpers import run_cli
 
-KEYS = ("lab_step_s", "dis_step_s", "img_step_s_fp32", "img_step_s_bf16", "txt_step_s",
-        "monitor_loss_s", "peak_rss_gb", "text_encode_per_s", "image_encode_per_s",
-        "map_eval_s", "map_eval_s_16bits", "map_speedup_vs_release_loop",
-        "matmul_gflops_fp32", "matmul_gflops_bf16", "search_s")
+KEYS = (
+    "lab_step_s",
+    "dis_step_s",
+    "img_step_s_fp32",
+    "img_step_s_bf16",
+    "txt_step_s",
+    "monitor_loss_s",
+    "peak_rss_gb",
+    "text_encode_per_s",
+    "image_encode_per_s",
+    "map_eval_s",
+    "map_eval_s_16bits",
+    "map_speedup_vs_release_loop",
+    "matmul_gflops_fp32",
+    "matmul_gflops_bf16",
+    "search_s",
+)
 
 
 def test_quick_bench_writes_every_key(tmp_path):
@@ -27,7 +40,8 @@ def test_bad_flags_fail_cleanly(tmp_path):
     result = run_cli("ssah_tf.cli.bench", "--quick", "--repeats=0", f"--output={output}")
     assert result.returncode == 2
     assert "--repeats" in result.stderr.strip().splitlines()[-1]
-    result = run_cli("ssah_tf.cli.bench", "--quick", f"--workdir={tmp_path}/missing",
-                     f"--output={output}")
+    result = run_cli(
+        "ssah_tf.cli.bench", "--quick", f"--workdir={tmp_path}/missing", f"--output={output}"
+    )
     assert result.returncode == 2 and "--workdir" in result.stderr.strip().splitlines()[-1]
     assert not os.path.exists(output)

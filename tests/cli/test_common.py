@@ -22,9 +22,18 @@ run_main(main)
 
 def test_disk_full_is_recognised_from_python_and_tensorflow_errors():
     assert "--resume" in disk_full_message(OSError(errno.ENOSPC, "No space left on device"))
-    assert disk_full_message(tf.errors.ResourceExhaustedError(
-        None, None, "x.tempstate1; No space left on device [Op:SaveV2]")) is not None
-    assert disk_full_message(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")) is None
+    assert (
+        disk_full_message(
+            tf.errors.ResourceExhaustedError(
+                None, None, "x.tempstate1; No space left on device [Op:SaveV2]"
+            )
+        )
+        is not None
+    )
+    assert (
+        disk_full_message(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating"))
+        is None
+    )
     assert disk_full_message(OSError(errno.EACCES, "Permission denied")) is None
 
 

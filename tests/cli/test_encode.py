@@ -12,27 +12,47 @@ def test_encode_texts_labels_features_and_search(exported):
     tmp, trainer = exported
     rows = np.arange(30)
     tags = ["tag" + str(j) for j in range(trainer.data.texts.shape[1])]
-    (tmp / "tags.txt").write_text("\n".join(",".join(tags[j] for j in np.flatnonzero(t))
-                                            for t in trainer.data.texts[rows]) + "\n")
+    (tmp / "tags.txt").write_text(
+        "\n".join(",".join(tags[j] for j in np.flatnonzero(t)) for t in trainer.data.texts[rows])
+        + "\n"
+    )
     np.save(tmp / "labels.npy", trainer.data.labels[rows])
     np.save(tmp / "feats.npy", trainer.built.feature_matrix[rows])
-    for flag, path, modality in (("--texts", "tags.txt", "text"), ("--labels", "labels.npy", "label"),
-                                 ("--image_features", "feats.npy", "image")):
+    for flag, path, modality in (
+        ("--texts", "tags.txt", "text"),
+        ("--labels", "labels.npy", "label"),
+        ("--image_features", "feats.npy", "image"),
+    ):
         out = tmp / f"{modality}.npz"
-        result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",
-                         f"{flag}={tmp / path}", f"--output={out}", "--batch_size=7")
+        result = run_cli(
+            "ssah_tf.cli.encode",
+            f"--export_dir={tmp / 'export'}",
+            f"{flag}={tmp / path}",
+            f"--output={out}",
+            "--batch_size=7",
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         codes = load_code_file(str(out))
         expected = np.packbits(trainer.evaluator.encode(rows, modality) >= 0, axis=1)
         np.testing.assert_array_equal(codes["codes"], expected)
         assert int(codes["bits"]) == 16 and str(codes["modality"]) == modality
-    result = run_cli("ssah_tf.cli.search", f"--database={tmp / 'image.npz'}",
-                     f"--queries={tmp / 'text.npz'}", "--top_k=5", f"--output={tmp / 'hits.json'}")
+    result = run_cli(
+        "ssah_tf.cli.search",
+        f"--database={tmp / 'image.npz'}",
+        f"--queries={tmp / 'text.npz'}",
+        "--top_k=5",
+        f"--output={tmp / 'hits.json'}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     hits = json.loads((tmp / "hits.json").read_text())
-    faiss_run = run_cli("ssah_tf.cli.search", f"--database={tmp / 'image.npz'}",
-                        f"--queries={tmp / 'text.npz'}", "--top_k=5", "--backend=faiss_flat",
-                        f"--output={tmp / 'faiss.json'}")
+    faiss_run = run_cli(
+        "ssah_tf.cli.search",
+        f"--database={tmp / 'image.npz'}",
+        f"--queries={tmp / 'text.npz'}",
+        "--top_k=5",
+        "--backend=faiss_flat",
+        f"--output={tmp / 'faiss.json'}",
+    )
     assert faiss_run.returncode == 0, faiss_run.stderr[-2000:]
     assert json.loads((tmp / "faiss.json").read_text()) == hits
     q = np.unpackbits(load_code_file(str(tmp / "text.npz"))["codes"], axis=1)[:, :16]
@@ -48,18 +68,32 @@ def test_encode_bad_inputs_leave_nothing(exported):
     tmp, trainer = exported
     (tmp / "oov.txt").write_text("tag1,zebra\n")
     out = tmp / "oov.npz"
-    result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",
-                     f"--texts={tmp / 'oov.txt'}", f"--output={out}")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--texts={tmp / 'oov.txt'}",
+        f"--output={out}",
+    )
     assert result.returncode == 2 and "'zebra'" in result.stderr and not out.exists()
     labels = trainer.data.labels[:4].copy()
     labels[2, 0] = np.nan
     np.save(tmp / "nan.npy", labels)
-    result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",
-                     f"--labels={tmp / 'nan.npy'}", f"--output={out}")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--labels={tmp / 'nan.npy'}",
+        f"--output={out}",
+    )
     assert result.returncode == 2 and "row 3" in result.stderr and not out.exists()
-    result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",
-                     f"--labels={tmp / 'nan.npy'}", f"--output={out}", "--on_error=skip")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--labels={tmp / 'nan.npy'}",
+        f"--output={out}",
+        "--on_error=skip",
+    )
     assert result.returncode == 0 and list(load_code_file(str(out))["ids"]) == ["0", "1", "3"]
-    result = run_cli("ssah_tf.cli.search", f"--database={tmp / 'missing.npz'}",
-                     f"--queries={out}", "--top_k=1")
+    result = run_cli(
+        "ssah_tf.cli.search", f"--database={tmp / 'missing.npz'}", f"--queries={out}", "--top_k=1"
+    )
     assert result.returncode == 2 and "does not exist" in result.stderr

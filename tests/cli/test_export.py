@@ -27,21 +27,33 @@ print(json.dumps(out))
 
 def test_export_reloads_without_ssah_tf_and_matches(tmp_path):
     run_dir = tmp_path / "run"
-    assert run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
+    assert (
+        run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
+    )
     export_dir = tmp_path / "export"
     result = run_cli("ssah_tf.cli.export", f"--model_dir={run_dir}", f"--export_dir={export_dir}")
     assert result.returncode == 0, result.stderr[-2000:]
     trainer = load_run(str(run_dir), "best")
     rows = np.asarray(trainer.split.query)[:7]
-    inputs = {"labels": trainer.data.labels[rows], "texts": trainer.data.texts[rows],
-              "images": trainer.built.feature_matrix[rows]}
+    inputs = {
+        "labels": trainer.data.labels[rows],
+        "texts": trainer.data.texts[rows],
+        "images": trainer.built.feature_matrix[rows],
+    }
     np.savez(tmp_path / "inputs.npz", **inputs)
-    reloaded = subprocess.run([sys.executable, "-c", RELOAD, str(export_dir), str(tmp_path / "inputs.npz")],
-                              capture_output=True, text=True, timeout=300)
+    reloaded = subprocess.run(
+        [sys.executable, "-c", RELOAD, str(export_dir), str(tmp_path / "inputs.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert reloaded.returncode == 0, reloaded.stderr[-2000:]
     out = json.loads(reloaded.stdout.strip().splitlines()[-1])
-    for name, modality, key in (("encode_label", "label", "labels"), ("encode_text", "text", "texts"),
-                                ("encode_image", "image", "images")):
+    for name, modality in (
+        ("encode_label", "label"),
+        ("encode_text", "text"),
+        ("encode_image", "image"),
+    ):
         hashes = trainer.evaluator.encode(rows, modality)
         np.testing.assert_allclose(np.array(out[name + "_hash"]), hashes, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(np.array(out[name]), np.where(hashes >= 0, 1, -1))

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 from tests.cli.test_train import TINY, start, wait_for_checkpoints
-from tests.helpers import (assert_one_line_error, listing, run_cli,
-                           run_cli_failing_writes)
+from tests.helpers import assert_one_line_error, listing, run_cli, run_cli_failing_writes
 
 QUICK = TINY + ["--epochs=1", "--min_stage_steps=0", "--eval_every=0"]
 
@@ -27,8 +26,14 @@ QUICK = TINY + ["--epochs=1", "--min_stage_steps=0", "--eval_every=0"]
 def trained(tmp_path_factory):
     """One finished tiny run (3 epochs, a checkpoint per epoch) to damage in copies."""
     run_dir = tmp_path_factory.mktemp("trained") / "run"
-    result = run_cli("ssah_tf.cli.train", *TINY, "--epochs=3", "--min_stage_steps=0",
-                     "--checkpoint_interval_seconds=600", f"--model_dir={run_dir}")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        *TINY,
+        "--epochs=3",
+        "--min_stage_steps=0",
+        "--checkpoint_interval_seconds=600",
+        f"--model_dir={run_dir}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir
 
@@ -69,7 +74,9 @@ def test_corrupt_state_file_stops_and_names_the_intact_checkpoint(trained, tmp_p
 def test_truncated_latest_checkpoint_offers_the_older_one(trained, tmp_path):
     run_dir = copy_of(trained, tmp_path)
     folder = run_dir / "checkpoints"
-    latest = json.loads("[" + (folder / "checkpoint").read_text().split("\n")[0].split(":", 1)[1] + "]")[0]
+    latest = json.loads(
+        "[" + (folder / "checkpoint").read_text().split("\n")[0].split(":", 1)[1] + "]"
+    )[0]
     data = [f for f in os.listdir(folder) if f.startswith(latest + ".data")][0]
     with open(folder / data, "r+b") as f:
         f.truncate(10)
@@ -79,23 +86,31 @@ def test_truncated_latest_checkpoint_offers_the_older_one(trained, tmp_path):
     assert "is intact: resume from it with --resume_from=" in line
     assert listing(run_dir) == before
     older = line.split("--resume_from=")[1].strip()
-    resumed = run_cli("ssah_tf.cli.train", *TINY, "--epochs=4", f"--model_dir={run_dir}",
-                      f"--resume_from={older}")
+    resumed = run_cli(
+        "ssah_tf.cli.train", *TINY, "--epochs=4", f"--model_dir={run_dir}", f"--resume_from={older}"
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
 
 def test_resume_refuses_method_changes_and_records_schedule_changes(trained, tmp_path):
     run_dir = copy_of(trained, tmp_path)
     before = listing(run_dir)
-    result = run_cli("ssah_tf.cli.train", f"--model_dir={run_dir}", "--resume",
-                     "--pairwise_form=squared_residual", "--bits=32", "--epochs=4")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        f"--model_dir={run_dir}",
+        "--resume",
+        "--pairwise_form=squared_residual",
+        "--bits=32",
+        "--epochs=4",
+    )
     line = assert_one_line_error(result, 2, "--resume would change the run's method or data")
     assert "--pairwise_form (run: nll, now: squared_residual)" in line and "--bits (run: 16" in line
     assert listing(run_dir) == before
     config = (run_dir / "config.json").read_text()
     # Only --model_dir and --resume: every setting comes from the run itself.
-    resumed = run_cli("ssah_tf.cli.train", f"--model_dir={run_dir}", "--resume", "--epochs=4",
-                      "--jit_compile")
+    resumed = run_cli(
+        "ssah_tf.cli.train", f"--model_dir={run_dir}", "--resume", "--epochs=4", "--jit_compile"
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (run_dir / "config.json").read_text() == config
     history = json.loads((run_dir / "config_changes.json").read_text())
@@ -115,18 +130,21 @@ def test_eval_of_a_copied_run_reads_the_copy_and_writes_only_its_output(trained,
 
 
 # ----------------------------------------------------------------------------- bad starts
-@pytest.mark.parametrize("args,fragment", [
-    (["--lr_img=nan"], "--lr_img=nan: must be a positive finite number"),
-    (["--hidden_dim=0"], "--hidden_dim=0: must be a positive integer"),
-    (["--semantic_dim=-3"], "--semantic_dim=-3: must be a positive integer"),
-    (["--discriminator_hidden=16,0"], "must be comma-separated positive integers"),
-    (["--multiscale_windows=0,3"], "must be comma-separated positive integers"),
-    (["--query_size=0"], "--query_size=0: must be a positive integer"),
-    (["--val_size=100000"], "--val_size=100000 exceeds the"),
-    (["--bogus_flag=1"], "Unknown command line flag 'bogus_flag'"),
-    (["--batch_size=x"], "--batch_size=x"),
-    (["positional"], "unexpected arguments"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--lr_img=nan"], "--lr_img=nan: must be a positive finite number"),
+        (["--hidden_dim=0"], "--hidden_dim=0: must be a positive integer"),
+        (["--semantic_dim=-3"], "--semantic_dim=-3: must be a positive integer"),
+        (["--discriminator_hidden=16,0"], "must be comma-separated positive integers"),
+        (["--multiscale_windows=0,3"], "must be comma-separated positive integers"),
+        (["--query_size=0"], "--query_size=0: must be a positive integer"),
+        (["--val_size=100000"], "--val_size=100000 exceeds the"),
+        (["--bogus_flag=1"], "Unknown command line flag 'bogus_flag'"),
+        (["--batch_size=x"], "--batch_size=x"),
+        (["positional"], "unexpected arguments"),
+    ],
+)
 def test_bad_flags(tmp_path, args, fragment):
     result = run_cli("ssah_tf.cli.train", *QUICK, *args, f"--model_dir={tmp_path / 'run'}")
     assert_one_line_error(result, 2, fragment)
@@ -140,20 +158,29 @@ def test_model_dir_that_is_a_file(tmp_path):
     assert listing(tmp_path) == {"file": listing(tmp_path)["file"]}
 
 
-@pytest.mark.parametrize("error,fragment", [("EROFS", "read-only file system"),
-                                            ("EACCES", "permission denied")])
+@pytest.mark.parametrize(
+    "error,fragment", [("EROFS", "read-only file system"), ("EACCES", "permission denied")]
+)
 def test_unwritable_model_dir(tmp_path, error, fragment):
-    result = run_cli_failing_writes("ssah_tf.cli.train", tmp_path / "ro", error, *QUICK,
-                                    f"--model_dir={tmp_path / 'ro' / 'run'}")
+    result = run_cli_failing_writes(
+        "ssah_tf.cli.train",
+        tmp_path / "ro",
+        error,
+        *QUICK,
+        f"--model_dir={tmp_path / 'ro' / 'run'}",
+    )
     assert_one_line_error(result, 1, fragment)
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("damage,fragment", [
-    ("config.json", "config.json is damaged"),
-    ("split.npz", "split.npz is not a valid .npz file"),
-    ("eval/epoch_0000.json", "epoch_0000.json is damaged"),
-])
+@pytest.mark.parametrize(
+    "damage,fragment",
+    [
+        ("config.json", "config.json is damaged"),
+        ("split.npz", "split.npz is not a valid .npz file"),
+        ("eval/epoch_0000.json", "epoch_0000.json is damaged"),
+    ],
+)
 def test_damaged_run_files(trained, tmp_path, damage, fragment):
     run_dir = copy_of(trained, tmp_path)
     (run_dir / damage).write_text("{not json" if damage.endswith("json") else "not a zip")
@@ -180,17 +207,21 @@ def _split_file(path, **arrays):
     return path
 
 
-@pytest.mark.parametrize("change,fragment", [
-    ({"train_index": np.array([], np.int64)}, "train_index is empty"),
-    ({"query_index": np.array([], np.int64)}, "query_index is empty"),
-    ({"query_index": np.arange(50, 60)}, "queries are also training or database items"),
-    ({"train_index": np.array([50, 50, 51])}, "train_index repeats 1 indices"),
-    ({"query_index": np.arange(10, dtype=np.float64)}, "query_index has dtype float64"),
-])
+@pytest.mark.parametrize(
+    "change,fragment",
+    [
+        ({"train_index": np.array([], np.int64)}, "train_index is empty"),
+        ({"query_index": np.array([], np.int64)}, "query_index is empty"),
+        ({"query_index": np.arange(50, 60)}, "queries are also training or database items"),
+        ({"train_index": np.array([50, 50, 51])}, "train_index repeats 1 indices"),
+        ({"query_index": np.arange(10, dtype=np.float64)}, "query_index has dtype float64"),
+    ],
+)
 def test_bad_split_files(tmp_path, change, fragment):
     split = _split_file(tmp_path / "split.npz", **change)
-    result = run_cli("ssah_tf.cli.train", *QUICK, f"--split_file={split}",
-                     f"--model_dir={tmp_path / 'run'}")
+    result = run_cli(
+        "ssah_tf.cli.train", *QUICK, f"--split_file={split}", f"--model_dir={tmp_path / 'run'}"
+    )
     assert_one_line_error(result, 2, fragment)
     assert os.listdir(tmp_path) == ["split.npz"]
 
@@ -198,34 +229,55 @@ def test_bad_split_files(tmp_path, change, fragment):
 def test_validation_needs_database_items_outside_training(tmp_path):
     order = np.random.default_rng(0).permutation(160)
     split = _split_file(tmp_path / "split.npz", train_index=order[40:], database_index=order[40:])
-    result = run_cli("ssah_tf.cli.train", *QUICK, f"--split_file={split}", "--val_size=10",
-                     f"--model_dir={tmp_path / 'run'}")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        *QUICK,
+        f"--split_file={split}",
+        "--val_size=10",
+        f"--model_dir={tmp_path / 'run'}",
+    )
     assert_one_line_error(result, 2, "every database item of this split is a training item")
     assert os.listdir(tmp_path) == ["split.npz"]
 
 
 def test_overlapping_split_runs_when_asked_and_warns(tmp_path):
     split = _split_file(tmp_path / "split.npz", query_index=np.arange(50, 60))
-    result = run_cli("ssah_tf.cli.train", *QUICK, f"--split_file={split}", "--allow_query_overlap",
-                     f"--model_dir={tmp_path / 'run'}")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        *QUICK,
+        f"--split_file={split}",
+        "--allow_query_overlap",
+        f"--model_dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "leaks them into the ranking (--allow_query_overlap)" in result.stderr
 
 
 def test_files_that_are_not_what_they_claim(tmp_path):
     (tmp_path / "data.npz").write_bytes(os.urandom(500))
-    result = run_cli("ssah_tf.cli.train", "--dataset=npz", f"--data_path={tmp_path / 'data.npz'}",
-                     f"--model_dir={tmp_path / 'run'}")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        "--dataset=npz",
+        f"--data_path={tmp_path / 'data.npz'}",
+        f"--model_dir={tmp_path / 'run'}",
+    )
     line = assert_one_line_error(result, 2, "is not a valid .npz file")
     assert "pickle" not in line and not (tmp_path / "run").exists()
 
 
 # ----------------------------------------------------------------------------- other tools
 def test_every_tool_has_help_that_exits_0():
-    for module, fragment in (("train", "--min_stage_steps"), ("evaluate", "--codes"),
-                             ("export", "--export_dir"), ("encode", "--on_error"),
-                             ("search", "--top_k"), ("baseline", "--l2"), ("bench", "--quick"),
-                             ("prepare", "--manual_dir"), ("import_release", "--cnnf")):
+    for module, fragment in (
+        ("train", "--min_stage_steps"),
+        ("evaluate", "--codes"),
+        ("export", "--export_dir"),
+        ("encode", "--on_error"),
+        ("search", "--top_k"),
+        ("baseline", "--l2"),
+        ("bench", "--quick"),
+        ("prepare", "--manual_dir"),
+        ("import_release", "--cnnf"),
+    ):
         for flag in ("--help", "--helpfull"):
             result = run_cli(f"ssah_tf.cli.{module}", flag)
             assert result.returncode == 0, (module, flag, result.stderr[-1000:])
@@ -237,15 +289,21 @@ def test_eval_code_files_with_inconsistent_labels(tmp_path):
 
     codes = np.where(np.random.default_rng(0).random((5, 8)) > 0.5, 1, -1)
     labels = np.eye(3)[np.arange(5) % 3]
-    scipy.io.savemat(tmp_path / "a.mat", {"Qi": codes, "Dt": codes, "query_L": labels,
-                                          "retrieval_L": np.eye(4)[np.arange(5) % 4]})
-    result = run_cli("ssah_tf.cli.evaluate", f"--codes={tmp_path / 'a.mat'}",
-                     f"--output_dir={tmp_path / 'out'}")
+    scipy.io.savemat(
+        tmp_path / "a.mat",
+        {"Qi": codes, "Dt": codes, "query_L": labels, "retrieval_L": np.eye(4)[np.arange(5) % 4]},
+    )
+    result = run_cli(
+        "ssah_tf.cli.evaluate", f"--codes={tmp_path / 'a.mat'}", f"--output_dir={tmp_path / 'out'}"
+    )
     assert_one_line_error(result, 2, "query_L has 3 classes but retrieval_L 4")
-    scipy.io.savemat(tmp_path / "b.mat", {"Qi": np.zeros((0, 8)), "Dt": codes,
-                                          "query_L": np.zeros((0, 3)), "retrieval_L": labels})
-    result = run_cli("ssah_tf.cli.evaluate", f"--codes={tmp_path / 'b.mat'}",
-                     f"--output_dir={tmp_path / 'out'}")
+    scipy.io.savemat(
+        tmp_path / "b.mat",
+        {"Qi": np.zeros((0, 8)), "Dt": codes, "query_L": np.zeros((0, 3)), "retrieval_L": labels},
+    )
+    result = run_cli(
+        "ssah_tf.cli.evaluate", f"--codes={tmp_path / 'b.mat'}", f"--output_dir={tmp_path / 'out'}"
+    )
     assert_one_line_error(result, 2, "query_L has no rows")
     assert sorted(os.listdir(tmp_path)) == ["a.mat", "b.mat"]
 
@@ -254,24 +312,45 @@ def test_search_code_files_with_mismatched_ids(tmp_path):
     packed = np.packbits(np.random.default_rng(0).random((6, 16)) > 0.5, axis=1)
     np.savez(tmp_path / "db.npz", codes=packed, ids=np.array(["a", "b"]), bits=np.array(16))
     np.savez(tmp_path / "q.npz", codes=packed[:2], ids=np.array(["x", "y"]), bits=np.array(16))
-    result = run_cli("ssah_tf.cli.search", f"--database={tmp_path / 'db.npz'}",
-                     f"--queries={tmp_path / 'q.npz'}", "--top_k=2")
+    result = run_cli(
+        "ssah_tf.cli.search",
+        f"--database={tmp_path / 'db.npz'}",
+        f"--queries={tmp_path / 'q.npz'}",
+        "--top_k=2",
+    )
     assert_one_line_error(result, 2, "2 ids for 6 codes")
-    result = run_cli("ssah_tf.cli.search", f"--database={tmp_path / 'q.npz'}",
-                     f"--queries={tmp_path / 'q.npz'}", "--top_k=2", f"--output={tmp_path}")
+    result = run_cli(
+        "ssah_tf.cli.search",
+        f"--database={tmp_path / 'q.npz'}",
+        f"--queries={tmp_path / 'q.npz'}",
+        "--top_k=2",
+        f"--output={tmp_path}",
+    )
     assert_one_line_error(result, 2, "is an existing directory; give a file name")
     assert sorted(os.listdir(tmp_path)) == ["db.npz", "q.npz"]
 
 
 def test_bad_init_from_and_zero_width_inputs_leave_nothing(tmp_path):
-    result = run_cli("ssah_tf.cli.train", *QUICK, "--init_from=/nonexistent/run",
-                     f"--model_dir={tmp_path / 'run'}")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        *QUICK,
+        "--init_from=/nonexistent/run",
+        f"--model_dir={tmp_path / 'run'}",
+    )
     assert_one_line_error(result, 2, "--init_from=/nonexistent/run: no checkpoint found there")
     labels = np.eye(3)[np.arange(30) % 3]
-    np.savez(tmp_path / "w.npz", labels=labels, texts=np.zeros((30, 0), np.float32),
-             image_features=np.ones((30, 4), np.float32))
-    result = run_cli("ssah_tf.cli.train", "--dataset=npz", f"--data_path={tmp_path / 'w.npz'}",
-                     f"--model_dir={tmp_path / 'run'}")
+    np.savez(
+        tmp_path / "w.npz",
+        labels=labels,
+        texts=np.zeros((30, 0), np.float32),
+        image_features=np.ones((30, 4), np.float32),
+    )
+    result = run_cli(
+        "ssah_tf.cli.train",
+        "--dataset=npz",
+        f"--data_path={tmp_path / 'w.npz'}",
+        f"--model_dir={tmp_path / 'run'}",
+    )
     assert_one_line_error(result, 2, "texts have 0 columns (shape (30, 0))")
     assert os.listdir(tmp_path) == ["w.npz"]
 
@@ -286,11 +365,17 @@ def exported(trained, tmp_path_factory):
 
 def test_export_to_a_file_or_an_unwritable_place(trained, tmp_path):
     (tmp_path / "file").write_text("x")
-    result = run_cli("ssah_tf.cli.export", f"--model_dir={trained}",
-                     f"--export_dir={tmp_path / 'file'}")
+    result = run_cli(
+        "ssah_tf.cli.export", f"--model_dir={trained}", f"--export_dir={tmp_path / 'file'}"
+    )
     assert_one_line_error(result, 2, "is an existing file; choose a folder")
-    result = run_cli_failing_writes("ssah_tf.cli.export", tmp_path / "ro", "EROFS",
-                                    f"--model_dir={trained}", f"--export_dir={tmp_path / 'ro' / 'x'}")
+    result = run_cli_failing_writes(
+        "ssah_tf.cli.export",
+        tmp_path / "ro",
+        "EROFS",
+        f"--model_dir={trained}",
+        f"--export_dir={tmp_path / 'ro' / 'x'}",
+    )
     assert_one_line_error(result, 1, "read-only file system")
     assert os.listdir(tmp_path) == ["file"]
 
@@ -298,13 +383,23 @@ def test_export_to_a_file_or_an_unwritable_place(trained, tmp_path):
 def test_encode_refuses_inputs_that_are_not_arrays(exported, tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
     (tmp_path / "text.npy").write_text("0 1 0\n")
-    for name, fragment in (("objects.npy", "holds Python objects"),
-                           ("text.npy", "is not a valid .npy file")):
-        result = run_cli("ssah_tf.cli.encode", f"--export_dir={exported}",
-                         f"--labels={tmp_path / name}", f"--output={tmp_path / 'codes.npz'}")
+    for name, fragment in (
+        ("objects.npy", "holds Python objects"),
+        ("text.npy", "is not a valid .npy file"),
+    ):
+        result = run_cli(
+            "ssah_tf.cli.encode",
+            f"--export_dir={exported}",
+            f"--labels={tmp_path / name}",
+            f"--output={tmp_path / 'codes.npz'}",
+        )
         assert_one_line_error(result, 2, fragment)
-    result = run_cli("ssah_tf.cli.encode", f"--export_dir={exported}",
-                     f"--labels={tmp_path / 'text.npy'}", f"--output={tmp_path}")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={exported}",
+        f"--labels={tmp_path / 'text.npy'}",
+        f"--output={tmp_path}",
+    )
     assert_one_line_error(result, 2, "is an existing directory")
     assert sorted(os.listdir(tmp_path)) == ["objects.npy", "text.npy"]
 
@@ -330,12 +425,20 @@ json.dump({"bits": 4, "num_labels": 5, "text_dim": None, "image_shape": None,
 
 def test_a_hostile_export_is_refused_before_it_runs(tmp_path):
     target = tmp_path / "written_by_the_export"
-    made = subprocess.run([sys.executable, "-c", HOSTILE_EXPORT, str(target), str(tmp_path / "ex")],
-                          capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    made = subprocess.run(
+        [sys.executable, "-c", HOSTILE_EXPORT, str(target), str(tmp_path / "ex")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     np.save(tmp_path / "labels.npy", np.eye(5, dtype=np.float32))
-    result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp_path / 'ex'}",
-                     f"--labels={tmp_path / 'labels.npy'}", f"--output={tmp_path / 'c.npz'}")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp_path / 'ex'}",
+        f"--labels={tmp_path / 'labels.npy'}",
+        f"--output={tmp_path / 'c.npz'}",
+    )
     line = assert_one_line_error(result, 2, "is not a plain ssah-export")
     assert "WriteFile" in line and "trusted sources" in line
     assert not target.exists() and not (tmp_path / "c.npz").exists()
@@ -353,15 +456,33 @@ def test_eval_of_a_damaged_run_config(trained, tmp_path):
 def test_other_tools_name_their_bad_inputs(tmp_path):
     (tmp_path / "garbage.mat").write_text("garbage")
     cases = [
-        ("ssah_tf.cli.import_release", ["--checkpoint=/nonexistent/SSAH-0", "--cnnf=/x.mat",
-                                        "--bits=16", "--num_labels=24", "--text_dim=1386",
-                                        f"--output_dir={tmp_path / 'imported'}"],
-         "no release checkpoint at /nonexistent/SSAH-0"),
-        ("ssah_tf.cli.prepare", ["--dataset=mirflickr25k", "--manual_dir=/nonexistent"],
-         "--manual_dir /nonexistent does not exist"),
+        (
+            "ssah_tf.cli.import_release",
+            [
+                "--checkpoint=/nonexistent/SSAH-0",
+                "--cnnf=/x.mat",
+                "--bits=16",
+                "--num_labels=24",
+                "--text_dim=1386",
+                f"--output_dir={tmp_path / 'imported'}",
+            ],
+            "no release checkpoint at /nonexistent/SSAH-0",
+        ),
+        (
+            "ssah_tf.cli.prepare",
+            ["--dataset=mirflickr25k", "--manual_dir=/nonexistent"],
+            "--manual_dir /nonexistent does not exist",
+        ),
         ("ssah_tf.cli.bench", ["--quick", f"--output={tmp_path}"], "is an existing directory"),
-        ("ssah_tf.cli.baseline", ["--dataset=npz", f"--data_path={tmp_path / 'garbage.mat'}",
-                                  f"--model_dir={tmp_path / 'b'}"], "is not a MATLAB file"),
+        (
+            "ssah_tf.cli.baseline",
+            [
+                "--dataset=npz",
+                f"--data_path={tmp_path / 'garbage.mat'}",
+                f"--model_dir={tmp_path / 'b'}",
+            ],
+            "is not a MATLAB file",
+        ),
         ("ssah_tf.cli.baseline", ["--bits=0"], "--bits=0: must be a positive integer"),
     ]
     for module, args, fragment in cases:

@@ -13,43 +13,76 @@ def test_raw_queries_and_labels_in_search_output(exported):
     tmp, trainer = exported
     rows = np.arange(25)
     tags = ["tag" + str(j) for j in range(trainer.data.texts.shape[1])]
-    (tmp / "q_tags.txt").write_text("\n".join(",".join(tags[j] for j in np.flatnonzero(t))
-                                              for t in trainer.data.texts[rows[:6]]) + "\n")
+    (tmp / "q_tags.txt").write_text(
+        "\n".join(
+            ",".join(tags[j] for j in np.flatnonzero(t)) for t in trainer.data.texts[rows[:6]]
+        )
+        + "\n"
+    )
     np.save(tmp / "db_feats.npy", trainer.built.feature_matrix[rows])
     np.save(tmp / "db_labels.npy", trainer.data.labels[rows])
     db = tmp / "db_labelled.npz"
-    result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",
-                     f"--image_features={tmp / 'db_feats.npy'}",
-                     f"--attach_labels={tmp / 'db_labels.npy'}", f"--output={db}")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--image_features={tmp / 'db_feats.npy'}",
+        f"--attach_labels={tmp / 'db_labels.npy'}",
+        f"--output={db}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    result = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",
-                     f"--texts={tmp / 'q_tags.txt'}", f"--output={tmp / 'q.npz'}")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--texts={tmp / 'q_tags.txt'}",
+        f"--output={tmp / 'q.npz'}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    from_file = run_cli("ssah_tf.cli.search", f"--database={db}", f"--queries={tmp / 'q.npz'}",
-                        "--top_k=4", f"--output={tmp / 'a.json'}")
-    on_the_fly = run_cli("ssah_tf.cli.search", f"--database={db}",
-                         f"--export_dir={tmp / 'export'}", f"--query_texts={tmp / 'q_tags.txt'}",
-                         "--top_k=4", f"--output={tmp / 'b.json'}")
+    from_file = run_cli(
+        "ssah_tf.cli.search",
+        f"--database={db}",
+        f"--queries={tmp / 'q.npz'}",
+        "--top_k=4",
+        f"--output={tmp / 'a.json'}",
+    )
+    on_the_fly = run_cli(
+        "ssah_tf.cli.search",
+        f"--database={db}",
+        f"--export_dir={tmp / 'export'}",
+        f"--query_texts={tmp / 'q_tags.txt'}",
+        "--top_k=4",
+        f"--output={tmp / 'b.json'}",
+    )
     assert from_file.returncode == 0 and on_the_fly.returncode == 0, on_the_fly.stderr[-2000:]
     a, b = json.loads((tmp / "a.json").read_text()), json.loads((tmp / "b.json").read_text())
     assert a == b and len(a) == 6
     for hit in a[0]["results"]:
         expected = np.flatnonzero(trainer.data.labels[int(hit["id"])]).tolist()
         assert hit["labels"] == expected
-    as_csv = run_cli("ssah_tf.cli.search", f"--database={db}", f"--queries={tmp / 'q.npz'}",
-                     "--top_k=4", f"--output={tmp / 'a.csv'}")
+    as_csv = run_cli(
+        "ssah_tf.cli.search",
+        f"--database={db}",
+        f"--queries={tmp / 'q.npz'}",
+        "--top_k=4",
+        f"--output={tmp / 'a.csv'}",
+    )
     assert as_csv.returncode == 0
     lines = (tmp / "a.csv").read_text().splitlines()
     assert lines[0] == "query,rank,id,distance,labels" and len(lines) == 1 + 6 * 4
     # Raw queries without a model, or given twice, fail with one line.
-    for args in ([f"--query_texts={tmp / 'q_tags.txt'}"],
-                 [f"--queries={tmp / 'q.npz'}", f"--query_texts={tmp / 'q_tags.txt'}"]):
+    for args in (
+        [f"--query_texts={tmp / 'q_tags.txt'}"],
+        [f"--queries={tmp / 'q.npz'}", f"--query_texts={tmp / 'q_tags.txt'}"],
+    ):
         bad = run_cli("ssah_tf.cli.search", f"--database={db}", "--top_k=4", *args)
         assert bad.returncode == 2 and "quer" in bad.stderr.strip().splitlines()[-1]
     wrong = np.zeros((3, trainer.data.labels.shape[1]))
     np.save(tmp / "short_labels.npy", wrong)
-    bad = run_cli("ssah_tf.cli.encode", f"--export_dir={tmp / 'export'}",
-                  f"--image_features={tmp / 'db_feats.npy'}",
-                  f"--attach_labels={tmp / 'short_labels.npy'}", f"--output={tmp / 'x.npz'}")
+    bad = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--image_features={tmp / 'db_feats.npy'}",
+        f"--attach_labels={tmp / 'short_labels.npy'}",
+        f"--output={tmp / 'x.npz'}",
+    )
     assert bad.returncode == 2 and "label rows" in bad.stderr.strip().splitlines()[-1]
     assert not (tmp / "x.npz").exists()

@@ -7,11 +7,19 @@ from tests.helpers import assert_one_line_error, run_cli
 def test_table_from_runs_and_the_paper_layout(tmp_path):
     for seed in (0, 1):
         write_run(tmp_path / "runs" / f"ssah_{seed}", seed=seed, dataset="mirflickr25k")
-        write_run(tmp_path / "runs" / f"base_{seed}", seed=seed, dataset="mirflickr25k",
-                  method="ssah-baseline")
+        write_run(
+            tmp_path / "runs" / f"base_{seed}",
+            seed=seed,
+            dataset="mirflickr25k",
+            method="ssah-baseline",
+        )
     out = tmp_path / "tables" / "mir"
-    result = run_cli("ssah_tf.cli.table", f"--runs={tmp_path / 'runs' / '*'}", f"--output={out}",
-                     "--paper=experiments/tables/paper_ssah.csv")
+    result = run_cli(
+        "ssah_tf.cli.table",
+        f"--runs={tmp_path / 'runs' / '*'}",
+        f"--output={out}",
+        "--paper=experiments/tables/paper_ssah.csv",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     text = (tmp_path / "tables" / "mir.md").read_text()
     assert "Δ vs ssah-baseline" in text and "The paper's table" in text
@@ -23,17 +31,26 @@ def test_table_refuses_mixed_splits_and_writes_nothing(tmp_path):
     write_run(tmp_path / "a", seed=0)
     write_run(tmp_path / "b", seed=1, split="other")
     out = tmp_path / "tables" / "x"
-    result = run_cli("ssah_tf.cli.table", f"--runs={tmp_path / 'a'},{tmp_path / 'b'}",
-                     f"--output={out}")
+    result = run_cli(
+        "ssah_tf.cli.table", f"--runs={tmp_path / 'a'},{tmp_path / 'b'}", f"--output={out}"
+    )
     assert_one_line_error(result, 2, "differ in split_sha256")
     assert not (tmp_path / "tables").exists()
 
 
 def test_map_variant_flags_are_checked_in_one_line(tmp_path):
-    result = run_cli("ssah_tf.cli.evaluate", "--codes=x.mat", f"--output_dir={tmp_path / 'o'}",
-                     "--map_variant=first_k_relevant")
+    result = run_cli(
+        "ssah_tf.cli.evaluate",
+        "--codes=x.mat",
+        f"--output_dir={tmp_path / 'o'}",
+        "--map_variant=first_k_relevant",
+    )
     assert_one_line_error(result, 2, "--map_variant='first_k_relevant' needs --map_top_k")
-    result = run_cli("ssah_tf.cli.baseline", "--map_variant=all", "--map_top_k=5",
-                     f"--model_dir={tmp_path / 'b'}")
+    result = run_cli(
+        "ssah_tf.cli.baseline",
+        "--map_variant=all",
+        "--map_top_k=5",
+        f"--model_dir={tmp_path / 'b'}",
+    )
     assert_one_line_error(result, 2, "--map_top_k=5 is given with --map_variant='all'")
     assert not (tmp_path / "b").exists() and not (tmp_path / "o").exists()

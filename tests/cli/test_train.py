@@ -13,9 +13,19 @@ import tensorflow as tf
 
 from tests.helpers import REPO, run_cli
 
-TINY = ["--demo_items=160", "--demo_labels=5", "--demo_image_size=12", "--demo_vocab=60",
-        "--query_size=40", "--train_size=64", "--hidden_dim=64", "--semantic_dim=32",
-        "--discriminator_hidden=32,16", "--batch_size=16", "--bits=16"]
+TINY = [
+    "--demo_items=160",
+    "--demo_labels=5",
+    "--demo_image_size=12",
+    "--demo_vocab=60",
+    "--query_size=40",
+    "--train_size=64",
+    "--hidden_dim=64",
+    "--semantic_dim=32",
+    "--discriminator_hidden=32,16",
+    "--batch_size=16",
+    "--bits=16",
+]
 
 
 def test_demo_trains_and_evaluates(tmp_path):
@@ -45,14 +55,17 @@ def test_demo_trains_and_evaluates(tmp_path):
         assert len(split["query_index"]) == 40 and len(split["train_index"]) == 64
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--dataset=npz", "--data_path=/nonexistent/x.npz"], "does not exist"),
-    (["--dataset=mirflickr25k"], "needs --data_path"),
-    (TINY + ["--batch_size=0"], "batch"),
-    (TINY + ["--query_size=500"], "exceed"),
-    (TINY + ["--preset=release", "--demo_vocab=40"], "largest multi-scale pooling window"),
-    (TINY + ["--pairwise_form=bogus"], "pairwise_form"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--dataset=npz", "--data_path=/nonexistent/x.npz"], "does not exist"),
+        (["--dataset=mirflickr25k"], "needs --data_path"),
+        (TINY + ["--batch_size=0"], "batch"),
+        (TINY + ["--query_size=500"], "exceed"),
+        (TINY + ["--preset=release", "--demo_vocab=40"], "largest multi-scale pooling window"),
+        (TINY + ["--pairwise_form=bogus"], "pairwise_form"),
+    ],
+)
 def test_bad_input_one_line_and_no_run_directory(tmp_path, args, fragment):
     run_dir = tmp_path / "run"
     result = run_cli("ssah_tf.cli.train", *args, f"--model_dir={run_dir}")
@@ -65,20 +78,33 @@ def test_bad_input_one_line_and_no_run_directory(tmp_path, args, fragment):
 
 def test_divergence_is_one_line_exit_4_and_leaves_nothing(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("ssah_tf.cli.train", *TINY, "--epochs=2", f"--model_dir={run_dir}",
-                     "--lr_lab=1e4", "--lr_img=1e4", "--lr_txt=1e4")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        *TINY,
+        "--epochs=2",
+        f"--model_dir={run_dir}",
+        "--lr_lab=1e4",
+        "--lr_img=1e4",
+        "--lr_txt=1e4",
+    )
     assert result.returncode == 4, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0]
     line = errors[0]
-    assert "training diverged" in line and "non-finite" in line and "global step" in line and "lower --lr_" in line
+    assert (
+        "training diverged" in line
+        and "non-finite" in line
+        and "global step" in line
+        and "lower --lr_" in line
+    )
     assert not run_dir.exists()  # no checkpoint had been written: nothing worth keeping
 
 
 def test_release_preset_selects_on_test_queries_and_says_so(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("ssah_tf.cli.train", *TINY, "--preset=release", "--epochs=1",
-                     f"--model_dir={run_dir}")
+    result = run_cli(
+        "ssah_tf.cli.train", *TINY, "--preset=release", "--epochs=1", f"--model_dir={run_dir}"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((run_dir / "results.json").read_text())
     assert results["selected_on"] == "test" and "optimistic" in result.stdout
@@ -90,15 +116,30 @@ def test_npz_whose_database_is_its_training_set_holds_out_training_items(tmp_pat
     rng = np.random.default_rng(0)
     labels = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 120)]
     path = tmp_path / "d.npz"
-    np.savez(path, image_features=labels @ rng.normal(size=(4, 6)) + rng.normal(size=(120, 6)),
-             texts=labels @ rng.normal(size=(4, 5)) + rng.normal(size=(120, 5)), labels=labels,
-             query_index=np.arange(20), train_index=np.arange(20, 120),
-             database_index=np.arange(20, 120))
+    np.savez(
+        path,
+        image_features=labels @ rng.normal(size=(4, 6)) + rng.normal(size=(120, 6)),
+        texts=labels @ rng.normal(size=(4, 5)) + rng.normal(size=(120, 5)),
+        labels=labels,
+        query_index=np.arange(20),
+        train_index=np.arange(20, 120),
+        database_index=np.arange(20, 120),
+    )
     run_dir = tmp_path / "run"
-    result = run_cli("ssah_tf.cli.train", "--dataset=npz", f"--data_path={path}", "--epochs=1",
-                     "--hidden_dim=32", "--semantic_dim=16", "--discriminator_hidden=16,8",
-                     "--multiscale_windows=1,2", "--batch_size=16", "--bits=8",
-                     "--min_stage_steps=0", f"--model_dir={run_dir}")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        "--dataset=npz",
+        f"--data_path={path}",
+        "--epochs=1",
+        "--hidden_dim=32",
+        "--semantic_dim=16",
+        "--discriminator_hidden=16,8",
+        "--multiscale_windows=1,2",
+        "--batch_size=16",
+        "--bits=8",
+        "--min_stage_steps=0",
+        f"--model_dir={run_dir}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "10 queries held out of the training items, not trained on" in result.stderr
     with np.load(run_dir / "split.npz") as split:
@@ -111,16 +152,23 @@ def test_npz_whose_database_is_its_training_set_holds_out_training_items(tmp_pat
 
 
 def test_text_only_dataset_rejects_image_modality(tmp_path, shared_data_dir):
-    result = run_cli("ssah_tf.cli.train", "--dataset=mirflickr25k",
-                     f"--data_path={shared_data_dir / 'mirflickr25k'}", "--modalities=image",
-                     f"--model_dir={tmp_path / 'r'}")
+    result = run_cli(
+        "ssah_tf.cli.train",
+        "--dataset=mirflickr25k",
+        f"--data_path={shared_data_dir / 'mirflickr25k'}",
+        "--modalities=image",
+        f"--model_dir={tmp_path / 'r'}",
+    )
     assert result.returncode == 2 and "has no image" in result.stderr
 
 
 def final_state(run_dir):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run_dir / "checkpoints")))
-    names = [n for n in reader.get_variable_to_shape_map()
-             if n.startswith(("labnet", "imgnet", "txtnet", "discriminator", "banks", "optimizer"))]
+    names = [
+        n
+        for n in reader.get_variable_to_shape_map()
+        if n.startswith(("labnet", "imgnet", "txtnet", "discriminator", "banks", "optimizer"))
+    ]
     assert len(names) > 20
     return {n: reader.get_tensor(n) for n in names}
 
@@ -128,9 +176,23 @@ def final_state(run_dir):
 def start(run_dir, *extra):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
     return subprocess.Popen(
-        [sys.executable, "-m", "ssah_tf.cli.train", *TINY, "--epochs=2", "--deterministic",
-         "--checkpoint_interval_seconds=0", f"--model_dir={run_dir}", *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "ssah_tf.cli.train",
+            *TINY,
+            "--epochs=2",
+            "--deterministic",
+            "--checkpoint_interval_seconds=0",
+            f"--model_dir={run_dir}",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_checkpoints(run_dir, count, process, timeout=300):
@@ -140,7 +202,9 @@ def wait_for_checkpoints(run_dir, count, process, timeout=300):
         if state.exists() and state.read_text().count("all_model_checkpoint_paths") >= count:
             return
         if process.poll() is not None:
-            pytest.fail("training ended before the checkpoints appeared: " + process.stderr.read()[-2000:])
+            pytest.fail(
+                "training ended before the checkpoints appeared: " + process.stderr.read()[-2000:]
+            )
         time.sleep(0.2)
     pytest.fail("no checkpoints appeared")
 
@@ -152,8 +216,15 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert straight.wait(timeout=600) == 0, straight.stderr.read()[-2000:]
-    resumed = run_cli("ssah_tf.cli.train", *TINY, "--epochs=2", "--deterministic", "--resume",
-                      "--checkpoint_interval_seconds=0", f"--model_dir={tmp_path / 'killed'}")
+    resumed = run_cli(
+        "ssah_tf.cli.train",
+        *TINY,
+        "--epochs=2",
+        "--deterministic",
+        "--resume",
+        "--checkpoint_interval_seconds=0",
+        f"--model_dir={tmp_path / 'killed'}",
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from" in resumed.stderr
     a, b = final_state(tmp_path / "straight"), final_state(tmp_path / "killed")
@@ -174,7 +245,9 @@ def test_sigterm_checkpoints_and_exits(tmp_path, steps_per_loop):
 
 def test_existing_run_needs_resume(tmp_path):
     run_dir = tmp_path / "run"
-    assert run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
+    assert (
+        run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
+    )
     again = run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}")
     assert again.returncode == 2 and "--resume" in again.stderr
 
@@ -195,14 +268,36 @@ def test_multi_worker_matches_single_process(tmp_path):
     ports = [free_port(), free_port()]
     workers = []
     for index in range(2):
-        tf_config = json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                                "task": {"type": "worker", "index": index}})
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="",
-                   TF_CONFIG=tf_config)
-        workers.append(subprocess.Popen(
-            [sys.executable, "-m", "ssah_tf.cli.train", *common, "--strategy=multi_worker",
-             f"--model_dir={tmp_path / 'multi'}"],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        tf_config = json.dumps(
+            {
+                "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+                "task": {"type": "worker", "index": index},
+            }
+        )
+        env = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="3",
+            PYTHONPATH=REPO,
+            CUDA_VISIBLE_DEVICES="",
+            TF_CONFIG=tf_config,
+        )
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ssah_tf.cli.train",
+                    *common,
+                    "--strategy=multi_worker",
+                    f"--model_dir={tmp_path / 'multi'}",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for worker in workers:
         try:
             assert worker.wait(timeout=600) == 0, worker.stderr.read()[-3000:]

@@ -8,20 +8,26 @@ from ssah_tf.errors import UserError
 
 
 def dataset(**changes):
-    values = dict(name="t", labels=np.eye(2, dtype=np.float32)[[0, 1, 0, 1]],
-                  texts=np.ones((4, 3), np.float32))
+    values = dict(
+        name="t",
+        labels=np.eye(2, dtype=np.float32)[[0, 1, 0, 1]],
+        texts=np.ones((4, 3), np.float32),
+    )
     values.update(changes)
     return CrossModalDataset(**values)
 
 
-@pytest.mark.parametrize("changes,fragment", [
-    ({"labels": np.zeros((4, 0), np.float32)}, "labels are empty"),
-    ({"labels": np.full((4, 2), 2.0, np.float32)}, "0/1 multi-hot"),
-    ({"texts": np.ones((3, 3), np.float32)}, "item counts disagree"),
-    ({"texts": np.full((4, 3), np.nan, np.float32)}, "NaN or inf"),
-    ({"texts": np.ones((4, 0), np.float32)}, "0 columns"),
-    ({"texts": None}, "no image, image feature or text data"),
-])
+@pytest.mark.parametrize(
+    "changes,fragment",
+    [
+        ({"labels": np.zeros((4, 0), np.float32)}, "labels are empty"),
+        ({"labels": np.full((4, 2), 2.0, np.float32)}, "0/1 multi-hot"),
+        ({"texts": np.ones((3, 3), np.float32)}, "item counts disagree"),
+        ({"texts": np.full((4, 3), np.nan, np.float32)}, "NaN or inf"),
+        ({"texts": np.ones((4, 0), np.float32)}, "0 columns"),
+        ({"texts": None}, "no image, image feature or text data"),
+    ],
+)
 def test_validate_names_the_problem(changes, fragment):
     with pytest.raises(UserError, match=fragment):
         validate(dataset(**changes), "where")

@@ -9,14 +9,21 @@ from tests.helpers import small_dataset_arrays
 
 def small():
     images, texts, labels = small_dataset_arrays(n=12, h=8, w=8)
-    return CrossModalDataset(name="t", labels=labels, texts=texts, images=ArrayImages(images)), images
+    return CrossModalDataset(
+        name="t", labels=labels, texts=texts, images=ArrayImages(images)
+    ), images
 
 
 def test_batches_have_every_field_and_preprocessing():
     data, images = small()
     mean = np.full((8, 8, 3), 100.0, np.float32)
-    ds = make_dataset(data, np.array([3, 1, 4, 1, 5]), batch_size=2, image_size=8,
-                      preprocess=lambda x: tf.cast(x, tf.float32) - mean)
+    ds = make_dataset(
+        data,
+        np.array([3, 1, 4, 1, 5]),
+        batch_size=2,
+        image_size=8,
+        preprocess=lambda x: tf.cast(x, tf.float32) - mean,
+    )
     batches = list(ds)
     assert [len(b["index"]) for b in batches] == [2, 2, 1]
     first = batches[0]
@@ -28,8 +35,14 @@ def test_batches_have_every_field_and_preprocessing():
 
 def test_shuffle_is_seeded_and_covers_everything():
     data, _ = small()
-    order = lambda seed: np.concatenate([b["index"].numpy() for b in make_dataset(
-        data, np.arange(12), batch_size=5, fields=("labels",), shuffle=True, seed=seed)])
+    order = lambda seed: np.concatenate(
+        [
+            b["index"].numpy()
+            for b in make_dataset(
+                data, np.arange(12), batch_size=5, fields=("labels",), shuffle=True, seed=seed
+            )
+        ]
+    )
     np.testing.assert_array_equal(order(1), order(1))
     assert sorted(order(1)) == list(range(12)) and not np.array_equal(order(1), np.arange(12))
 
@@ -40,8 +53,14 @@ def test_pixel_batches_on_two_replicas_follow_the_table():
     # Two steps of global batch 4: element e is step e // 2, replica e % 2.
     table = np.array([[5, 0, 7, 2], [1, 3, 6, 4]])
     item_index = np.arange(12)[::-1]  # positions -> dataset rows 11, 10, ...
-    fn = pixel_batches_fn(table.reshape(-1, 2), source=data.images, item_index=item_index,
-                          image_size=8, preprocess=lambda x: tf.cast(x, tf.float32), replicas=2)
+    fn = pixel_batches_fn(
+        table.reshape(-1, 2),
+        source=data.images,
+        item_index=item_index,
+        image_size=8,
+        preprocess=lambda x: tf.cast(x, tf.float32),
+        replicas=2,
+    )
     seen = []
     for batch in strategy.distribute_datasets_from_function(fn):
         parts = strategy.experimental_local_results(batch["index"])

@@ -51,8 +51,9 @@ def test_validation_from_the_database_outside_training_keeps_the_test_protocol()
 def test_validation_held_out_of_training_when_the_database_is_the_training_set():
     from ssah_tf.data.protocols import checked_split, with_validation
 
-    split = checked_split(np.arange(10), np.arange(10, 50), np.arange(10, 50), num_items=50,
-                          where="t")
+    split = checked_split(
+        np.arange(10), np.arange(10, 50), np.arange(10, 50), num_items=50, where="t"
+    )
     held = with_validation(split, 4, seed=1)
     assert held.validation_from == "train" and len(held.validation) == 4
     assert set(held.validation) <= set(range(10, 50))
@@ -72,15 +73,18 @@ def test_automatic_validation_size():
     # Fewer outside items than queries, but at least min(queries, train // 10) of them.
     assert automatic_validation_size(make_split(300, query_size=100, train_size=150)) == 50
     # A database that is its training set: train // 10 held out, at most the query count.
-    same = checked_split(np.arange(400), np.arange(400, 2000), np.arange(400, 2000),
-                         num_items=2000, where="t")
+    same = checked_split(
+        np.arange(400), np.arange(400, 2000), np.arange(400, 2000), num_items=2000, where="t"
+    )
     assert automatic_validation_size(same) == 160
-    few = checked_split(np.arange(5), np.arange(5, 205), np.arange(5, 205), num_items=205,
-                        where="t")
+    few = checked_split(
+        np.arange(5), np.arange(5, 205), np.arange(5, 205), num_items=205, where="t"
+    )
     assert automatic_validation_size(few) == 5
     # Only 3 items outside training but min(20, 100 // 10) = 10 wanted: hold out training items.
-    mixed = checked_split(np.arange(20), np.arange(20, 120), np.arange(20, 123), num_items=123,
-                          where="t")
+    mixed = checked_split(
+        np.arange(20), np.arange(20, 120), np.arange(20, 123), num_items=123, where="t"
+    )
     assert automatic_validation_size(mixed) == 10
 
 
@@ -94,11 +98,23 @@ def test_split_with_validation_round_trip_and_checks(tmp_path):
     np.testing.assert_array_equal(loaded.validation, split.validation)
     assert loaded.validation_from == "database"
     with pytest.raises(UserError, match="validation_index must hold database items"):
-        checked_split(split.query, split.train, split.database, num_items=50, where="t",
-                      validation=split.train[:2])
+        checked_split(
+            split.query,
+            split.train,
+            split.database,
+            num_items=50,
+            where="t",
+            validation=split.train[:2],
+        )
     with pytest.raises(UserError, match="validation_index must hold database items"):
-        checked_split(split.query, split.train, split.database, num_items=50, where="t",
-                      validation=split.query[:1])
+        checked_split(
+            split.query,
+            split.train,
+            split.database,
+            num_items=50,
+            where="t",
+            validation=split.query[:1],
+        )
     # Runs recorded before split.npz kept validation queries: the last N outside training.
     plain = make_split(50, query_size=5, train_size=20, seed=1)
     legacy = legacy_validation(plain, 4)
@@ -110,8 +126,9 @@ def test_split_with_validation_round_trip_and_checks(tmp_path):
 def test_resolve_validation_automatic_takes_training_items_when_too_few_are_outside():
     from ssah_tf.data.protocols import checked_split, resolve_validation
 
-    mixed = checked_split(np.arange(20), np.arange(20, 120), np.arange(20, 123), num_items=123,
-                          where="t")
+    mixed = checked_split(
+        np.arange(20), np.arange(20, 120), np.arange(20, 123), num_items=123, where="t"
+    )
     held = resolve_validation(mixed, None, seed=0)
     assert held.validation_from == "train" and len(held.validation) == 10
     assert set(held.validation) <= set(range(20, 120)) and len(held.train) == 90

@@ -1,6 +1,5 @@
 """Every reader on small files in the real layouts, and the real MIRFLICKR/mfeat data."""
 
-
 import numpy as np
 import pytest
 import scipy.io
@@ -64,9 +63,11 @@ def write_text_lists(folder, texts, labels, vocab, images=None):
     folder.mkdir(exist_ok=True)
     (folder / "TagList.txt").write_text("\n".join(vocab) + "\n")
     (folder / "all_tags.txt").write_text(
-        "\n".join(",".join(vocab[j] for j in np.flatnonzero(row)) for row in texts) + "\n")
+        "\n".join(",".join(vocab[j] for j in np.flatnonzero(row)) for row in texts) + "\n"
+    )
     (folder / "all_labels.txt").write_text(
-        "\n".join(" ".join(str(int(v)) for v in row) for row in labels) + "\n")
+        "\n".join(" ".join(str(int(v)) for v in row) for row in labels) + "\n"
+    )
     if images is not None:
         (folder / "imgs").mkdir(exist_ok=True)
         names = []
@@ -95,8 +96,15 @@ def test_feature_npz_with_split(tmp_path):
     _, texts, labels = small_dataset_arrays()
     feats = rng.normal(size=(12, 5)).astype(np.float32)
     path = str(tmp_path / "own.npz")
-    np.savez(path, image_features=feats, texts=texts, labels=labels,
-             query_index=np.arange(2), train_index=np.arange(2, 8), database_index=np.arange(2, 12))
+    np.savez(
+        path,
+        image_features=feats,
+        texts=texts,
+        labels=labels,
+        query_index=np.arange(2),
+        train_index=np.arange(2, 8),
+        database_index=np.arange(2, 12),
+    )
     data = load_dataset(DataConfig(dataset="npz", data_path=path))
     np.testing.assert_array_equal(data.image_features, feats)
     split = resolve_split(data, DataConfig(dataset="npz", data_path=path))

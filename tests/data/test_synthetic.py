@@ -15,8 +15,10 @@ def test_demo_is_deterministic_and_label_driven():
     # Tags of label l's vocabulary block (10 tags each) appear mostly with label l.
     block = 70 // 7
     for label in range(6):
-        has_tag = a.texts[:, label * block:(label + 1) * block].any(1)
+        has_tag = a.texts[:, label * block : (label + 1) * block].any(1)
         assert a.labels[has_tag, label].mean() > 0.8
     # Images differ by label: mean colour of items with a label differs from those without.
     colour = a.images.array.reshape(300, -1, 3).mean(1)
-    assert np.abs(colour[a.labels[:, 0] == 1].mean(0) - colour[a.labels[:, 0] == 0].mean(0)).max() > 3
+    assert (
+        np.abs(colour[a.labels[:, 0] == 1].mean(0) - colour[a.labels[:, 0] == 0].mean(0)).max() > 3
+    )

@@ -59,9 +59,16 @@ def test_training_streams_pixels_identically_on_two_replicas(prepared, golden_di
     split = Split(query=query, train=train, database=database)
     states = []
     for replicas in (1, 2):
-        trainer = tiny_trainer(tmp_path / str(replicas), get_strategy(replicas), preset="release",
-                               data=data, split=split, backbone="cnnf", batch_size=4,
-                               cnnf_path=str(golden_dir / "fake_vgg_f_small.mat"))
+        trainer = tiny_trainer(
+            tmp_path / str(replicas),
+            get_strategy(replicas),
+            preset="release",
+            data=data,
+            split=split,
+            backbone="cnnf",
+            batch_size=4,
+            cnnf_path=str(golden_dir / "fake_vgg_f_small.mat"),
+        )
         results = trainer.train()
         assert "map_i2t" in results
         states.append(state(trainer))

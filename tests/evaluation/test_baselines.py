@@ -5,8 +5,12 @@ import pytest
 
 from ssah_tf.data.dataset import CrossModalDataset
 from ssah_tf.data.protocols import Split
-from ssah_tf.evaluation.baselines import (codes_from_scores, fit_linear_classifier,
-                                          random_projection, run_baseline)
+from ssah_tf.evaluation.baselines import (
+    codes_from_scores,
+    fit_linear_classifier,
+    random_projection,
+    run_baseline,
+)
 
 
 def test_codes_from_scores_by_hand():
@@ -15,8 +19,9 @@ def test_codes_from_scores_by_hand():
     # P = (0.2, 0.8): (-0.3, 0.3) R = (-0.6, 0.6, -0.3) -> (-1, +1, -1)
     # P = prior:      zeros                            -> (+1, +1, +1) (0 counts as +1)
     r = np.array([[1.0, -1.0, 2.0], [-1.0, 1.0, 1.0]])
-    codes = codes_from_scores(np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]),
-                              prior=np.array([0.5, 0.5]), projection=r)
+    codes = codes_from_scores(
+        np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]), prior=np.array([0.5, 0.5]), projection=r
+    )
     np.testing.assert_array_equal(codes, [[1, -1, 1], [-1, 1, -1], [1, 1, 1]])
 
 
@@ -34,9 +39,16 @@ def test_softmax_regression_gradient_matches_finite_differences():
     params = rng.normal(size=3 * 2 + 2)
     for multi_label in (False, True):
         _, grad = _objective(params, x, y, 0.1, multi_label)
-        numeric = np.array([(_objective(params + e, x, y, 0.1, multi_label)[0]
-                             - _objective(params - e, x, y, 0.1, multi_label)[0]) / 2e-6
-                            for e in np.eye(len(params)) * 1e-6])
+        numeric = np.array(
+            [
+                (
+                    _objective(params + e, x, y, 0.1, multi_label)[0]
+                    - _objective(params - e, x, y, 0.1, multi_label)[0]
+                )
+                / 2e-6
+                for e in np.eye(len(params)) * 1e-6
+            ]
+        )
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
 
 

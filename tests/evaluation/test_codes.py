@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from ssah_tf.errors import UserError
-from ssah_tf.evaluation.codes import (CODE_DIRECTIONS, evaluate_codes, read_code_file,
-                                      write_code_file, write_curves)
+from ssah_tf.evaluation.codes import (
+    CODE_DIRECTIONS,
+    evaluate_codes,
+    read_code_file,
+    write_code_file,
+    write_curves,
+)
 
 
 def test_directions_name_the_release_keys():
@@ -17,8 +22,10 @@ def test_directions_name_the_release_keys():
 def test_round_trip_and_a_perfect_ranking(tmp_path):
     labels = np.eye(2)[[0, 1, 0, 1]]
     codes = np.where(labels[:, :1] > 0, 1, -1) * np.ones((4, 8), int)  # one code per class
-    write_code_file(str(tmp_path / "c.mat"), {"Qi": codes, "Dt": codes, "query_L": labels,
-                                              "retrieval_L": labels})
+    write_code_file(
+        str(tmp_path / "c.mat"),
+        {"Qi": codes, "Dt": codes, "query_L": labels, "retrieval_L": labels},
+    )
     loaded = read_code_file(str(tmp_path / "c.mat"))
     np.testing.assert_array_equal(loaded["Qi"], codes)
     results, curves = evaluate_codes(loaded, top_k=2)
@@ -31,7 +38,14 @@ def test_round_trip_and_a_perfect_ranking(tmp_path):
 def test_codes_must_be_plus_minus_one(tmp_path):
     import scipy.io
 
-    scipy.io.savemat(tmp_path / "bad.mat", {"Qi": np.zeros((2, 4)), "Dt": np.ones((2, 4)),
-                                            "query_L": np.eye(2), "retrieval_L": np.eye(2)})
+    scipy.io.savemat(
+        tmp_path / "bad.mat",
+        {
+            "Qi": np.zeros((2, 4)),
+            "Dt": np.ones((2, 4)),
+            "query_L": np.eye(2),
+            "retrieval_L": np.eye(2),
+        },
+    )
     with pytest.raises(UserError, match=r"Qi must hold codes in \{-1, \+1\}"):
         read_code_file(str(tmp_path / "bad.mat"))

@@ -11,13 +11,21 @@ def test_every_direction_whose_modalities_are_present():
     db = {m: rng.normal(size=(20, 8)) for m in ("image", "text")}
     maps = direction_maps(query_codes=q, database_codes=db, query_labels=ql, database_labels=dl)
     assert set(maps) == {f"map_{d}" for d in DIRECTIONS}
-    expected = mean_average_precision(query_codes=np.sign(q["text"]),
-                                      database_codes=np.sign(db["image"]), query_labels=ql,
-                                      database_labels=dl)
+    expected = mean_average_precision(
+        query_codes=np.sign(q["text"]),
+        database_codes=np.sign(db["image"]),
+        query_labels=ql,
+        database_labels=dl,
+    )
     assert maps["map_t2i"] == expected  # only the signs of real-valued outputs count
-    text_only = direction_maps(query_codes={"label": q["label"], "text": q["text"]},
-                               database_codes={"text": db["text"]}, query_labels=ql,
-                               database_labels=dl, map_variant="first_k_relevant", top_k=3)
+    text_only = direction_maps(
+        query_codes={"label": q["label"], "text": q["text"]},
+        database_codes={"text": db["text"]},
+        query_labels=ql,
+        database_labels=dl,
+        map_variant="first_k_relevant",
+        top_k=3,
+    )
     assert set(text_only) == {"map_t2t@3", "map_l2t@3"}
 
 

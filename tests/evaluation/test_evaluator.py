@@ -16,14 +16,13 @@ def one_device():
 
 
 def test_bulk_text_encoding_uses_the_folded_layer_and_agrees(tmp_path):
-    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="paper",
-                           eval_every=0)
+    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="paper", eval_every=0)
     trainer.train()
     rows = np.tile(np.arange(trainer.data.num_items), 2048 // trainer.data.num_items + 1)
     bulk = trainer.encode(rows, "text")  # >= 2048 rows: the folded path
     assert ("text", True, "hash") in trainer.evaluator._encoders
     few = trainer.encode(np.arange(trainer.data.num_items), "text")
-    np.testing.assert_allclose(bulk[:trainer.data.num_items], few, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(bulk[: trainer.data.num_items], few, rtol=0, atol=1e-5)
     net = trainer.networks.txtnet
     texts = trainer.data.texts[:20]
     plain = net(texts).hash.numpy()
@@ -49,19 +48,28 @@ def test_results_summary_layout(tmp_path):
     from ssah_tf.data.protocols import make_split, with_validation
 
     split = with_validation(make_split(100, query_size=10, train_size=40), 10, seed=0)
-    history = [{"epoch": e, "test": {"map_i2t": t, "map_t2i": t},
-                "validation": {"map_i2t": v, "map_t2i": v}}
-               for e, t, v in ((0, 0.5, 0.6), (1, 0.4, 0.8), (2, 0.7, 0.7))]
-    summary = results_summary(history, selection=ModelSelection("validation", "min"),
-                              label_prior=0.1, split=split, stopped={"reason": "epochs"})
+    history = [
+        {
+            "epoch": e,
+            "test": {"map_i2t": t, "map_t2i": t},
+            "validation": {"map_i2t": v, "map_t2i": v},
+        }
+        for e, t, v in ((0, 0.5, 0.6), (1, 0.4, 0.8), (2, 0.7, 0.7))
+    ]
+    summary = results_summary(
+        history,
+        selection=ModelSelection("validation", "min"),
+        label_prior=0.1,
+        split=split,
+        stopped={"reason": "epochs"},
+    )
     assert summary["map_i2t"] == 0.4 and summary["selected_epoch"] == 1
     assert summary["last_epoch"] == {"epoch": 2, "map_i2t": 0.7, "map_t2i": 0.7}
     assert summary["selection"]["value"] == 0.8 and summary["selection"]["criterion"] == "min"
     assert summary["selection"]["validation_queries"] == 10
     assert summary["validation"] == {"map_i2t": 0.8, "map_t2i": 0.8}
     assert summary["label_prior_map"] == 0.1 and summary["evaluations"] == 3
-    last = results_summary(history, selection=ModelSelection("last"), label_prior=0.1,
-                           split=split)
+    last = results_summary(history, selection=ModelSelection("last"), label_prior=0.1, split=split)
     assert last["selected_epoch"] == 2 and "value" not in last["selection"]
 
 

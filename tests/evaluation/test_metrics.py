@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
-from ssah_tf.evaluation.metrics import (hamming_distance, map_key, map_variant_and_k,
-                                        mean_average_precision, mean_average_precision_tie_aware,
-                                        precision_at_n, precision_recall_by_radius,
-                                        precision_within_radius)
+from ssah_tf.evaluation.metrics import (
+    hamming_distance,
+    map_key,
+    map_variant_and_k,
+    mean_average_precision,
+    mean_average_precision_tie_aware,
+    precision_at_n,
+    precision_recall_by_radius,
+    precision_within_radius,
+)
 
 
 def brute_force_map(qb, db, ql, dl, k=None, skip_empty=False):
@@ -47,7 +53,10 @@ def random_case(seed, nq=13, nd=40, bits=16, c=5, distinct_codes=None):
     rng = np.random.default_rng(seed)
     if distinct_codes:  # heavy ties: few distinct codes
         pool = rng.choice([-1, 1], size=(distinct_codes, bits))
-        qb, db = pool[rng.integers(0, distinct_codes, nq)], pool[rng.integers(0, distinct_codes, nd)]
+        qb, db = (
+            pool[rng.integers(0, distinct_codes, nq)],
+            pool[rng.integers(0, distinct_codes, nd)],
+        )
     else:
         qb, db = rng.choice([-1, 1], size=(nq, bits)), rng.choice([-1, 1], size=(nd, bits))
     ql = (rng.random((nq, c)) < 0.25).astype(np.float32)
@@ -72,9 +81,11 @@ def test_toy_case_by_hand(map_implementation):
     # first_k_relevant, k = 2: the first 2 relevant items (d3 at rank 2, d2 at rank 3),
     # wherever they are: (1/2 + 2/3) / 2; with k >= 3 relevant items it is mAP@all.
     assert mean_average_precision(**kw, map_variant="first_k_relevant", top_k=2) == pytest.approx(
-        (1 / 2 + 2 / 3) / 2)
+        (1 / 2 + 2 / 3) / 2
+    )
     assert mean_average_precision(**kw, map_variant="first_k_relevant", top_k=3) == pytest.approx(
-        (1 / 2 + 2 / 3 + 3 / 4) / 3)
+        (1 / 2 + 2 / 3 + 3 / 4) / 3
+    )
     # Random order within the distance-0 tie (d1 irrelevant, d3 relevant): the relevant one
     # is first or second with probability 1/2 each, precision 1 or 1/2: expected 3/4.
     assert mean_average_precision_tie_aware(**kw) == pytest.approx((3 / 4 + 2 / 3 + 3 / 4) / 3)
@@ -106,9 +117,15 @@ def map_implementation(request, monkeypatch):
 def test_map_equals_brute_force(seed, distinct, k, map_implementation):
     qb, db, ql, dl = random_case(seed, distinct_codes=distinct)
     for skip in (False, True):
-        got = mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql,
-                                     database_labels=dl, top_k=k, skip_empty_queries=skip,
-                                     block_size=4)
+        got = mean_average_precision(
+            query_codes=qb,
+            database_codes=db,
+            query_labels=ql,
+            database_labels=dl,
+            top_k=k,
+            skip_empty_queries=skip,
+            block_size=4,
+        )
         assert got == pytest.approx(brute_force_map(qb, db, ql, dl, k, skip), abs=1e-12)
 
 
@@ -137,20 +154,26 @@ def test_precision_curves_equal_brute_force():
 
 def test_zero_one_codes_and_errors():
     qb, db, ql, dl = random_case(3)
-    a = mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
-    b = mean_average_precision(query_codes=(qb > 0).astype(int), database_codes=(db > 0).astype(int),
-                               query_labels=ql, database_labels=dl)
+    a = mean_average_precision(
+        query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl
+    )
+    b = mean_average_precision(
+        query_codes=(qb > 0).astype(int),
+        database_codes=(db > 0).astype(int),
+        query_labels=ql,
+        database_labels=dl,
+    )
     assert a == b
     with pytest.raises(ValueError, match="disagree"):
-        mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql[:3],
-                               database_labels=dl)
+        mean_average_precision(
+            query_codes=qb, database_codes=db, query_labels=ql[:3], database_labels=dl
+        )
     with pytest.raises(ValueError, match="code lengths"):
         hamming_distance(qb, db[:, :8])
 
 
 @pytest.mark.parametrize("bits,classes", [(8, 3), (64, 5), (72, 70), (300, 4)])
-def test_wide_codes_and_labels_threads_and_fallback(monkeypatch, bits, classes,
-                                                    map_implementation):
+def test_wide_codes_and_labels_threads_and_fallback(monkeypatch, bits, classes, map_implementation):
     """Multi-word codes (72 bits), uint16 distances (300 bits), labels past one 64-bit
     word (70 classes): every block size, thread count and the argsort fallback agree
     with the brute-force reference."""
@@ -159,9 +182,11 @@ def test_wide_codes_and_labels_threads_and_fallback(monkeypatch, bits, classes,
     kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
     for block, workers in [(None, None), (1, 1), (2, 3), (4, 2)]:
         assert mean_average_precision(**kw, block_size=block, workers=workers) == pytest.approx(
-            expected, abs=1e-12)
+            expected, abs=1e-12
+        )
     assert mean_average_precision(**kw, top_k=7, block_size=2, workers=2) == pytest.approx(
-        brute_force_map(qb, db, ql, dl, 7), abs=1e-12)
+        brute_force_map(qb, db, ql, dl, 7), abs=1e-12
+    )
     from ssah_tf.evaluation import metrics
 
     monkeypatch.setattr(metrics, "_AP_KERNEL", None)
@@ -196,11 +221,19 @@ def test_compiled_kernel_matches_numpy_at_scale(monkeypatch):
 def test_first_k_relevant_equals_its_definition(seed, distinct, k, map_implementation):
     qb, db, ql, dl = random_case(seed, distinct_codes=distinct)
     for skip in (False, True):
-        got = mean_average_precision(query_codes=qb, database_codes=db, query_labels=ql,
-                                     database_labels=dl, map_variant="first_k_relevant",
-                                     top_k=k, skip_empty_queries=skip, block_size=4)
-        assert got == pytest.approx(brute_force_first_k_relevant(qb, db, ql, dl, k, skip),
-                                    abs=1e-12)
+        got = mean_average_precision(
+            query_codes=qb,
+            database_codes=db,
+            query_labels=ql,
+            database_labels=dl,
+            map_variant="first_k_relevant",
+            top_k=k,
+            skip_empty_queries=skip,
+            block_size=4,
+        )
+        assert got == pytest.approx(
+            brute_force_first_k_relevant(qb, db, ql, dl, k, skip), abs=1e-12
+        )
     if k >= len(db):  # k at least every query's relevant count: mAP@all
         assert got == pytest.approx(brute_force_map(qb, db, ql, dl, None, True), abs=1e-12)
 
@@ -208,8 +241,10 @@ def test_first_k_relevant_equals_its_definition(seed, distinct, k, map_implement
 def test_variants_differ_on_the_same_codes():
     qb, db, ql, dl = random_case(4, nq=20, nd=60, distinct_codes=4)
     kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
-    figures = {v: mean_average_precision(**kw, map_variant=v, top_k=None if v == "all" else 5)
-               for v in ("all", "top_k", "first_k_relevant")}
+    figures = {
+        v: mean_average_precision(**kw, map_variant=v, top_k=None if v == "all" else 5)
+        for v in ("all", "top_k", "first_k_relevant")
+    }
     assert len({round(f, 9) for f in figures.values()}) == 3
 
 
@@ -241,8 +276,9 @@ def all_tie_orders_map(qb, db, ql, dl):
         for orders in itertools.product(*[itertools.permutations(g) for g in groups]):
             ranked = rel[np.concatenate(orders)]
             hits = np.cumsum(ranked)
-            values.append((hits / np.arange(1, len(ranked) + 1))[ranked].mean()
-                          if ranked.any() else 0.0)
+            values.append(
+                (hits / np.arange(1, len(ranked) + 1))[ranked].mean() if ranked.any() else 0.0
+            )
         aps.append(np.mean(values))
     return float(np.mean(aps))
 
@@ -252,7 +288,8 @@ def test_tie_aware_map_is_the_expectation_over_tie_orders():
     qb, db, ql, dl = random_case(8, nq=3, nd=7, bits=6, c=3, distinct_codes=3)
     kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
     assert mean_average_precision_tie_aware(**kw) == pytest.approx(
-        all_tie_orders_map(qb, db, ql, dl), abs=1e-12)
+        all_tie_orders_map(qb, db, ql, dl), abs=1e-12
+    )
     # Statistical: the mean over many random tie orders of the stable figure, obtained by
     # permuting the database (the stable order is then random within each tie).
     qb, db, ql, dl = random_case(9, nq=10, nd=80, bits=8, c=4, distinct_codes=4)
@@ -261,8 +298,11 @@ def test_tie_aware_map_is_the_expectation_over_tie_orders():
     samples = []
     for _ in range(400):
         perm = rng.permutation(len(db))
-        samples.append(mean_average_precision(query_codes=qb, database_codes=db[perm],
-                                              query_labels=ql, database_labels=dl[perm]))
+        samples.append(
+            mean_average_precision(
+                query_codes=qb, database_codes=db[perm], query_labels=ql, database_labels=dl[perm]
+            )
+        )
     expected = mean_average_precision_tie_aware(**kw)
     assert abs(np.mean(samples) - expected) < 4 * np.std(samples) / np.sqrt(len(samples))
     assert np.std(samples) > 1e-3  # the ties really move the stable figure
@@ -276,7 +316,9 @@ def test_per_query_ap_and_distance_histogram_equal_brute_force(map_implementatio
     kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
     ap, has_relevant = average_precisions(**kw, block_size=3)
     for i in range(len(qb)):
-        assert ap[i] == pytest.approx(brute_force_map(qb[i:i + 1], db, ql[i:i + 1], dl), abs=1e-12)
+        assert ap[i] == pytest.approx(
+            brute_force_map(qb[i : i + 1], db, ql[i : i + 1], dl), abs=1e-12
+        )
     assert not has_relevant[0] and has_relevant.sum() == int(((ql @ dl.T) > 0).any(1).sum())
     relevant, irrelevant = distance_histogram(**kw, block_size=4)
     dist = (qb[:, None, :] != db[None, :, :]).sum(-1)

@@ -28,9 +28,16 @@ def loaded(tmp_path_factory):
     # A run directory as ssah-train leaves it (the tiny trainer skips the CLI's records).
     config = trainer.config
     save_split(trainer.split, os.path.join(folder / "run", "split.npz"))
-    write_json_atomic(os.path.join(folder / "run", "config.json"), {
-        "ssah": dataclasses.asdict(config.ssah), "schedule": dataclasses.asdict(config.schedule),
-        "run": dataclasses.asdict(config.run), "data": {"dataset": "demo"}, "replicas": 1})
+    write_json_atomic(
+        os.path.join(folder / "run", "config.json"),
+        {
+            "ssah": dataclasses.asdict(config.ssah),
+            "schedule": dataclasses.asdict(config.schedule),
+            "run": dataclasses.asdict(config.run),
+            "data": {"dataset": "demo"},
+            "replicas": 1,
+        },
+    )
     return folder, trainer
 
 
@@ -50,8 +57,9 @@ def test_results_protocol_and_projector_of_a_run(loaded, tmp_path, monkeypatch):
     metadata = (out / "tensorboard" / "codes_image_metadata.tsv").read_text().splitlines()
     assert metadata[0] == "id\tsplit\tlabels\tfirst_label" and len(metadata) == 6
     assert (out / "report" / "index.html").exists()
-    latest = evaluate_loaded_run(run, str(tmp_path / "latest"), OutputOptions(projector_items=0),
-                                 checkpoint_name="latest")
+    latest = evaluate_loaded_run(
+        run, str(tmp_path / "latest"), OutputOptions(projector_items=0), checkpoint_name="latest"
+    )
     assert latest["protocol"]["selected_on"] is None  # no selection of ours
     assert not (tmp_path / "latest" / "tensorboard" / "projector_config.pbtxt").exists()
 
@@ -62,11 +70,15 @@ def test_a_baseline_on_another_split_is_refused(loaded, tmp_path, monkeypatch):
 
     monkeypatch.setattr(registry, "load_dataset", lambda config: trainer.data)
     (tmp_path / "base").mkdir()
-    (tmp_path / "base" / "results.json").write_text(json.dumps(
-        {"map_i2t": 0.5, "protocol": {"split_sha256": "0" * 64}}))
+    (tmp_path / "base" / "results.json").write_text(
+        json.dumps({"map_i2t": 0.5, "protocol": {"split_sha256": "0" * 64}})
+    )
     run = load_run(str(folder / "run"))
     with pytest.raises(UserError, match="measured on another split"):
-        evaluate_loaded_run(run, str(tmp_path / "x"),
-                            OutputOptions(baseline_dir=str(tmp_path / "base"), report=True))
+        evaluate_loaded_run(
+            run,
+            str(tmp_path / "x"),
+            OutputOptions(baseline_dir=str(tmp_path / "base"), report=True),
+        )
     assert not (tmp_path / "x").exists()
     assert np.isfinite(run_codes(run)["Ql"]).all()

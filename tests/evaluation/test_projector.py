@@ -23,20 +23,29 @@ def test_tensorboard_projector_plugin_reads_the_files(tmp_path):
 
     rng = np.random.default_rng(0)
     codes = rng.choice([-1.0, 1.0], size=(7, 16)).astype(np.float32)
-    columns = {"id": [str(i) for i in range(7)], "labels": ["cat\tdog", *["cat"] * 6],
-               "first_label": ["cat"] * 7}
+    columns = {
+        "id": [str(i) for i in range(7)],
+        "labels": ["cat\tdog", *["cat"] * 6],
+        "first_label": ["cat"] * 7,
+    }
     thumbs = rng.integers(0, 255, (7, 4, 4, 3), dtype=np.uint8)
-    write_projector(str(tmp_path), [
-        Embedding("codes_image", codes, columns, thumbs),
-        Embedding("features_image", rng.random((7, 5)).astype(np.float32), columns, thumbs),
-        Embedding("codes_text", codes[:, :8], columns)])
+    write_projector(
+        str(tmp_path),
+        [
+            Embedding("codes_image", codes, columns, thumbs),
+            Embedding("features_image", rng.random((7, 5)).astype(np.float32), columns, thumbs),
+            Embedding("codes_text", codes[:, :8], columns),
+        ],
+    )
     plugin = ProjectorPlugin(base_plugin.TBContext(logdir=str(tmp_path)))
     client = Client(_app(plugin), Response)
     info = client.get("/info?run=.").get_json()
     names = {e["tensorName"]: e for e in info["embeddings"]}
-    assert set(names) == {"codes_image/.ATTRIBUTES/VARIABLE_VALUE",
-                          "features_image/.ATTRIBUTES/VARIABLE_VALUE",
-                          "codes_text/.ATTRIBUTES/VARIABLE_VALUE"}
+    assert set(names) == {
+        "codes_image/.ATTRIBUTES/VARIABLE_VALUE",
+        "features_image/.ATTRIBUTES/VARIABLE_VALUE",
+        "codes_text/.ATTRIBUTES/VARIABLE_VALUE",
+    }
     tensor = client.get("/tensor?run=.&name=codes_image/.ATTRIBUTES/VARIABLE_VALUE")
     assert tensor.status_code == 200
     np.testing.assert_array_equal(np.frombuffer(tensor.data, np.float32).reshape(7, 16), codes)

@@ -19,20 +19,33 @@ def small_report(top_k=4, tag="<script>alert(1)</script>", label="<b>bold</b>", 
     labels = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n_query + n_db)]
     texts = (rng.random((n_query + n_db, 6)) < 0.5).astype(np.float32)
     images = ArrayImages(rng.integers(0, 255, (n_query + n_db, 8, 8, 3), dtype=np.uint8))
-    data = CrossModalDataset(name="toy", labels=labels, texts=texts, images=images,
-                             label_names=(label, "cat", "dog"),
-                             tag_names=(tag, "b", "c", "d", "e", "f"))
+    data = CrossModalDataset(
+        name="toy",
+        labels=labels,
+        texts=texts,
+        images=images,
+        label_names=(label, "cat", "dog"),
+        tag_names=(tag, "b", "c", "d", "e", "f"),
+    )
     query, database = np.arange(n_query), np.arange(n_query, n_query + n_db)
     codes = {"query_L": labels[query], "retrieval_L": labels[database]}
     for key, n in (("Qi", n_query), ("Qt", n_query), ("Ql", n_query), ("Di", n_db), ("Dt", n_db)):
         codes[key] = rng.choice([-1, 1], size=(n, bits))
     results, curves = evaluate_codes(codes)
-    items = ItemView(data, query, database, query_labels=codes["query_L"],
-                     database_labels=codes["retrieval_L"])
-    inputs = ReportInputs(codes=codes, results=results, curves=curves,
-                          header={"title": "toy <report>", "data set": data.summary()},
-                          protocol={"map_variant": "all"}, items=items, top_k=top_k,
-                          per_group=2, baseline={"map_i2t": 0.5})
+    items = ItemView(
+        data, query, database, query_labels=codes["query_L"], database_labels=codes["retrieval_L"]
+    )
+    inputs = ReportInputs(
+        codes=codes,
+        results=results,
+        curves=curves,
+        header={"title": "toy <report>", "data set": data.summary()},
+        protocol={"map_variant": "all"},
+        items=items,
+        top_k=top_k,
+        per_group=2,
+        baseline={"map_i2t": 0.5},
+    )
     return build_report(inputs), codes
 
 
@@ -45,8 +58,9 @@ def test_tags_labels_and_titles_are_escaped():
 
 def test_every_direction_lists_its_sample_queries_with_k_results():
     page, _ = small_report(top_k=4)
-    sections = re.findall(r'<section class="direction" data-direction="(\w+)">(.*?)</section>',
-                          page, re.S)
+    sections = re.findall(
+        r'<section class="direction" data-direction="(\w+)">(.*?)</section>', page, re.S
+    )
     assert [d for d, _ in sections] == ["i2t", "t2i", "i2i", "t2t", "l2i", "l2t"]
     for _, body in sections:
         queries = body.split('<div class="query"')[1:]
@@ -81,8 +95,10 @@ def chromium():
     return None
 
 
-@pytest.mark.skipif(chromium() is None or shutil.which("chromedriver") is None,
-                    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+@pytest.mark.skipif(
+    chromium() is None or shutil.which("chromedriver") is None,
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
 def test_demo_report_in_a_real_browser(tmp_path):
     pytest.importorskip("selenium", reason="the test extra (pip install '.[test]')")
     from selenium import webdriver
@@ -92,17 +108,28 @@ def test_demo_report_in_a_real_browser(tmp_path):
     from tests.helpers import run_cli
 
     run_dir = tmp_path / "run"
-    assert run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
-    result = run_cli("ssah_tf.cli.evaluate", f"--model_dir={run_dir}", "--report",
-                     "--report_top_k=10")
+    assert (
+        run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={run_dir}").returncode == 0
+    )
+    result = run_cli(
+        "ssah_tf.cli.evaluate", f"--model_dir={run_dir}", "--report", "--report_top_k=10"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     page = run_dir / "eval_best" / "report" / "index.html"
     options = webdriver.ChromeOptions()
     options.binary_location = chromium()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1366,900",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1366,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -112,16 +139,19 @@ def test_demo_report_in_a_real_browser(tmp_path):
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
         images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);"
+        )
         assert images and all(done and width > 0 for done, width in images)
         charts = driver.execute_script(
             "return Array.from(document.querySelectorAll('svg')).map("
-            "s => s.getBoundingClientRect().width);")
+            "s => s.getBoundingClientRect().width);"
+        )
         assert len(charts) == 9 and all(width > 100 for width in charts)
         per_direction = driver.execute_script(
             "return Array.from(document.querySelectorAll('section.direction')).map(s => "
             "[s.dataset.direction, Array.from(s.querySelectorAll('.query')).map("
-            "q => q.querySelectorAll('li').length)]);")
+            "q => q.querySelectorAll('li').length)]);"
+        )
         assert [d for d, _ in per_direction] == ["i2t", "t2i", "i2i", "t2t", "l2i", "l2t"]
         for _, counts in per_direction:
             assert len(counts) >= 3 and all(c == 10 for c in counts)

@@ -24,8 +24,11 @@ def test_selection_directions_and_values():
 
 def test_validation_selection_never_reads_the_test_maps():
     # Test and validation disagree on every epoch: the test maps rise, validation peaks at 1.
-    history = [record(0, (0.5, 0.5), (0.70, 0.70)), record(1, (0.6, 0.6), (0.80, 0.80)),
-               record(2, (0.9, 0.9), (0.75, 0.75))]
+    history = [
+        record(0, (0.5, 0.5), (0.70, 0.70)),
+        record(1, (0.6, 0.6), (0.80, 0.80)),
+        record(2, (0.9, 0.9), (0.75, 0.75)),
+    ]
     assert ModelSelection("validation", "mean").best(history)["epoch"] == 1
     assert ModelSelection("test", "mean").best(history)["epoch"] == 2
     assert ModelSelection("last", "mean").best(history)["epoch"] == 2
@@ -43,8 +46,11 @@ def test_min_criterion_prefers_the_balanced_epoch():
 
 def test_ties_keep_the_earlier_epoch_and_early_stopping_counts_evaluations():
     selection = ModelSelection("validation", "mean", patience=2)
-    history = [record(0, (0, 0), (0.7, 0.7)), record(1, (0, 0), (0.8, 0.8)),
-               record(2, (0, 0), (0.8, 0.8))]
+    history = [
+        record(0, (0, 0), (0.7, 0.7)),
+        record(1, (0, 0), (0.8, 0.8)),
+        record(2, (0, 0), (0.8, 0.8)),
+    ]
     assert selection.best(history)["epoch"] == 1  # equal later: not an improvement
     assert not selection.improves(history[2], history[:2])
     assert selection.improves(history[1], history[:1]) and selection.improves(history[0], [])

@@ -6,8 +6,12 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_line_chart_is_well_formed_with_one_line_per_series():
-    svg = line_chart({"a<b": ([0, 0.5, 1], [1, 0.8, 0.6]), "c": ([0, 1], [0.2, 0.3])},
-                     x_label="recall", y_label="precision", title="t & u")
+    svg = line_chart(
+        {"a<b": ([0, 0.5, 1], [1, 0.8, 0.6]), "c": ([0, 1], [0.2, 0.3])},
+        x_label="recall",
+        y_label="precision",
+        title="t & u",
+    )
     root = ET.fromstring(svg)
     assert len(root.findall(f"{SVG}polyline")) == 2
     assert root.find(f"{SVG}title").text == "t & u"
@@ -19,12 +23,22 @@ def test_line_chart_is_well_formed_with_one_line_per_series():
 
 
 def test_log_x_and_bars():
-    svg = line_chart({"p": ([1, 10, 1000], [0.9, 0.8, 0.5])}, x_label="N", y_label="p",
-                     title="t", log_x=True)
+    svg = line_chart(
+        {"p": ([1, 10, 1000], [0.9, 0.8, 0.5])}, x_label="N", y_label="p", title="t", log_x=True
+    )
     ticks = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
     assert {"1", "10", "100", "1000"} <= set(ticks)
-    bars = ET.fromstring(bar_chart({"rel": [0.1, 0.5, 0.4], "irr": [0.6, 0.3, 0.1]},
-                                   x_label="d", y_label="share", title="h"))
-    heights = [float(r.get("height")) for r in bars.iter(f"{SVG}rect")
-               if r.get("fill") != "none" and float(r.get("width")) > 8.5]
+    bars = ET.fromstring(
+        bar_chart(
+            {"rel": [0.1, 0.5, 0.4], "irr": [0.6, 0.3, 0.1]},
+            x_label="d",
+            y_label="share",
+            title="h",
+        )
+    )
+    heights = [
+        float(r.get("height"))
+        for r in bars.iter(f"{SVG}rect")
+        if r.get("fill") != "none" and float(r.get("width")) > 8.5
+    ]
     assert len(heights) == 6 and max(heights) > 0

@@ -4,32 +4,74 @@ import numpy as np
 import pytest
 
 from ssah_tf.errors import UserError
-from ssah_tf.evaluation.tables import (build_tables, csv_text, group_rows, markdown,
-                                       paper_markdown, read_run)
+from ssah_tf.evaluation.tables import (
+    build_tables,
+    csv_text,
+    group_rows,
+    markdown,
+    paper_markdown,
+    read_run,
+)
 
 
-def write_run(folder, *, method="ssah", seed=0, bits=16, split="aaa", variant="all", k=None,
-              maps=None, dataset="mfeat", selected_on="validation", command=None):
+def write_run(
+    folder,
+    *,
+    method="ssah",
+    seed=0,
+    bits=16,
+    split="aaa",
+    variant="all",
+    k=None,
+    maps=None,
+    dataset="mfeat",
+    selected_on="validation",
+    command=None,
+):
     folder.mkdir(parents=True)
     suffix = "" if k is None else f"@{k}"
     record = {f"map_{d}{suffix}": v for d, v in (maps or {"i2t": 0.8, "t2i": 0.7}).items()}
-    record["setup"] = {"method": method, "dataset": dataset,
-                       "preset": "paper" if method == "ssah" else None,
-                       "backbone": "mlp" if method == "ssah" else None, "command": command}
-    record["protocol"] = {"map_variant": variant, "top_k": k, "ties": "stable",
-                          "empty_queries": "0", "selected_on": selected_on if method == "ssah"
-                          else None, "split_sha256": split, "bits": bits, "seed": seed,
-                          "queries": 200, "train": 1000, "database": 1800, "validation": 200}
+    record["setup"] = {
+        "method": method,
+        "dataset": dataset,
+        "preset": "paper" if method == "ssah" else None,
+        "backbone": "mlp" if method == "ssah" else None,
+        "command": command,
+    }
+    record["protocol"] = {
+        "map_variant": variant,
+        "top_k": k,
+        "ties": "stable",
+        "empty_queries": "0",
+        "selected_on": selected_on if method == "ssah" else None,
+        "split_sha256": split,
+        "bits": bits,
+        "seed": seed,
+        "queries": 200,
+        "train": 1000,
+        "database": 1800,
+        "validation": 200,
+    }
     (folder / "results.json").write_text(json.dumps(record))
     return str(folder)
 
 
 def test_seeds_make_one_cell_with_mean_and_sample_std(tmp_path):
-    runs = [write_run(tmp_path / f"s{s}", seed=s, maps={"i2t": v, "t2i": 0.5},
-                      command=f"ssah-train --dataset=mfeat --seed={s} --model_dir=r{s}")
-            for s, v in ((0, 0.80), (1, 0.84), (2, 0.88))]
-    runs += [write_run(tmp_path / f"b{s}", method="ssah-baseline", seed=s,
-                       maps={"i2t": 0.70, "t2i": 0.60}) for s in (0, 1)]
+    runs = [
+        write_run(
+            tmp_path / f"s{s}",
+            seed=s,
+            maps={"i2t": v, "t2i": 0.5},
+            command=f"ssah-train --dataset=mfeat --seed={s} --model_dir=r{s}",
+        )
+        for s, v in ((0, 0.80), (1, 0.84), (2, 0.88))
+    ]
+    runs += [
+        write_run(
+            tmp_path / f"b{s}", method="ssah-baseline", seed=s, maps={"i2t": 0.70, "t2i": 0.60}
+        )
+        for s in (0, 1)
+    ]
     rows = group_rows(read_run(r) for r in runs)
     ssah = next(r for r in rows if r.key[2] == "ssah")
     mean, std, n = ssah.stats("map_i2t")
@@ -73,13 +115,33 @@ def test_results_without_a_protocol_are_refused(tmp_path):
 
 
 def test_paper_layout_puts_ours_beside_the_paper(tmp_path):
-    runs = [write_run(tmp_path / f"s{s}", seed=s, dataset="mirflickr25k", k=None,
-                      maps={"i2t": 0.78 + 0.01 * s, "t2i": 0.8}) for s in (0, 1)]
+    runs = [
+        write_run(
+            tmp_path / f"s{s}",
+            seed=s,
+            dataset="mirflickr25k",
+            k=None,
+            maps={"i2t": 0.78 + 0.01 * s, "t2i": 0.8},
+        )
+        for s in (0, 1)
+    ]
     rows = group_rows(read_run(r) for r in runs)
-    paper = [{"dataset": "mirflickr25k", "backbone": "mlp", "bits": "16", "direction": "i2t",
-              "map": "0.782"},
-             {"dataset": "mirflickr25k", "backbone": "mlp", "bits": "32", "direction": "i2t",
-              "map": "0.790"}]
+    paper = [
+        {
+            "dataset": "mirflickr25k",
+            "backbone": "mlp",
+            "bits": "16",
+            "direction": "i2t",
+            "map": "0.782",
+        },
+        {
+            "dataset": "mirflickr25k",
+            "backbone": "mlp",
+            "bits": "32",
+            "direction": "i2t",
+            "map": "0.790",
+        },
+    ]
     text = paper_markdown(paper, rows)
     assert "| mirflickr25k (mlp) | i→t | 0.785 ± 0.007 (2) / 0.782 | — / 0.790 |" in text
     assert np.isclose(np.std([0.78, 0.79], ddof=1), 0.00707, atol=1e-5)

@@ -16,22 +16,42 @@ def fake_cnnf_new_layout(path, mean_shape=(1, 1, 3)):
 
     def conv(name, k, cin, cout, stride, pad):
         weights = np.empty((1, 2), dtype=object)
-        weights[0, 0] = rng.normal(0, .01, (k, k, cin, cout)).astype(np.float32)
+        weights[0, 0] = rng.normal(0, 0.01, (k, k, cin, cout)).astype(np.float32)
         weights[0, 1] = np.zeros((cout, 1), np.float32)
-        return {"name": name, "type": "conv", "stride": np.array([stride, stride], float),
-                "pad": np.array(pad, float), "weights": weights}
+        return {
+            "name": name,
+            "type": "conv",
+            "stride": np.array([stride, stride], float),
+            "pad": np.array(pad, float),
+            "weights": weights,
+        }
 
-    layers = [conv("conv1", 11, 3, 4, 4, [0, 0, 0, 0]), {"name": "relu1", "type": "relu"},
-              {"name": "norm1", "type": "lrn", "param": np.array([5, 2, 1e-4, .75])},
-              {"name": "pool1", "type": "pool", "method": "max", "pool": np.array([3, 3], float),
-               "stride": np.array([2, 2], float), "pad": np.array([0, 1, 0, 1], float)},
-              conv("fc6", 27, 4, 6, 1, 0), {"name": "relu6", "type": "relu"},
-              conv("fc8", 1, 6, 2, 1, 0), {"name": "prob", "type": "softmax"}]
+    layers = [
+        conv("conv1", 11, 3, 4, 4, [0, 0, 0, 0]),
+        {"name": "relu1", "type": "relu"},
+        {"name": "norm1", "type": "lrn", "param": np.array([5, 2, 1e-4, 0.75])},
+        {
+            "name": "pool1",
+            "type": "pool",
+            "method": "max",
+            "pool": np.array([3, 3], float),
+            "stride": np.array([2, 2], float),
+            "pad": np.array([0, 1, 0, 1], float),
+        },
+        conv("fc6", 27, 4, 6, 1, 0),
+        {"name": "relu6", "type": "relu"},
+        conv("fc8", 1, 6, 2, 1, 0),
+        {"name": "prob", "type": "softmax"},
+    ]
     cells = np.empty((1, len(layers)), dtype=object)
     for i, layer in enumerate(layers):
         cells[0, i] = layer
-    meta = {"normalization": {"averageImage": np.reshape([120.0, 110.0, 100.0], mean_shape),
-                              "imageSize": np.array([224, 224, 3], float)}}
+    meta = {
+        "normalization": {
+            "averageImage": np.reshape([120.0, 110.0, 100.0], mean_shape),
+            "imageSize": np.array([224, 224, 3], float),
+        }
+    }
     scipy.io.savemat(path, {"layers": cells, "meta": meta})
 
 
@@ -51,7 +71,15 @@ def test_cnnf_new_layout_loads(tmp_path):
 
 def test_cnnf_old_layout_golden_file(golden_dir):
     spec = read_cnnf_file(str(golden_dir / "fake_vgg_f_small.mat"))
-    assert [layer.index for layer in spec.layers if layer.kind == "conv"] == [0, 4, 8, 10, 12, 15, 17]
+    assert [layer.index for layer in spec.layers if layer.kind == "conv"] == [
+        0,
+        4,
+        8,
+        10,
+        12,
+        15,
+        17,
+    ]
     assert spec.mean_image.shape == (224, 224, 3) and spec.output_dim == 4096
 
 
@@ -64,5 +92,3 @@ def test_cnnf_errors_name_the_problem(tmp_path):
         read_cnnf_file(path)
     with pytest.raises(UserError, match="cnnf_path"):
         make_backbone("cnnf")
-
-

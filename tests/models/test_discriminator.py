@@ -20,9 +20,11 @@ def test_logits_and_gradients_equal_plain_dense_layers():
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(features)
         ours, reference = disc(features), plain(features)
-        loss_ours, loss_ref = tf.reduce_sum(ours ** 2), tf.reduce_sum(reference ** 2)
+        loss_ours, loss_ref = tf.reduce_sum(ours**2), tf.reduce_sum(reference**2)
     assert ours.shape == (5,)
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-6, atol=1e-6)
-    for a, b in zip(tape.gradient(loss_ours, [features] + disc.trainable_variables),
-                    tape.gradient(loss_ref, [features] + disc.trainable_variables)):
+    for a, b in zip(
+        tape.gradient(loss_ours, [features] + disc.trainable_variables),
+        tape.gradient(loss_ref, [features] + disc.trainable_variables),
+    ):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

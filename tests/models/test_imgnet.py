@@ -20,8 +20,6 @@ def test_vgg19_backbone_random_then_from_local_file(tmp_path, caplog):
     assert random(x).shape == (1, 4096)
 
 
-
-
 def test_mlp_backbone_standardises_its_inputs_inside_and_the_heads_shape():
     from ssah_tf.models import ImgNet
     from ssah_tf.models.imgnet import MLPBackbone
@@ -32,8 +30,11 @@ def test_mlp_backbone_standardises_its_inputs_inside_and_the_heads_shape():
     plain = MLPBackbone(3, 8)
     plain.hidden.set_weights(backbone.hidden.get_weights())
     x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
-    np.testing.assert_allclose(backbone(x).numpy(),
-                               plain(((x - mean) / scale).astype(np.float32)).numpy(), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        backbone(x).numpy(),
+        plain(((x - mean) / scale).astype(np.float32)).numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     out = ImgNet(backbone=backbone, bits=4, num_labels=2, semantic_dim=5)(x)
     assert out.hash.shape == (4, 4) and out.feature.shape == (4, 5) and out.label.shape == (4, 2)

@@ -14,11 +14,10 @@ def test_initialisation_is_normal_with_stddev_0_01():
             assert abs(values.std() - 0.01) < 5e-4 and abs(values.mean()) < 5e-4, variable.path
 
 
-
-
 def test_heads_shapes_and_ranges():
-    net = LabNet(num_labels=5, bits=16, semantic_dim=32, hidden_dim=64,
-                 init=Initialization(scheme="glorot"))
+    net = LabNet(
+        num_labels=5, bits=16, semantic_dim=32, hidden_dim=64, init=Initialization(scheme="glorot")
+    )
     out = net(np.eye(5, dtype=np.float32))
     assert out.hash.shape == (5, 16) and out.feature.shape == (5, 32) and out.label.shape == (5, 5)
     assert np.all(np.abs(out.hash.numpy()) < 1)  # tanh codes

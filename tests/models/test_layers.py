@@ -16,9 +16,12 @@ def test_lrn_value_and_gradient_equal_tensorflows_lrn_op(shape):
     weights = tf.constant(rng.standard_normal(shape).astype(np.float32))
     as_4d = lambda t: tf.reshape(t, (1, 1, -1, shape[-1])) if len(shape) == 2 else t
     results = []
-    for lrn in (lambda t: local_response_norm(t),
-                lambda t: tf.reshape(tf.nn.local_response_normalization(as_4d(t), 2, 2.0, 1e-4, 0.75),
-                                     shape)):
+    for lrn in (
+        lambda t: local_response_norm(t),
+        lambda t: tf.reshape(
+            tf.nn.local_response_normalization(as_4d(t), 2, 2.0, 1e-4, 0.75), shape
+        ),
+    ):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = lrn(x)
@@ -59,9 +62,8 @@ def numpy_bilinear_tf1(x, out_len):
 
 def test_tf1_bilinear_matches_the_legacy_kernel():
     x = np.random.default_rng(0).normal(size=(1, 1, 7, 1)).astype(np.float32)
-    legacy = tf.raw_ops.ResizeBilinear(images=x, size=[1, 23], align_corners=False,
-                                       half_pixel_centers=False).numpy()[0, 0, :, 0]
+    legacy = tf.raw_ops.ResizeBilinear(
+        images=x, size=[1, 23], align_corners=False, half_pixel_centers=False
+    ).numpy()[0, 0, :, 0]
     np.testing.assert_allclose(tf1_bilinear_matrix(7, 23) @ x[0, 0, :, 0], legacy, atol=1e-6)
     np.testing.assert_allclose(numpy_bilinear_tf1(x[0, 0, :, 0], 23), legacy, atol=1e-6)
-
-

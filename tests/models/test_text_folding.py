@@ -18,7 +18,7 @@ def test_band_tables_reproduce_the_dense_product(shape, block):
     matrix = np.zeros(shape, np.float32)
     for r in range(rows):
         start = (r * cols) // rows
-        matrix[r, start:min(cols, start + 3)] = rng.random(min(cols, start + 3) - start)
+        matrix[r, start : min(cols, start + 3)] = rng.random(min(cols, start + 3) - start)
     x = rng.random((cols, 6)).astype(np.float32)
     columns, coefficients = _band_tables(matrix, block)
     blocked = np.einsum("bpw,bwh->bph", coefficients, x[columns]).reshape(-1, 6)[:rows]
@@ -55,8 +55,9 @@ def _reference_outputs(net, text):
 
 @pytest.mark.parametrize("windows", [RELEASE_WINDOWS, PAPER_WINDOWS])
 def test_txtnet_outputs_and_gradients_equal_the_unfolded_network(windows):
-    net = TxtNet(text_dim=120, num_labels=5, bits=16, windows=windows, hidden_dim=64,
-                 semantic_dim=32)
+    net = TxtNet(
+        text_dim=120, num_labels=5, bits=16, windows=windows, hidden_dim=64, semantic_dim=32
+    )
     for scale in net.fusion.scales:  # large enough that every branch is active
         scale.assign(1.5)
     text = tf.constant((np.random.default_rng(0).random((9, 120)) < 0.2).astype(np.float32))
@@ -65,19 +66,27 @@ def test_txtnet_outputs_and_gradients_equal_the_unfolded_network(windows):
     for forward in (net, lambda t: _reference_outputs(net, t)):
         with tf.GradientTape() as tape:
             out = forward(text)
-            loss = tf.reduce_sum(out.hash * weights) + tf.reduce_sum(out.feature) \
+            loss = (
+                tf.reduce_sum(out.hash * weights)
+                + tf.reduce_sum(out.feature)
                 + tf.reduce_sum(out.label)
+            )
         results.append((out, tape.gradient(loss, net.trainable_variables)))
     (folded, folded_grads), (plain, plain_grads) = results
     for a, b in zip(plain, folded):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0,
-                                   atol=1e-5 * max(1e-3, float(np.abs(a.numpy()).max())))
+        np.testing.assert_allclose(
+            b.numpy(), a.numpy(), rtol=0, atol=1e-5 * max(1e-3, float(np.abs(a.numpy()).max()))
+        )
     assert np.abs(plain.hash.numpy()).max() > 1e-3  # a non-trivial output
     for variable, a, b in zip(net.trainable_variables, plain_grads, folded_grads):
         scale = max(1e-6, float(np.abs(a.numpy()).max()))
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0, atol=2e-5 * scale,
-                                   err_msg=variable.path)
+        np.testing.assert_allclose(
+            b.numpy(), a.numpy(), rtol=0, atol=2e-5 * scale, err_msg=variable.path
+        )
     # Every branch scalar gets a gradient (the branches are live).
-    scale_grads = [float(g.numpy()) for v, g in zip(net.trainable_variables, folded_grads)
-                   if "scale_w" in v.path]
+    scale_grads = [
+        float(g.numpy())
+        for v, g in zip(net.trainable_variables, folded_grads)
+        if "scale_w" in v.path
+    ]
     assert len(scale_grads) == len(windows) and all(abs(g) > 0 for g in scale_grads)

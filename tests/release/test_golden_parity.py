@@ -14,15 +14,30 @@ from ssah_tf import losses
 from ssah_tf.bits import pack_label_bits
 from ssah_tf.release import load_release_checkpoint
 from ssah_tf.training.optimizers import make_stage_optimizers, stage_variables
-from ssah_tf.training.steps import (DiscriminatorInputs, GeneratorInputs, discriminator_step,
-                                    discriminator_terms, generator_step, generator_terms,
-                                    term_names)
+from ssah_tf.training.steps import (
+    DiscriminatorInputs,
+    GeneratorInputs,
+    discriminator_step,
+    discriminator_terms,
+    generator_step,
+    generator_terms,
+    term_names,
+)
 
 RTOL = 1e-5
-TERM_NAMES = {"feature_pair": "pair_fea", "hash_pair": "pair_hsh", "quantization": "quant",
-              "label": "label", "adversarial": "adver"}
-DISCRIMINATOR_INPUTS = {"IL": "I_fea_batch", "L1": "L_fea_batch", "TL": "T_fea_batch",
-                        "L2": "L_fea_batch"}
+TERM_NAMES = {
+    "feature_pair": "pair_fea",
+    "hash_pair": "pair_hsh",
+    "quantization": "quant",
+    "label": "label",
+    "adversarial": "adver",
+}
+DISCRIMINATOR_INPUTS = {
+    "IL": "I_fea_batch",
+    "L1": "L_fea_batch",
+    "TL": "T_fea_batch",
+    "L2": "L_fea_batch",
+}
 
 
 def rel_err(actual, expected):
@@ -40,14 +55,20 @@ class Golden:
         self.cfg = json.loads((golden_dir / "config.json").read_text())
         g = self.g
         self.models = load_release_checkpoint(
-            str(golden_dir / "checkpoint/Flickr_16/SSAH-0"), str(golden_dir / "fake_vgg_f_small.mat"),
-            bits=self.cfg["bit"], num_labels=self.cfg["numClass"], text_dim=self.cfg["dimTxt"])
+            str(golden_dir / "checkpoint/Flickr_16/SSAH-0"),
+            str(golden_dir / "fake_vgg_f_small.mat"),
+            bits=self.cfg["bit"],
+            num_labels=self.cfg["numClass"],
+            text_dim=self.cfg["dimTxt"],
+        )
         batch = self.cfg["batch_size"]
         self.labels_in = g["in__label_input"].reshape(batch, -1)
         self.text_in = g["in__text_input"].reshape(batch, -1)
         self.image_in = g["in__image_input"]
-        self.features = {k: g["in__" + k].reshape(batch, -1)
-                         for k in ("I_fea_batch", "T_fea_batch", "L_fea_batch")}
+        self.features = {
+            k: g["in__" + k].reshape(batch, -1)
+            for k in ("I_fea_batch", "T_fea_batch", "L_fea_batch")
+        }
 
     # The golden feeds every input of the release's loss graph: the LabNet banks, B,
     # the discriminators' features. The trainer builds them from its state
@@ -62,53 +83,93 @@ class Golden:
     def inputs(self, which):
         g = self.g
         bits = tf.constant(pack_label_bits(g["aux__train_L"]))
-        sim = losses.similarity_from_bits(bits, tf.gather(bits, g["aux__batch_index"]),
-                                          tf.constant(self.models.config.loss.similarity_value))
-        features = {"l": None, "i": self.features["I_fea_batch"],
-                    "t": self.features["T_fea_batch"]}[which]
-        return GeneratorInputs(sim=sim, lab_feature_bank=g["in__L_fea"], lab_hash_bank=g["in__H"],
-                               quant_target=g["in__B_batch"], adversarial_features=features)
+        sim = losses.similarity_from_bits(
+            bits,
+            tf.gather(bits, g["aux__batch_index"]),
+            tf.constant(self.models.config.loss.similarity_value),
+        )
+        features = {
+            "l": None,
+            "i": self.features["I_fea_batch"],
+            "t": self.features["T_fea_batch"],
+        }[which]
+        return GeneratorInputs(
+            sim=sim,
+            lab_feature_bank=g["in__L_fea"],
+            lab_hash_bank=g["in__H"],
+            quant_target=g["in__B_batch"],
+            adversarial_features=features,
+        )
 
     def generator_kwargs(self, which):
         m = self.models
         net = {"l": m.labnet, "i": m.imgnet, "t": m.txtnet}[which]
         disc = {"l": None, "i": m.discriminators["IL"], "t": m.discriminators["TL"]}[which]
-        return dict(net=net, batch=self.batch(which), inputs=lambda _: self.inputs(which),
-                    config=m.config.loss, discriminator=disc)
+        return dict(
+            net=net,
+            batch=self.batch(which),
+            inputs=lambda _: self.inputs(which),
+            config=m.config.loss,
+            discriminator=disc,
+        )
 
     def generator_terms(self, which):
         kwargs = self.generator_kwargs(which)
-        return generator_terms({"l": "lab", "i": "img", "t": "txt"}[which], kwargs.pop("net"),
-                               kwargs.pop("batch"), **kwargs)
+        return generator_terms(
+            {"l": "lab", "i": "img", "t": "txt"}[which],
+            kwargs.pop("net"),
+            kwargs.pop("batch"),
+            **kwargs,
+        )
 
     def discriminator_inputs(self):
         f = self.features
-        return DiscriminatorInputs(image_features=f["I_fea_batch"], text_features=f["T_fea_batch"],
-                                   label_features=f["L_fea_batch"])
+        return DiscriminatorInputs(
+            image_features=f["I_fea_batch"],
+            text_features=f["T_fea_batch"],
+            label_features=f["L_fea_batch"],
+        )
 
     def discriminator_terms(self):
-        return discriminator_terms(self.discriminator_inputs(),
-                                   discriminators=self.models.discriminators,
-                                   form=self.models.config.loss.adversarial_form)
+        return discriminator_terms(
+            self.discriminator_inputs(),
+            discriminators=self.models.discriminators,
+            form=self.models.config.loss.adversarial_form,
+        )
 
     def step(self, stage, optimizer, variables):
         """One optimizer step of ``stage`` through the training step functions."""
         if stage == "dis":
-            discriminator_step(self.discriminator_inputs(), discriminators=self.models.discriminators,
-                               form=self.models.config.loss.adversarial_form, optimizer=optimizer,
-                               variables=variables, term_order=term_names("dis", True, True))
+            discriminator_step(
+                self.discriminator_inputs(),
+                discriminators=self.models.discriminators,
+                form=self.models.config.loss.adversarial_form,
+                optimizer=optimizer,
+                variables=variables,
+                term_order=term_names("dis", True, True),
+            )
             return
         which = stage[0]
         kwargs = self.generator_kwargs(which)
-        generator_step(stage, kwargs.pop("net"), kwargs.pop("batch"), optimizer=optimizer,
-                       variables=variables, term_order=term_names(stage, True, True), **kwargs)
+        generator_step(
+            stage,
+            kwargs.pop("net"),
+            kwargs.pop("batch"),
+            optimizer=optimizer,
+            variables=variables,
+            term_order=term_names(stage, True, True),
+            **kwargs,
+        )
 
     def errors(self, prefix):
         """Relative error of every output and loss term recorded under ``prefix``."""
         g, m = self.g, self.models
         errs = {}
-        for net, x, s in ((m.labnet, self.labels_in, "L"), (m.imgnet, self.image_in, "I"),
-                          (m.txtnet, self.text_in, "T")):
+        for net, x, s in (
+            (m.labnet, self.labels_in, "L"),
+            (m.imgnet, self.image_in, "I"),
+            (m.txtnet, self.text_in, "T"),
+        ):
             out = net(x)
             errs[f"Fea_{s}"] = rel_err(out.feature, g[f"{prefix}__Fea_{s}"])
             errs[f"Hsh_{s}"] = rel_err(out.hash, g[f"{prefix}__Hsh_{s}"])
@@ -119,10 +180,12 @@ class Golden:
         for level in (1, 2, 3, 6, 10):
             channel = 1 + m.txtnet.fusion.windows.index(5 * level)
             errs[f"interp_level{level}"] = rel_err(
-                fused[:, :, channel], g[f"{prefix}__interp_level{level}"][:, 0, :, 0])
+                fused[:, :, channel], g[f"{prefix}__interp_level{level}"][:, 0, :, 0]
+            )
         for key, feat in DISCRIMINATOR_INPUTS.items():
-            errs[f"isfrom_{key}"] = rel_err(m.discriminators[key](self.features[feat]),
-                                            g[f"{prefix}__isfrom_{key}"])
+            errs[f"isfrom_{key}"] = rel_err(
+                m.discriminators[key](self.features[feat]), g[f"{prefix}__isfrom_{key}"]
+            )
         for which in "lit":
             terms = self.generator_terms(which)
             errs[f"loss_{which}"] = rel_err(terms["total"], g[f"{prefix}__loss_{which}"])
@@ -159,7 +222,8 @@ def test_one_step_of_each_stage_in_release_order(golden):
     # The release's image/text steps also move D_IL / D_TL (generator_moves_discriminator).
     assert m.config.loss.generator_moves_discriminator
     stage_vars = stage_variables(
-        m.networks, generator_moves_discriminator=m.config.loss.generator_moves_discriminator)
+        m.networks, generator_moves_discriminator=m.config.loss.generator_moves_discriminator
+    )
     optimizers = make_stage_optimizers(m.config.optimizer, stage_vars)
     assert optimizers["lab"] is optimizers["img"] is optimizers["txt"]
     start = {name: v.numpy().copy() for name, v in m.variables.items()}
@@ -171,8 +235,12 @@ def test_one_step_of_each_stage_in_release_order(golden):
         powers = golden.cfg["beta_powers"][f"after_{stage}"]
         opt = optimizers[stage]
         key = "" if stage != "dis" else "_1"
-        assert float(opt.beta1_power.numpy()) == pytest.approx(powers["beta1_power" + key], rel=1e-7)
-        assert float(opt.beta2_power.numpy()) == pytest.approx(powers["beta2_power" + key], rel=1e-7)
+        assert float(opt.beta1_power.numpy()) == pytest.approx(
+            powers["beta1_power" + key], rel=1e-7
+        )
+        assert float(opt.beta2_power.numpy()) == pytest.approx(
+            powers["beta2_power" + key], rel=1e-7
+        )
         errs = golden.errors(f"after_{stage}")
         # After the lab step (lr 1e-2) one element of Fea_L is a near-cancellation
         # (0.00095 from terms summing to 0.5 in magnitude): the golden, from TF1's
@@ -194,7 +262,9 @@ def test_one_step_of_each_stage_in_release_order(golden):
             elif variable.numpy().size <= 4096:
                 assert not np.any(change), f"{stage} moved {name}, the release did not"
     moved = [n for n in m.variables if np.any(m.variables[n].numpy() != start[n])]
-    assert any(n.startswith("disnet_IL/") for n in moved) and any(n.startswith("disnet_TL/") for n in moved)
+    assert any(n.startswith("disnet_IL/") for n in moved) and any(
+        n.startswith("disnet_TL/") for n in moved
+    )
 
 
 def test_fea_l_cancellation_is_golden_rounding(golden_dir):
@@ -206,8 +276,8 @@ def test_fea_l_cancellation_is_golden_rounding(golden_dir):
     fresh.step("lab", opt, m.labnet.trainable_variables)
     w = [v.numpy().astype(np.float64) for v in m.labnet.trainable_variables]
     hidden = np.maximum(fresh.labels_in @ w[0] + w[1], 0)
-    square = np.pad(hidden ** 2, ((0, 0), (2, 2)))
-    window = sum(square[:, i:i + hidden.shape[1]] for i in range(5))
+    square = np.pad(hidden**2, ((0, 0), (2, 2)))
+    window = sum(square[:, i : i + hidden.shape[1]] for i in range(5))
     hidden = hidden / (2.0 + 1e-4 * window) ** 0.75
     reference = np.maximum(hidden @ w[2] + w[3], 0)
     ours = m.labnet(fresh.labels_in).feature.numpy()

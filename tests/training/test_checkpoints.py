@@ -16,7 +16,9 @@ class _FailingManager:
 
     def save(self, checkpoint_number):
         os.makedirs(os.path.join(self.directory, f"ckpt-{checkpoint_number}_temp"))
-        open(os.path.join(self.directory, f"ckpt-{checkpoint_number}_temp", "part-00000"), "w").close()
+        open(
+            os.path.join(self.directory, f"ckpt-{checkpoint_number}_temp", "part-00000"), "w"
+        ).close()
         open(os.path.join(self.directory, "ckpt-7.index.tempstate123"), "w").close()
         raise tf.errors.ResourceExhaustedError(None, None, "No space left on device [Op:SaveV2]")
 

@@ -3,8 +3,12 @@
 import numpy as np
 import tensorflow as tf
 
-from ssah_tf.training.divergence import (FiniteGuard, divergence_advice, loss_message,
-                                         weights_message)
+from ssah_tf.training.divergence import (
+    FiniteGuard,
+    divergence_advice,
+    loss_message,
+    weights_message,
+)
 
 
 class Bank:
@@ -30,9 +34,14 @@ def test_messages_name_the_stage_the_terms_and_the_setting():
     assert advice == "lower `lr_img`"
     release = divergence_advice("txt", fixed_rates=True, pairwise_form="squared_residual")
     assert "`schedule=paper`" in release and "`pairwise_form=nll`" in release
-    line = loss_message(network="img", names=["hash_pair", "label", "total"],
-                        sums=np.array([np.nan, 1.0, np.inf]), where="epoch 2, stage img[0]",
-                        advice=advice, latest="RUN/checkpoints/ckpt-40")
+    line = loss_message(
+        network="img",
+        names=["hash_pair", "label", "total"],
+        sums=np.array([np.nan, 1.0, np.inf]),
+        where="epoch 2, stage img[0]",
+        advice=advice,
+        latest="RUN/checkpoints/ckpt-40",
+    )
     assert line.startswith("training diverged: ImgNet's loss terms hash_pair nan, total inf")
     assert "epoch 2, stage img[0]; lower `lr_img`" in line and "ckpt-40 is intact" in line
     weights = weights_message(networks=["txt"], step=12, advice=advice, latest=None)

@@ -4,8 +4,14 @@ import json
 
 import numpy as np
 
-from ssah_tf.training.hooks import (BestCheckpoint, EvaluationRecords, EvaluationReport,
-                                    PassReport, default_evaluation_hooks, default_pass_hooks)
+from ssah_tf.training.hooks import (
+    BestCheckpoint,
+    EvaluationRecords,
+    EvaluationReport,
+    PassReport,
+    default_evaluation_hooks,
+    default_pass_hooks,
+)
 from ssah_tf.training.schedules import StagePlan
 from tests.conftest import get_strategy
 from tests.training.tiny import tiny_trainer
@@ -13,9 +19,13 @@ from tests.training.tiny import tiny_trainer
 
 def test_a_trainer_calls_its_hooks_after_every_pass_and_evaluation(tmp_path):
     seen = []
-    trainer = tiny_trainer(tmp_path, get_strategy(1), epochs=1,
-                           pass_hooks=[lambda t, r: seen.append(("pass", r.stage.network))],
-                           evaluation_hooks=[lambda t, r: seen.append(("eval", r.improved))])
+    trainer = tiny_trainer(
+        tmp_path,
+        get_strategy(1),
+        epochs=1,
+        pass_hooks=[lambda t, r: seen.append(("pass", r.stage.network))],
+        evaluation_hooks=[lambda t, r: seen.append(("eval", r.improved))],
+    )
     trainer.train()
     passes = [x for kind, x in seen if kind == "pass"]
     assert passes == ["lab", "img", "txt", "dis"]  # the paper schedule, one pass each
@@ -27,9 +37,14 @@ def test_a_trainer_calls_its_hooks_after_every_pass_and_evaluation(tmp_path):
 def test_default_hooks_write_the_records_and_the_best_checkpoint(tmp_path):
     trainer = tiny_trainer(tmp_path, get_strategy(1), epochs=1)
     assert [type(h).__name__ for h in default_pass_hooks()] == [
-        "CollapseCheck", "OverflowWarning", "PassSummaries", "ProgressLine"]
+        "CollapseCheck",
+        "OverflowWarning",
+        "PassSummaries",
+        "ProgressLine",
+    ]
     assert [type(h).__name__ for h in trainer.evaluation_hooks] == [
-        type(h).__name__ for h in default_evaluation_hooks()]
+        type(h).__name__ for h in default_evaluation_hooks()
+    ]
     trainer.train()
     record = json.loads((tmp_path / "eval" / "epoch_0000.json").read_text())
     assert record["best_so_far"] and "selection_value" in record
@@ -44,7 +59,16 @@ def test_default_hooks_write_the_records_and_the_best_checkpoint(tmp_path):
 
 
 def test_pass_report_terms():
-    report = PassReport(epoch=0, stage=StagePlan("dis", 0, 1, 1e-4), pass_index=0,
-                        names=["IL", "total"], means=np.array([0.5, 0.75]), seconds=1.0, step=3,
-                        monitored=None, stopped=False, remaining_stages=[])
+    report = PassReport(
+        epoch=0,
+        stage=StagePlan("dis", 0, 1, 1e-4),
+        pass_index=0,
+        names=["IL", "total"],
+        means=np.array([0.5, 0.75]),
+        seconds=1.0,
+        step=3,
+        monitored=None,
+        stopped=False,
+        remaining_stages=[],
+    )
     assert report.terms == {"IL": 0.5, "total": 0.75} and not report.generator

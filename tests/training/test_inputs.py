@@ -14,8 +14,9 @@ def test_shuffled_pass_has_no_repeats_and_permutation_prefix_may_repeat():
     rng = tf.random.Generator.from_seed(0)
     table = draw_pass_table(rng, num_items=20, steps=4, batch_size=5, sampling="shuffled_pass")
     assert table.shape == (4, 5) and len(np.unique(table.numpy())) == 20
-    table = draw_pass_table(rng, num_items=20, steps=50, batch_size=5,
-                            sampling="permutation_prefix").numpy()
+    table = draw_pass_table(
+        rng, num_items=20, steps=50, batch_size=5, sampling="permutation_prefix"
+    ).numpy()
     assert all(len(np.unique(row)) == 5 for row in table)  # within a step: a permutation
     assert len(np.unique(table)) == 20 and table.size == 250  # across steps: repeats
     with pytest.raises(ValueError):
@@ -34,9 +35,13 @@ def test_every_network_gets_the_same_batch_form(tmp_path):
     row = tf.constant([4, 1, 0, 6, 2, 3, 5, 7], tf.int64)
     strategy = trainer.strategy
     data, train = trainer.data, trainer.train_index
-    for network, source in (("lab", data.labels), ("txt", data.texts),
-                            ("img", trainer.feature_matrix), ("dis", None)):
-        batch = strategy.run(lambda: trainer.inputs.batch(network, row))
+    for network, source in (
+        ("lab", data.labels),
+        ("txt", data.texts),
+        ("img", trainer.feature_matrix),
+        ("dis", None),
+    ):
+        batch = strategy.run(lambda network=network: trainer.inputs.batch(network, row))
         np.testing.assert_array_equal(batch["index"], row)
         np.testing.assert_array_equal(batch["labels"], data.labels[train[row.numpy()]])
         if source is None:
@@ -50,5 +55,6 @@ def test_two_replicas_take_their_own_halves(tmp_path):
     trainer = tiny_trainer(tmp_path, strategy, eval_every=0)
     row = tf.constant(np.arange(8), tf.int64)
     parts = strategy.experimental_local_results(
-        strategy.run(lambda: trainer.inputs.batch("lab", row)["index"]))
+        strategy.run(lambda: trainer.inputs.batch("lab", row)["index"])
+    )
     assert [p.numpy().tolist() for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7]]

@@ -23,8 +23,9 @@ def test_two_replicas_match_one(tmp_path, preset):
     """Every stage (lab, img, txt, dis) for one epoch: same weights and banks."""
     results = []
     for name, strategy in (("one", one_device()), ("two", two_replicas())):
-        trainer = tiny_trainer(tmp_path / name, strategy, preset=preset, schedule="paper",
-                               passes=2, eval_every=0)
+        trainer = tiny_trainer(
+            tmp_path / name, strategy, preset=preset, schedule="paper", passes=2, eval_every=0
+        )
         trainer.train()
         results.append(state(trainer))
     one, two = results
@@ -37,13 +38,18 @@ def test_two_replicas_match_one(tmp_path, preset):
 
 
 def test_release_training_moves_discriminators_in_generator_stages(tmp_path):
-    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="release",
-                           eval_every=0)
+    trainer = tiny_trainer(
+        tmp_path, one_device(), preset="release", schedule="release", eval_every=0
+    )
     d_il = trainer.networks.discriminators["IL"]
-    assert all(any(v is w for w in trainer.stage_variables["img"]) for v in d_il.trainable_variables)
+    assert all(
+        any(v is w for w in trainer.stage_variables["img"]) for v in d_il.trainable_variables
+    )
     paper = tiny_trainer(tmp_path / "p", one_device(), preset="paper", eval_every=0)
-    assert not any(any(v is w for w in paper.stage_variables["img"])
-                   for v in paper.networks.discriminators["IL"].trainable_variables)
+    assert not any(
+        any(v is w for w in paper.stage_variables["img"])
+        for v in paper.networks.discriminators["IL"].trainable_variables
+    )
 
 
 def test_text_only_training_reports_existing_directions(tmp_path):
@@ -113,13 +119,19 @@ def epoch_steps(trainer):
 def test_paper_selection_reads_validation_never_test(tmp_path):
     trainer = tiny_trainer(tmp_path, one_device(), epochs=3)
     assert trainer.split.validation is not None and trainer.config.run.select_on == "validation"
-    scripted_evaluations(trainer, validation=[(0.5, 0.5), (0.7, 0.7), (0.6, 0.6)],
-                         test=[(0.9, 0.9), (0.1, 0.1), (0.95, 0.95)])
+    scripted_evaluations(
+        trainer,
+        validation=[(0.5, 0.5), (0.7, 0.7), (0.6, 0.6)],
+        test=[(0.9, 0.9), (0.1, 0.1), (0.95, 0.95)],
+    )
     results = trainer.train()
     assert results["selected_on"] == "validation" and results["selected_epoch"] == 1
     # The top-level figures are the selected epoch's test mAPs, the last epoch's beside them.
     assert results["map_i2t"] == 0.1 and results["last_epoch"] == {
-        "epoch": 2, "map_i2t": 0.95, "map_t2i": 0.95}
+        "epoch": 2,
+        "map_i2t": 0.95,
+        "map_t2i": 0.95,
+    }
     assert results["validation"] == {"map_i2t": 0.7, "map_t2i": 0.7}
     assert best_step(tmp_path) == 2 * epoch_steps(trainer)  # best/ holds epoch 1
     stored = json.loads((tmp_path / "results.json").read_text())
@@ -141,8 +153,11 @@ def test_held_out_training_items_are_never_trained_on(tmp_path):
     from tests.training.tiny import tiny_data
 
     data = tiny_data()
-    split = with_validation(checked_split(np.arange(12), np.arange(12, 60), np.arange(12, 60),
-                                          num_items=60, where="t"), 6, seed=0)
+    split = with_validation(
+        checked_split(np.arange(12), np.arange(12, 60), np.arange(12, 60), num_items=60, where="t"),
+        6,
+        seed=0,
+    )
     assert split.validation_from == "train"
     trainer = tiny_trainer(tmp_path, one_device(), data=data, split=split, epochs=2)
     drawn = []
@@ -169,8 +184,12 @@ def test_early_stopping_ends_training_and_resume_honours_it(tmp_path):
     scripted_evaluations(trainer, validation, test)
     results = trainer.train()
     # Epochs 2 and 3 did not beat epoch 1: stopped after epoch 3, epochs 4-5 never ran.
-    assert results["stopped"] == {"reason": "early_stopping", "patience": 2, "best_epoch": 1,
-                                  "last_epoch": 3}
+    assert results["stopped"] == {
+        "reason": "early_stopping",
+        "patience": 2,
+        "best_epoch": 1,
+        "last_epoch": 3,
+    }
     assert int(trainer.state.epoch.numpy()) == 4 and results["selected_epoch"] == 1
     step = int(trainer.global_step.numpy())
     # Resuming the stopped run trains nothing (and evaluates nothing again).
@@ -178,7 +197,9 @@ def test_early_stopping_ends_training_and_resume_honours_it(tmp_path):
     resumed.restore_or_initialize(resume=True, init_from=None)
     scripted_evaluations(resumed, validation, test)
     again = resumed.train()
-    assert int(resumed.global_step.numpy()) == step and again["stopped"]["reason"] == "early_stopping"
+    assert (
+        int(resumed.global_step.numpy()) == step and again["stopped"]["reason"] == "early_stopping"
+    )
     assert len(list((tmp_path / "eval").iterdir())) == 4
     # A larger patience continues it: epoch 4 is a new best, then 5 runs out the epochs.
     longer = tiny_trainer(tmp_path, one_device(), epochs=6, early_stopping_patience=5)
@@ -239,13 +260,23 @@ def test_jit_compile_matches_and_mixed_precision_is_close(tmp_path):
     differs) yet stays close, with every variable still float32."""
     strategy = get_strategy(2)
     states = {}
-    for name, kwargs in (("plain", {}), ("jit", {"jit_compile": True}),
-                         ("bf16", {"mixed_precision": True})):
+    for name, kwargs in (
+        ("plain", {}),
+        ("jit", {"jit_compile": True}),
+        ("bf16", {"mixed_precision": True}),
+    ):
         # N(0, 0.01) biases: the bound below is relative to each tensor's largest value,
         # and zero-initialised biases are still ~1e-3 after these few steps.
-        trainer = tiny_trainer(tmp_path / name, strategy, preset="paper", schedule="paper",
-                               passes=2, eval_every=0,
-                               ssah_overrides={"init_scheme": "normal"}, **kwargs)
+        trainer = tiny_trainer(
+            tmp_path / name,
+            strategy,
+            preset="paper",
+            schedule="paper",
+            passes=2,
+            eval_every=0,
+            ssah_overrides={"init_scheme": "normal"},
+            **kwargs,
+        )
         trainer.train()
         states[name] = state(trainer)
         if name == "bf16":
@@ -255,11 +286,10 @@ def test_jit_compile_matches_and_mixed_precision_is_close(tmp_path):
     largest_bf16_gap = 0.0
     for key in plain:
         scale = max(np.abs(plain[key]).max(), 1e-3)
-        np.testing.assert_allclose(states["jit"][key], plain[key], rtol=0, atol=2e-5 * scale,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            states["jit"][key], plain[key], rtol=0, atol=2e-5 * scale, err_msg=key
+        )
         gap = np.abs(states["bf16"][key] - plain[key]).max() / scale
         assert gap < 0.05, key  # bf16 keeps 8 bits of mantissa: ~0.4 % per product
         largest_bf16_gap = max(largest_bf16_gap, gap)
     assert largest_bf16_gap > 1e-4  # bf16 was actually used
-
-

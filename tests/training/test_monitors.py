@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssah_tf.training.monitors import (CollapseMonitor, code_concentration,
-                                       dead_feature_fraction, pairwise_zero_value)
+from ssah_tf.training.monitors import (
+    CollapseMonitor,
+    code_concentration,
+    dead_feature_fraction,
+    pairwise_zero_value,
+)
 from tests.conftest import get_strategy
 from tests.training.tiny import state, tiny_trainer
 
@@ -18,9 +22,12 @@ def one_device():
 
 def test_zero_values_by_hand():
     # 10 items x batch 4 = 40 pairs: softplus(0) = ln 2 each; release: 0.5 * (ln 2)^2 each.
-    assert pairwise_zero_value(num_items=10, batch_size=4, form="nll") == pytest.approx(40 * math.log(2))
-    assert pairwise_zero_value(num_items=10, batch_size=4, form="squared_residual",
-                               squares_factor=0.5) == pytest.approx(20 * math.log(2) ** 2)
+    assert pairwise_zero_value(num_items=10, batch_size=4, form="nll") == pytest.approx(
+        40 * math.log(2)
+    )
+    assert pairwise_zero_value(
+        num_items=10, batch_size=4, form="squared_residual", squares_factor=0.5
+    ) == pytest.approx(20 * math.log(2) ** 2)
 
 
 def test_measures():
@@ -33,8 +40,12 @@ def test_measures():
 
 
 def _monitor(**kw):
-    return CollapseMonitor(pairwise_form="nll", squares_factor=1.0, init_scheme=kw.get(
-        "init", "glorot"), release_schedule=kw.get("release", False))
+    return CollapseMonitor(
+        pairwise_form="nll",
+        squares_factor=1.0,
+        init_scheme=kw.get("init", "glorot"),
+        release_schedule=kw.get("release", False),
+    )
 
 
 def _check(monitor, *, ratio=(0.6, 0.5), features=None, hashes=None, **kw):
@@ -42,9 +53,16 @@ def _check(monitor, *, ratio=(0.6, 0.5), features=None, hashes=None, **kw):
     zero = pairwise_zero_value(num_items=100, batch_size=10, form="nll")
     features = rng.random((50, 8)) if features is None else features
     hashes = rng.normal(size=(50, 16)) if hashes is None else hashes
-    return monitor.check("lab", terms={"feature_pair": ratio[0] * zero, "hash_pair": ratio[1] * zero},
-                         num_items=100, batch_size=10, features=features, hashes=hashes,
-                         learning_rate=1e-2, **kw)
+    return monitor.check(
+        "lab",
+        terms={"feature_pair": ratio[0] * zero, "hash_pair": ratio[1] * zero},
+        num_items=100,
+        batch_size=10,
+        features=features,
+        hashes=hashes,
+        learning_rate=1e-2,
+        **kw,
+    )
 
 
 def test_healthy_pass_is_silent():
@@ -69,9 +87,9 @@ def test_dead_features_and_constant_codes_fire_once():
     hashes = np.full((50, 16), 0.3)
     _, lines = _check(monitor, features=features, hashes=hashes)
     kinds = sorted(line.split(":")[0] for line in lines)
-    assert len(lines) == 2 and any("dead ReLUs" in l for l in lines)
-    assert all("--schedule=paper" in l for l in lines)  # the release schedule's own rates
-    assert any("share one code" in l for l in lines)
+    assert len(lines) == 2 and any("dead ReLUs" in line for line in lines)
+    assert all("`schedule=paper`" in line for line in lines)  # the release schedule's own rates
+    assert any("share one code" in line for line in lines)
     _, again = _check(monitor, features=features, hashes=hashes)
     assert again == [] and kinds
 
@@ -88,8 +106,9 @@ def test_every_bit_one_sign_counts_as_constant():
 
 
 def test_monitoring_losses_match_numpy(tmp_path):
-    trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="release",
-                           eval_every=0)
+    trainer = tiny_trainer(
+        tmp_path, one_device(), preset="release", schedule="release", eval_every=0
+    )
     s = {k: v.astype(np.float64) for k, v in state(trainer).items()}
     labels = trainer.inputs.labels.numpy().astype(np.float64)
     sim = (labels @ labels.T > 0) * 0.999
@@ -98,13 +117,17 @@ def test_monitoring_losses_match_numpy(tmp_path):
         t = x @ y.T / 2
         return np.sum(np.log1p(np.exp(t)) - sim * t)
 
-    h, f, l = s["bank/lab/hash"], s["bank/lab/feature"], s["bank/lab/label"]
-    expected = np.sum((l - labels) ** 2) + nll(h, h) + nll(f, f)
+    hashes, features, predicted = s["bank/lab/hash"], s["bank/lab/feature"], s["bank/lab/label"]
+    expected = np.sum((predicted - labels) ** 2) + nll(hashes, hashes) + nll(features, features)
     np.testing.assert_allclose(trainer.monitor_loss("lab"), expected, rtol=1e-5)
     x = s["bank/img/hash"]
     b = np.sign(x)
-    expected = (nll(x, h) + np.sum((b - x) ** 2 + (b - h) ** 2) + np.sum((h - x) ** 2)
-                + np.sum((s["bank/img/label"] - labels) ** 2))
+    expected = (
+        nll(x, hashes)
+        + np.sum((b - x) ** 2 + (b - hashes) ** 2)
+        + np.sum((hashes - x) ** 2)
+        + np.sum((s["bank/img/label"] - labels) ** 2)
+    )
     np.testing.assert_allclose(trainer.monitor_loss("img"), expected, rtol=1e-5)
 
 
@@ -128,8 +151,9 @@ def test_release_start_warns_of_its_collapse_and_paper_start_does_not(tmp_path, 
     assert "not learning" not in caplog.text and "collapsed" not in caplog.text
     assert "nearly constant" not in caplog.text
     caplog.clear()
-    trainer = tiny_trainer(tmp_path / "release", one_device(), preset="release", passes=3,
-                           eval_every=0)
+    trainer = tiny_trainer(
+        tmp_path / "release", one_device(), preset="release", passes=3, eval_every=0
+    )
     # The release's start: the N(0, 0.01) weights, with LabNet's semantic layer biased
     # negative so every ReLU is dead (what its 1e-2 learning rate does to real data).
     trainer.networks.labnet.semantic.bias.assign(tf.fill([16], -1.0))

@@ -31,15 +31,24 @@ def test_two_steps_follow_tf1_adam_by_hand():
 
 def test_release_shares_one_optimizer_and_moves_discriminators():
     for preset in ("paper", "release"):
-        config = make_config(preset, bits=4, num_labels=3, text_dim=60, hidden_dim=8,
-                             semantic_dim=4, discriminator_hidden=(4,))
+        config = make_config(
+            preset,
+            bits=4,
+            num_labels=3,
+            text_dim=60,
+            hidden_dim=8,
+            semantic_dim=4,
+            discriminator_hidden=(4,),
+        )
         nets = build_networks(config.network, imgnet_backbone=MLPBackbone(5, 8))
         variables = stage_variables(
-            nets, generator_moves_discriminator=config.loss.generator_moves_discriminator)
+            nets, generator_moves_discriminator=config.loss.generator_moves_discriminator
+        )
         optimizers = make_stage_optimizers(config.optimizer, variables)
         shared = optimizers["lab"] is optimizers["img"] is optimizers["txt"]
-        moved = any(v is w for v in nets.discriminators["IL"].trainable_variables
-                    for w in variables["img"])
+        moved = any(
+            v is w for v in nets.discriminators["IL"].trainable_variables for w in variables["img"]
+        )
         assert shared == moved == (preset == "release")
         assert optimizers["dis"] is not optimizers["lab"]
         # Each discriminator's variables once, even when the paper shares D_IL and D_L1.

@@ -19,12 +19,28 @@ def test_pass_lines_and_the_eta_from_each_networks_last_pass(caplog):
     with caplog.at_level(logging.INFO):
         # An img pass of 3 s, then a txt pass of 2 s with one txt pass and an img stage of
         # 2 passes left: ETA = 2 (txt) + 2 * 3 (img, its last pass) = 8 s.
-        progress.pass_done(epoch=0, stage=stage("img", 3), pass_index=0, names=["a", "total"],
-                           means=np.array([1.0, 2.0]), seconds=3.0, monitored=None,
-                           remaining_stages=[], stopped=False)
-        progress.pass_done(epoch=0, stage=stage("txt", 2), pass_index=0, names=["a", "total"],
-                           means=np.array([1.0, 2.5]), seconds=2.0, monitored=0.25,
-                           remaining_stages=[stage("img", 2, 1)], stopped=True)
+        progress.pass_done(
+            epoch=0,
+            stage=stage("img", 3),
+            pass_index=0,
+            names=["a", "total"],
+            means=np.array([1.0, 2.0]),
+            seconds=3.0,
+            monitored=None,
+            remaining_stages=[],
+            stopped=False,
+        )
+        progress.pass_done(
+            epoch=0,
+            stage=stage("txt", 2),
+            pass_index=0,
+            names=["a", "total"],
+            means=np.array([1.0, 2.5]),
+            seconds=2.0,
+            monitored=0.25,
+            remaining_stages=[stage("img", 2, 1)],
+            stopped=True,
+        )
     lines = [r.getMessage() for r in caplog.records]
     assert "epoch 0 img[0] pass 1/3: 3.3 steps/s, loss 2 (a 1)" in lines[0]
     assert "monitor 0.25 -> early break, epoch ETA 00:00:08" in lines[1]

@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 
 from ssah_tf.errors import UserError
-from ssah_tf.training.runs import (CHANGES_FILE, RunLock, config_differences,
-                                   record_config_changes)
+from ssah_tf.training.runs import CHANGES_FILE, RunLock, config_differences, record_config_changes
 from tests.conftest import get_strategy
 from tests.training.tiny import tiny_trainer
 
 
 def test_a_second_lock_is_refused_with_the_holder_and_released_on_release(tmp_path):
     first = RunLock(str(tmp_path / "run")).acquire()
-    with pytest.raises(UserError, match=rf"in use by another ssah-train \(host .*, pid {os.getpid()}"):
+    with pytest.raises(
+        UserError, match=rf"in use by another ssah-train \(host .*, pid {os.getpid()}"
+    ):
         RunLock(str(tmp_path / "run")).acquire()
     first.release()
     RunLock(str(tmp_path / "run")).acquire().release()
@@ -23,10 +24,14 @@ def test_a_second_lock_is_refused_with_the_holder_and_released_on_release(tmp_pa
 
 def test_differences_are_listed_by_dotted_field():
     stored = {"ssah": {"loss": {"pairwise_form": "nll", "weights": [1, 2]}}, "run": {"seed": 0}}
-    new = {"ssah": {"loss": {"pairwise_form": "squared_residual", "weights": (1, 2)}},
-           "run": {"seed": 0, "extra": True}}
+    new = {
+        "ssah": {"loss": {"pairwise_form": "squared_residual", "weights": (1, 2)}},
+        "run": {"seed": 0, "extra": True},
+    }
     assert config_differences(stored, new) == {
-        "ssah.loss.pairwise_form": ("nll", "squared_residual"), "run.extra": (None, True)}
+        "ssah.loss.pairwise_form": ("nll", "squared_residual"),
+        "run.extra": (None, True),
+    }
 
 
 def test_changes_are_appended_never_overwritten(tmp_path):
@@ -35,8 +40,6 @@ def test_changes_are_appended_never_overwritten(tmp_path):
     history = json.loads((tmp_path / CHANGES_FILE).read_text())
     assert [h["global_step"] for h in history] == [10, 20]
     assert history[0]["changes"] == {"schedule.epochs": {"was": 2, "now": 5}}
-
-
 
 
 def one_device():
@@ -90,7 +93,10 @@ def test_old_run_loads_with_its_validation_queries_and_legacy_selection(tmp_path
     run = load_run(str(old_run_copy(tmp_path)))
     config = run.config.run
     assert (config.select_on, config.selection_criterion, config.early_stopping_patience) == (
-        "validation", "mean", 0)
+        "validation",
+        "mean",
+        0,
+    )
     split = run.split
     outside = [i for i in split.database if i not in set(split.train)]
     np.testing.assert_array_equal(split.validation, outside[-10:])  # what that version used
@@ -106,8 +112,9 @@ def test_old_run_evaluates_exports_and_resumes(tmp_path, val_size, selected_on):
     evaluated = run_cli("ssah_tf.cli.evaluate", f"--model_dir={run_dir}")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert "map_i2t" in json.loads((run_dir / "eval_best" / "results.json").read_text())
-    exported = run_cli("ssah_tf.cli.export", f"--model_dir={run_dir}",
-                       f"--export_dir={tmp_path / 'export'}")
+    exported = run_cli(
+        "ssah_tf.cli.export", f"--model_dir={run_dir}", f"--export_dir={tmp_path / 'export'}"
+    )
     assert exported.returncode == 0, exported.stderr[-2000:]
     resumed = run_cli("ssah_tf.cli.train", f"--model_dir={run_dir}", "--resume", "--epochs=3")
     assert resumed.returncode == 0, resumed.stderr[-2000:]

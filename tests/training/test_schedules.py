@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from ssah_tf.training.schedules import (ScheduleConfig, ScheduleExhausted, early_break, epoch_plan,
-                                        release_last_epoch, release_learning_rates)
+from ssah_tf.training.schedules import (
+    ScheduleConfig,
+    ScheduleExhausted,
+    early_break,
+    epoch_plan,
+    release_last_epoch,
+    release_learning_rates,
+)
 
 ALL = ("lab", "img", "txt", "dis")
 
@@ -10,16 +16,25 @@ ALL = ("lab", "img", "txt", "dis")
 def test_release_learning_rate_lists():
     rates = release_learning_rates()
     assert {k: len(v) for k, v in rates.items()} == {"lab": 196, "img": 191, "txt": 193, "dis": 194}
-    np.testing.assert_allclose(rates["img"][:2], [10 ** -4.5, 10 ** -5.0])
+    np.testing.assert_allclose(rates["img"][:2], [10**-4.5, 10**-5.0])
 
 
 def test_release_epoch_plan_order_passes_and_rates():
     plan = epoch_plan(ScheduleConfig(name="release"), 3, ALL)
     assert [(p.network, p.index, p.passes) for p in plan] == [
-        ("lab", 0, 10), ("lab", 1, 5), ("dis", 0, 1), ("dis", 1, 1),
-        ("img", 0, 15), ("img", 1, 7), ("img", 2, 5), ("txt", 0, 15), ("txt", 1, 7), ("txt", 2, 5)]
+        ("lab", 0, 10),
+        ("lab", 1, 5),
+        ("dis", 0, 1),
+        ("dis", 1, 1),
+        ("img", 0, 15),
+        ("img", 1, 7),
+        ("img", 2, 5),
+        ("txt", 0, 15),
+        ("txt", 1, 7),
+        ("txt", 2, 5),
+    ]
     # epoch e, stage idx uses list[e + idx]: img stage 2 of epoch 3 -> 10^-(4.5 + 0.5 * 5)
-    assert plan[6].learning_rate == pytest.approx(10 ** -7.0)
+    assert plan[6].learning_rate == pytest.approx(10**-7.0)
     assert plan[0].early_break == "lab" and plan[4].early_break == "hash"
 
 

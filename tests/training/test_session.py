@@ -7,16 +7,34 @@ import pytest
 from ssah_tf.errors import UserError
 from ssah_tf.training.session import prepare, setting_names
 
-TINY = dict(demo_items=160, demo_labels=5, demo_image_size=12, demo_vocab=60, query_size=40,
-            train_size=64, hidden_dim=64, semantic_dim=32, discriminator_hidden=(32, 16),
-            batch_size=16, bits=16, min_stage_steps=0, epochs=1)
+TINY = dict(
+    demo_items=160,
+    demo_labels=5,
+    demo_image_size=12,
+    demo_vocab=60,
+    query_size=40,
+    train_size=64,
+    hidden_dim=64,
+    semantic_dim=32,
+    discriminator_hidden=(32, 16),
+    batch_size=16,
+    bits=16,
+    min_stage_steps=0,
+    epochs=1,
+)
 
 
 def test_settings_are_the_config_fields():
     names = setting_names()
-    for name, owner in (("dataset", "data"), ("preset", "ssah"), ("pairwise_form", "ssah"),
-                        ("schedule", "schedule"), ("lr_img", "schedule"),
-                        ("select_on", "run"), ("map_variant", "run")):
+    for name, owner in (
+        ("dataset", "data"),
+        ("preset", "ssah"),
+        ("pairwise_form", "ssah"),
+        ("schedule", "schedule"),
+        ("lr_img", "schedule"),
+        ("select_on", "run"),
+        ("map_variant", "run"),
+    ):
         assert names[name] == owner
     with pytest.raises(UserError, match="unknown setting `lr_image`"):
         prepare(None, lr_image=1e-3)
@@ -53,8 +71,11 @@ def test_resume_keeps_stored_settings_and_refuses_method_changes(tmp_path):
     assert config.schedule.epochs == 2 and config.schedule.lr_img == 1e-4
     assert config.ssah.network.hidden_dim == 64 and config.run.val_size == 40
     assert set(resumed.changes) == {"schedule.epochs", "schedule.lr_img"}
-    with pytest.raises(UserError, match=r"`resume` would change the run's method or data: "
-                                        r"`bits` \(run: 16, now: 32\)"):
+    with pytest.raises(
+        UserError,
+        match=r"`resume` would change the run's method or data: "
+        r"`bits` \(run: 16, now: 32\)",
+    ):
         prepare(run_dir, resume=True, bits=32)
     with pytest.raises(UserError, match="`resume` and `init_from` exclude each other"):
         prepare(run_dir, resume=True, init_from=run_dir)

@@ -11,11 +11,31 @@ from tests.training.tiny import tiny_trainer
 # The top-level names of a checkpoint written before the redesign (read off one of its
 # files; TxtNet's variables are stored under the first path that reaches them, its
 # optimizer's): runs written then must keep loading.
-CHECKPOINT_NAMES = {"labnet", "imgnet", "discriminator_IL", "discriminator_TL",
-                    "optimizer_lab", "optimizer_img", "optimizer_txt", "optimizer_dis",
-                    "banks_lab", "banks_img", "banks_txt", "epoch", "stage_cursor",
-                    "pass_cursor", "step_in_pass", "global_step", "monitor_log", "best_metric",
-                    "pass_table", "rng", "split_train", "split_query", "split_database"}
+CHECKPOINT_NAMES = {
+    "labnet",
+    "imgnet",
+    "discriminator_IL",
+    "discriminator_TL",
+    "optimizer_lab",
+    "optimizer_img",
+    "optimizer_txt",
+    "optimizer_dis",
+    "banks_lab",
+    "banks_img",
+    "banks_txt",
+    "epoch",
+    "stage_cursor",
+    "pass_cursor",
+    "step_in_pass",
+    "global_step",
+    "monitor_log",
+    "best_metric",
+    "pass_table",
+    "rng",
+    "split_train",
+    "split_query",
+    "split_database",
+}
 
 
 def test_checkpoint_names_are_stable(tmp_path):

@@ -7,8 +7,14 @@ import tensorflow as tf
 from ssah_tf import losses
 from ssah_tf.bits import pack_label_bits
 from ssah_tf.config import make_config
-from ssah_tf.training.steps import (GeneratorInputs, StepContext, discriminator_inputs,
-                                    generator_inputs, generator_terms, term_names)
+from ssah_tf.training.steps import (
+    GeneratorInputs,
+    StepContext,
+    discriminator_inputs,
+    generator_inputs,
+    generator_terms,
+    term_names,
+)
 from tests.conftest import get_strategy
 from tests.training.tiny import tiny_trainer
 
@@ -16,7 +22,8 @@ from tests.training.tiny import tiny_trainer
 def test_term_names_follow_the_modalities():
     assert term_names("dis", True, False) == ["IL", "L1", "total"]
     assert term_names("lab", True, True)[-1] == "total" and "adversarial" not in term_names(
-        "lab", True, True)
+        "lab", True, True
+    )
     assert term_names("txt", False, True)[-2:] == ["adversarial", "total"]
 
 
@@ -53,31 +60,49 @@ def test_generator_terms_write_the_batch_into_the_banks_before_the_loss(tmp_path
     def inputs(output):
         seen["bank_rows"] = tf.gather(banks["lab"].hash, index).numpy()
         seen["output"] = output.hash.numpy()
-        return GeneratorInputs(sim=tf.zeros([trainer.num_train, 2]),
-                               lab_feature_bank=banks["lab"].feature, lab_hash_bank=banks["lab"].hash,
-                               quant_target=tf.zeros([2, 8]), adversarial_features=None)
+        return GeneratorInputs(
+            sim=tf.zeros([trainer.num_train, 2]),
+            lab_feature_bank=banks["lab"].feature,
+            lab_hash_bank=banks["lab"].hash,
+            quant_target=tf.zeros([2, 8]),
+            adversarial_features=None,
+        )
 
     strategy = get_strategy(1)
-    terms = strategy.run(lambda: generator_terms(
-        "lab", net, {"index": index, "labels": labels, "input": labels}, inputs=inputs,
-        config=make_config("paper").loss, banks=banks))
+    terms = strategy.run(
+        lambda: generator_terms(
+            "lab",
+            net,
+            {"index": index, "labels": labels, "input": labels},
+            inputs=inputs,
+            config=make_config("paper").loss,
+            banks=banks,
+        )
+    )
     np.testing.assert_array_equal(seen["bank_rows"], seen["output"])
     # With S = 0 and B = 0: label term by hand, quantisation = sum H^2.
     out = net(labels)
-    assert float(terms["quantization"]) == pytest.approx(float(tf.reduce_sum(out.hash ** 2)), rel=1e-6)
+    assert float(terms["quantization"]) == pytest.approx(
+        float(tf.reduce_sum(out.hash**2)), rel=1e-6
+    )
     assert float(terms["label"]) == pytest.approx(
-        float(tf.reduce_sum((labels - out.label) ** 2)), rel=1e-6)
+        float(tf.reduce_sum((labels - out.label) ** 2)), rel=1e-6
+    )
 
 
 def test_discriminator_inputs_are_the_stored_features_of_the_batch(tmp_path):
     trainer = tiny_trainer(tmp_path, get_strategy(1), eval_every=0)
     index = tf.constant([2, 7], tf.int64)
     inputs = discriminator_inputs({"index": index}, trainer.banks)
-    for got, bank in ((inputs.image_features, "img"), (inputs.text_features, "txt"),
-                      (inputs.label_features, "lab")):
+    for got, bank in (
+        (inputs.image_features, "img"),
+        (inputs.text_features, "txt"),
+        (inputs.label_features, "lab"),
+    ):
         np.testing.assert_array_equal(got.numpy(), tf.gather(trainer.banks[bank].feature, index))
-    only_text = discriminator_inputs({"index": index}, {"lab": trainer.banks["lab"],
-                                                        "txt": trainer.banks["txt"]})
+    only_text = discriminator_inputs(
+        {"index": index}, {"lab": trainer.banks["lab"], "txt": trainer.banks["txt"]}
+    )
     assert only_text.image_features is None
 
 

@@ -15,9 +15,12 @@ def read_scalars(folder):
 
     events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
     events.Reload()
-    return {(tag, event.step): float(tf.make_ndarray(event.tensor_proto))
-            for tag in events.Tags()["tensors"] for event in events.Tensors(tag)
-            if tf.make_ndarray(event.tensor_proto).ndim == 0}
+    return {
+        (tag, event.step): float(tf.make_ndarray(event.tensor_proto))
+        for tag in events.Tags()["tensors"]
+        for event in events.Tensors(tag)
+        if tf.make_ndarray(event.tensor_proto).ndim == 0
+    }
 
 
 def test_code_statistics_by_hand():
@@ -31,10 +34,20 @@ def test_code_statistics_by_hand():
 def test_nothing_is_written_until_the_first_summary_then_scalars_read_back(tmp_path):
     writer = SummaryWriter(str(tmp_path / "tb"))
     assert not (tmp_path / "tb").exists()
-    writer.pass_done("img", {"hash_pair": 1.5, "total": 2.0}, learning_rate=1e-3,
-                     steps_per_second=4.0, monitored=None, accuracy={"IL": 0.75}, step=7)
-    writer.evaluation({"test": {"map_i2t": 0.6}, "validation": {"map_i2t": 0.7}},
-                      {"image": np.array([[0.5, -0.5]])}, step=9)
+    writer.pass_done(
+        "img",
+        {"hash_pair": 1.5, "total": 2.0},
+        learning_rate=1e-3,
+        steps_per_second=4.0,
+        monitored=None,
+        accuracy={"IL": 0.75},
+        step=7,
+    )
+    writer.evaluation(
+        {"test": {"map_i2t": 0.6}, "validation": {"map_i2t": 0.7}},
+        {"image": np.array([[0.5, -0.5]])},
+        step=9,
+    )
     writer.flush()
     scalars = read_scalars(tmp_path / "tb")
     assert scalars[("img/hash_pair", 7)] == pytest.approx(1.5)
