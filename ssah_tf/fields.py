@@ -69,12 +69,14 @@ def check_fields(obj: Any) -> None:
         if value is None or not meta:
             continue
         choices, rule = meta.get("choices"), meta.get("rule")
+        # Tuples as typed on a command line (16,0), strings quoted, numbers as they are.
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else repr(value)
         if choices is not None and value not in choices:
             raise UserError(
-                f"`{field.name}={value!r}` is not valid; use one of {', '.join(map(str, choices))}"
+                f"`{field.name}={shown}` is not valid; use one of {', '.join(map(str, choices))}"
             )
         if rule is not None and not RULES[rule][0](value):
-            raise UserError(f"`{field.name}={value!r}` {RULES[rule][1]}")
+            raise UserError(f"`{field.name}={shown}` {RULES[rule][1]}")
 
 
 def declared(cls) -> dict[str, dataclasses.Field]:

@@ -11,6 +11,25 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# A small demo (seconds per epoch): as ssah_tf.train settings and as ssah-train flags.
+TINY_SETTINGS = dict(
+    demo_items=160,
+    demo_labels=5,
+    demo_image_size=12,
+    demo_vocab=60,
+    query_size=40,
+    train_size=64,
+    hidden_dim=64,
+    semantic_dim=32,
+    discriminator_hidden=(32, 16),
+    batch_size=16,
+    bits=16,
+)
+TINY = [
+    f"--{name}=" + (",".join(map(str, value)) if isinstance(value, tuple) else str(value))
+    for name, value in TINY_SETTINGS.items()
+]
+
 
 def write_matlab_v73(path: str, variables: dict[str, np.ndarray]) -> None:
     """Write ``variables`` (MATLAB orientation) as MATLAB v7.3 does: HDF5 with a

@@ -11,22 +11,9 @@ import tensorflow as tf
 
 import ssah_tf
 from ssah_tf.errors import UserError
-from tests.cli.test_train import TINY
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, TINY, TINY_SETTINGS, run_cli
 
-SETTINGS = dict(
-    demo_items=160,
-    demo_labels=5,
-    demo_image_size=12,
-    demo_vocab=60,
-    query_size=40,
-    train_size=64,
-    hidden_dim=64,
-    semantic_dim=32,
-    discriminator_hidden=(32, 16),
-    batch_size=16,
-    bits=16,
-)
+SETTINGS = TINY_SETTINGS
 TIMINGS = {"eval_seconds", "epoch_seconds"}
 
 

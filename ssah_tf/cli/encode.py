@@ -1,9 +1,10 @@
 """ssah-encode: images, texts or label vectors -> packed K-bit codes (.npz).
 
-ssah-encode --export_dir=EXPORT --images=FOLDER|FILE|LIST.txt --output=codes.npz
-ssah-encode --export_dir=EXPORT --texts=tags.txt (comma-separated tags per line, the
-            export's vocabulary) or --texts=bow.npy --output=codes.npz
-ssah-encode --export_dir=EXPORT --labels=labels.npy|labels.txt --output=codes.npz
+Examples:
+  ssah-encode --export_dir=EXPORT --images=FOLDER|FILE|LIST.txt --output=codes.npz
+  ssah-encode --export_dir=EXPORT --texts=tags.txt (comma-separated tags per line, the
+              export's vocabulary) or --texts=bow.npy --output=codes.npz
+  ssah-encode --export_dir=EXPORT --labels=labels.npy|labels.txt --output=codes.npz
 """
 
 from __future__ import annotations

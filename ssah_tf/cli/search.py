@@ -1,9 +1,10 @@
 """ssah-search: exact Hamming search of packed code files (top-k and/or radius).
 
-ssah-search --database=db.npz --queries=q.npz --top_k=10 [--radius=2] [--output=hits.json|csv]
-ssah-search --database=db.npz --export_dir=EXPORT --query_texts=tags.txt --top_k=10
-            (raw queries encoded on the fly: --query_images / --query_image_features /
-            --query_texts / --query_labels, as ssah-encode reads them)
+Examples:
+  ssah-search --database=db.npz --queries=q.npz --top_k=10 [--radius=2] [--output=hits.json]
+  ssah-search --database=db.npz --export_dir=EXPORT --query_texts=tags.txt --top_k=10
+              (raw queries encoded on the fly: --query_images / --query_image_features /
+              --query_texts / --query_labels, as ssah-encode reads them)
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def test_second_writer_is_refused_and_the_first_run_is_intact(tmp_path):
     assert fresh.returncode == 2
     assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["epoch"] == 3 and set(before) <= set(listing(run_dir / "eval"))
+    assert results["last_epoch"]["epoch"] == 3 and set(before) <= set(listing(run_dir / "eval"))
 
 
 def test_corrupt_state_file_stops_and_names_the_intact_checkpoint(trained, tmp_path):
@@ -115,7 +115,7 @@ def test_resume_refuses_method_changes_and_records_schedule_changes(trained, tmp
     assert (run_dir / "config.json").read_text() == config
     history = json.loads((run_dir / "config_changes.json").read_text())
     assert set(history[0]["changes"]) == {"schedule.epochs", "run.jit_compile"}
-    assert json.loads((run_dir / "results.json").read_text())["epoch"] == 3
+    assert json.loads((run_dir / "results.json").read_text())["last_epoch"]["epoch"] == 3
 
 
 def test_eval_of_a_copied_run_reads_the_copy_and_writes_only_its_output(trained, tmp_path):
@@ -133,12 +133,12 @@ def test_eval_of_a_copied_run_reads_the_copy_and_writes_only_its_output(trained,
 @pytest.mark.parametrize(
     "args,fragment",
     [
-        (["--lr_img=nan"], "--lr_img=nan: must be a positive finite number"),
-        (["--hidden_dim=0"], "--hidden_dim=0: must be a positive integer"),
-        (["--semantic_dim=-3"], "--semantic_dim=-3: must be a positive integer"),
-        (["--discriminator_hidden=16,0"], "must be comma-separated positive integers"),
-        (["--multiscale_windows=0,3"], "must be comma-separated positive integers"),
-        (["--query_size=0"], "--query_size=0: must be a positive integer"),
+        (["--lr_img=nan"], "--lr_img=nan must be a positive finite number"),
+        (["--hidden_dim=0"], "--hidden_dim=0 must be a positive integer"),
+        (["--semantic_dim=-3"], "--semantic_dim=-3 must be a positive integer"),
+        (["--discriminator_hidden=16,0"], "--discriminator_hidden=16,0 must be positive integers"),
+        (["--multiscale_windows=0,3"], "--multiscale_windows=0,3 must be positive integers"),
+        (["--query_size=0"], "--query_size=0 must be a positive integer"),
         (["--val_size=100000"], "--val_size=100000 exceeds the"),
         (["--bogus_flag=1"], "Unknown command line flag 'bogus_flag'"),
         (["--batch_size=x"], "--batch_size=x"),
@@ -226,17 +226,19 @@ def test_bad_split_files(tmp_path, change, fragment):
     assert os.listdir(tmp_path) == ["split.npz"]
 
 
-def test_validation_needs_database_items_outside_training(tmp_path):
+def test_validation_held_out_of_training_must_leave_training_items(tmp_path):
+    # The database is the training set: validation queries come out of the 120 training
+    # items, and asking for all of them leaves nothing to train on.
     order = np.random.default_rng(0).permutation(160)
     split = _split_file(tmp_path / "split.npz", train_index=order[40:], database_index=order[40:])
     result = run_cli(
         "ssah_tf.cli.train",
         *QUICK,
         f"--split_file={split}",
-        "--val_size=10",
+        "--val_size=120",
         f"--model_dir={tmp_path / 'run'}",
     )
-    assert_one_line_error(result, 2, "every database item of this split is a training item")
+    assert_one_line_error(result, 2, "--val_size=120: validation queries are held out of the")
     assert os.listdir(tmp_path) == ["split.npz"]
 
 

@@ -11,21 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import REPO, run_cli
-
-TINY = [
-    "--demo_items=160",
-    "--demo_labels=5",
-    "--demo_image_size=12",
-    "--demo_vocab=60",
-    "--query_size=40",
-    "--train_size=64",
-    "--hidden_dim=64",
-    "--semantic_dim=32",
-    "--discriminator_hidden=32,16",
-    "--batch_size=16",
-    "--bits=16",
-]
+from tests.helpers import REPO, TINY, run_cli  # noqa: F401 (TINY: other tests import it here)
 
 
 def test_demo_trains_and_evaluates(tmp_path):

@@ -72,7 +72,7 @@ def test_healthy_pass_is_silent():
 
 def test_plateau_fires_and_names_the_initialisation():
     _, lines = _check(_monitor(init="normal"), ratio=(1.004, 0.997))
-    assert len(lines) == 1 and "not learning" in lines[0] and "--init_scheme=glorot" in lines[0]
+    assert len(lines) == 1 and "not learning" in lines[0] and "`init_scheme=glorot`" in lines[0]
     _, lines = _check(_monitor(), ratio=(1.004, 0.997), check_plateau=False)
     assert lines == []
 

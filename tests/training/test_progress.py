@@ -13,10 +13,32 @@ def stage(network, passes, index=0):
     return StagePlan(network=network, index=index, passes=passes, learning_rate=1e-3)
 
 
-def test_pass_lines_and_the_eta_from_each_networks_last_pass(caplog):
+class Lines(logging.Handler):
+    """The messages absl's logger emits (whatever other tests did to its propagation)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def __enter__(self):
+        self.logger = logging.getLogger("absl")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level)
+
+
+def test_pass_lines_and_the_eta_from_each_networks_last_pass():
     progress = Progress(steps_per_pass=10)
     assert progress.steps_per_second(2.0) == pytest.approx(5.0)
-    with caplog.at_level(logging.INFO):
+    with Lines() as caplog:
         # An img pass of 3 s, then a txt pass of 2 s with one txt pass and an img stage of
         # 2 passes left: ETA = 2 (txt) + 2 * 3 (img, its last pass) = 8 s.
         progress.pass_done(
@@ -44,7 +66,7 @@ def test_pass_lines_and_the_eta_from_each_networks_last_pass(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert "epoch 0 img[0] pass 1/3: 3.3 steps/s, loss 2 (a 1)" in lines[0]
     assert "monitor 0.25 -> early break, epoch ETA 00:00:08" in lines[1]
-    with caplog.at_level(logging.INFO):
+    with Lines() as caplog:
         progress.epoch_done(0, 12.5)
     table = caplog.records[-1].getMessage()
     assert "epoch 0 summary (12.5 s)" in table and "img[0]" in table and "txt[0]" in table

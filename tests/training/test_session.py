@@ -6,22 +6,9 @@ import pytest
 
 from ssah_tf.errors import UserError
 from ssah_tf.training.session import prepare, setting_names
+from tests.helpers import TINY_SETTINGS
 
-TINY = dict(
-    demo_items=160,
-    demo_labels=5,
-    demo_image_size=12,
-    demo_vocab=60,
-    query_size=40,
-    train_size=64,
-    hidden_dim=64,
-    semantic_dim=32,
-    discriminator_hidden=(32, 16),
-    batch_size=16,
-    bits=16,
-    min_stage_steps=0,
-    epochs=1,
-)
+TINY = {**TINY_SETTINGS, "min_stage_steps": 0, "epochs": 1}
 
 
 def test_settings_are_the_config_fields():
