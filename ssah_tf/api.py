@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 
 from ssah_tf import config as config_lib
+from ssah_tf.bits import codes_from_hash
+from ssah_tf.data.dataset import resize_uint8
+from ssah_tf.data.files import load_json
 from ssah_tf.errors import UserError
+
+# TensorFlow and the training and evaluation modules load inside the calls that use
+# them: ``import ssah_tf`` stays light.
 
 
 def _flatten(ssah=None, schedule=None, run=None, data=None) -> dict[str, Any]:
@@ -73,7 +79,6 @@ class Run:
     @property
     def results(self) -> dict | None:
         """The run's results.json (None before its first evaluation)."""
-        from ssah_tf.data.files import load_json
 
         path = os.path.join(self.directory, "results.json")
         return load_json(path) if os.path.isfile(path) else None
@@ -110,7 +115,6 @@ class Run:
             if built.pixel_images or self.data.image_features is None:
                 raise UserError("this run's ImgNet reads pixels: pass `images` (uint8 RGB)")
             return "image", nets.imgnet, np.asarray(array, np.float32)
-        from ssah_tf.data.dataset import resize_uint8
 
         pixels = np.asarray(array)
         if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
@@ -144,8 +148,6 @@ class Run:
         ``image_features``: float arrays in their raw units (the run's standardisation
         is inside its networks)."""
         import tensorflow as tf
-
-        from ssah_tf.bits import codes_from_hash
 
         kind, net, inputs = self._network_inputs(images, texts, labels, image_features)
         if kind not in self._encoders:

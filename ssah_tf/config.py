@@ -290,6 +290,7 @@ CHOICES = _choices()
 
 def check_map_variant(map_variant: str | None, top_k: int | None) -> None:
     """UserError when an mAP variant and its k do not go together (metrics.map_variant_and_k)."""
+    # The metric owns the definition; it sits above this module, so it is imported here.
     from ssah_tf.evaluation.metrics import map_variant_and_k
 
     try:

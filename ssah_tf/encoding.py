@@ -15,7 +15,10 @@ from collections.abc import Callable
 import numpy as np
 from absl import logging
 
+from ssah_tf.data.files import load_npy, load_npz
+from ssah_tf.data.tags import tags_to_vectors
 from ssah_tf.errors import UserError
+from ssah_tf.retrieval import decode_image, read_image_paths
 
 SOURCES = ("images", "image_features", "texts", "labels")
 _MODALITY = {"images": "image", "image_features": "image", "texts": "text", "labels": "label"}
@@ -34,7 +37,6 @@ class EncodedItems:
 
 def load_array(path: str, key: str) -> np.ndarray:
     """A float32 matrix from .npy, .npz (``key``) or text (space-separated numbers)."""
-    from ssah_tf.data.files import load_npy, load_npz
 
     if not os.path.isfile(path):
         raise UserError(f"{path} does not exist")
@@ -68,7 +70,6 @@ def _batches(n: int, size: int):
 def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -> tuple:
     """Images from a file, folder or list, decoded and resized; corrupt ones fail the
     call or are skipped (by name)."""
-    from ssah_tf.retrieval import decode_image, read_image_paths
 
     if encoder.info["image_input"] != "pixels":
         raise UserError("this export encodes image features: use `image_features`")
@@ -102,7 +103,6 @@ def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -
 
 def _input_matrix(encoder, source: str, path: str, vocab_file: str | None) -> np.ndarray:
     """Texts (tag lines with a vocabulary, or arrays), labels or image features."""
-    from ssah_tf.data.tags import tags_to_vectors
 
     if source == "texts" and path.endswith(".txt"):
         vocabulary = encoder.vocabulary

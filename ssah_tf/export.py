@@ -11,8 +11,10 @@ import json
 import os
 
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from ssah_tf.atomic import staged_directory
+from ssah_tf.errors import UserError
 from ssah_tf.models.networks import SSAHNetworks
 
 EXPORT_INFO = "ssah_export.json"
@@ -79,7 +81,6 @@ def export_saved_model(
     vocabulary: tuple[str, ...] | None = None,
 ) -> str:
     """Write the SavedModel to ``export_dir`` (all or nothing: staged, then renamed)."""
-    from ssah_tf.errors import UserError
 
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise UserError(f"export directory {export_dir} is an existing file; choose a folder")
@@ -176,9 +177,6 @@ def _called_functions(nodes) -> set[str]:
 
 def unexpected_ops(export_dir: str) -> list[tuple[str, str]]:
     """(op, where) for every op of the SavedModel that ssah-export does not write."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    from ssah_tf.errors import UserError
 
     path = os.path.join(export_dir, "saved_model.pb")
     model = saved_model_pb2.SavedModel()
@@ -215,7 +213,6 @@ def unexpected_ops(export_dir: str) -> list[tuple[str, str]]:
 
 def check_trusted(export_dir: str) -> None:
     """Refuse an export whose graph holds ops ssah-export never writes."""
-    from ssah_tf.errors import UserError
 
     found = unexpected_ops(export_dir)
     if found:

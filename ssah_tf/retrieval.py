@@ -3,6 +3,9 @@
 Code files (.npz, no pickle): ``codes`` uint8 [n, ceil(bits/8)] (bits.pack_bits of
 code > 0), ``ids`` (strings), ``bits``, ``modality``, ``model`` (the export and
 the checkpoint it came from) and, when known, ``labels``.
+
+TensorFlow (and the export module) load inside the functions that need an export:
+searching code files runs without them. FAISS is an optional extra.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ssah_tf.atomic import write_atomic
 from ssah_tf.bits import as_words, pack_bits
+from ssah_tf.data.dataset import resize_uint8
+from ssah_tf.data.files import load_npz
 from ssah_tf.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
@@ -44,7 +50,6 @@ def save_code_file(
 
 
 def load_code_file(path: str) -> dict:
-    from ssah_tf.data.files import load_npz
 
     data = load_npz(path, "code file")
     missing = [k for k in ("codes", "ids", "bits") if k not in data]
@@ -164,7 +169,6 @@ def search(
             f"query codes have {queries.shape[1] * 8} bits of storage, database "
             f"{database.shape[1] * 8}: they come from different code lengths"
         )
-    from concurrent.futures import ThreadPoolExecutor
 
     words, query_words = as_words(database), as_words(queries)
     columns = [np.ascontiguousarray(words[:, w]) for w in range(words.shape[1])]
@@ -245,8 +249,6 @@ def read_image_paths(path: str) -> list[str]:
 def decode_image(path: str, size: int) -> np.ndarray:
     """uint8 [size, size, 3]; raises ValueError naming the file when it cannot be decoded."""
     import tensorflow as tf
-
-    from ssah_tf.data.dataset import resize_uint8
 
     try:
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.io
 
 # Channel widths of the real CNN-F: conv1..conv5, then fc6, fc7, fc8.
 FULL_CONV_WIDTHS = (64, 256, 256, 256, 256)
@@ -47,7 +48,6 @@ def write_random_cnnf(
     ``layout="old"``: top-level ``normalization`` (the file the release used);
     ``"new"``: ``meta.normalization`` (later MatConvNet releases).
     """
-    import scipy.io
 
     rng = np.random.default_rng(seed)
 

@@ -7,6 +7,9 @@ median of several measurements of: each stage's training step, the early-break
 monitoring loss, text and image encoding, and mAP evaluation; it also records peak
 resident memory and the machine's fp32/bf16 matmul peak. Images are generated per
 index on read (the pipeline, preprocessing and streaming are the training run's).
+
+TensorFlow and the training modules load inside the functions that time them:
+``ssah-bench --help`` answers before TensorFlow starts.
 """
 
 from __future__ import annotations

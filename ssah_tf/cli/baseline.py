@@ -44,6 +44,7 @@ flags.DEFINE_string(
 
 
 def main(argv):
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.config import check_map_variant
     from ssah_tf.data import load_dataset, resolve_split, save_split
     from ssah_tf.data.protocols import resolve_validation

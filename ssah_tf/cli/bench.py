@@ -38,6 +38,7 @@ flags.DEFINE_string(
 
 
 def main(argv):
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.atomic import write_atomic
     from ssah_tf.bench.suite import BenchConfig, markdown_table, run_benchmarks
 

@@ -53,6 +53,7 @@ def main(argv):
     if not FLAGS.export_dir or not FLAGS.output:
         raise UserError("--export_dir and --output are required")
     common.check_output_file(FLAGS.output)
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.encoding import attached_labels, encode_source
     from ssah_tf.retrieval import ExportedEncoder, save_code_file
 

@@ -45,6 +45,7 @@ common.define_report_flags()
 
 
 def main(argv):
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.config import check_map_variant
     from ssah_tf.evaluation.codes import read_code_file
     from ssah_tf.evaluation.outputs import evaluate_code_file, evaluate_loaded_run

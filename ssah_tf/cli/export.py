@@ -26,6 +26,7 @@ flags.DEFINE_string("export_dir", None, "Output folder (default: workspace/expor
 def main(argv):
     if not FLAGS.model_dir:
         raise UserError("--model_dir is required")
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.export import export_run
     from ssah_tf.training.runs import load_run
 

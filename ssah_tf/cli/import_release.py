@@ -39,6 +39,7 @@ def main(argv):
         raise UserError(f"--output_dir {FLAGS.output_dir} is an existing file; choose a folder")
     if os.path.exists(FLAGS.output_dir) and os.listdir(FLAGS.output_dir):
         raise UserError(f"--output_dir {FLAGS.output_dir} exists and is not empty")
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.config import to_dict
     from ssah_tf.release import load_release_checkpoint
 

@@ -22,6 +22,7 @@ flags.DEFINE_integer("split_seed", 0, "Seed of the protocol split written as que
 def main(argv):
     if not FLAGS.dataset or not FLAGS.manual_dir:
         raise UserError("--dataset and --manual_dir are required")
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.data.tfds_builders import prepare
 
     path = prepare(

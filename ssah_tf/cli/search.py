@@ -95,6 +95,7 @@ def main(argv):
         raise UserError("give --top_k and/or --radius")
     if FLAGS.output:
         common.check_output_file(FLAGS.output)
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.atomic import write_atomic
     from ssah_tf.retrieval import FaissSearcher, load_code_file, search
 

@@ -52,6 +52,7 @@ def expand(patterns: list[str]) -> list[str]:
 
 
 def main(argv):
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.atomic import write_atomic
     from ssah_tf.evaluation.tables import (
         build_tables,

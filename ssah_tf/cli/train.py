@@ -100,6 +100,7 @@ common.define_report_flags()
 
 
 def main(argv):
+    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.training.loop import Diverged, Preempted
     from ssah_tf.training.session import prepare
 

@@ -80,7 +80,7 @@ class FileImages(ImageSource):
         return os.path.join(self.root, self.paths[index])
 
     def read(self, indices: np.ndarray, size: int) -> np.ndarray:
-        import tensorflow as tf
+        import tensorflow as tf  # local, as in resize_uint8: decoding files needs TF
 
         out = np.empty((len(indices), size, size, 3), np.uint8)
         for row, index in enumerate(np.asarray(indices)):

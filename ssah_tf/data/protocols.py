@@ -6,8 +6,10 @@ import dataclasses
 import os
 
 import numpy as np
+from absl import logging
 
 from ssah_tf.atomic import write_atomic
+from ssah_tf.data.files import load_npz
 from ssah_tf.errors import UserError
 
 
@@ -119,7 +121,6 @@ def checked_split(
         )
         if not allow_overlap:
             raise UserError(message + "; fix the split or pass `allow_query_overlap`")
-        from absl import logging
 
         logging.warning("%s (`allow_query_overlap`)", message)
     held_out = arrays.get("validation_index")
@@ -298,7 +299,6 @@ def save_split(split: Split, path: str) -> None:
 
 def load_split(path: str, num_items: int, *, allow_overlap: bool = False) -> Split:
     """Read a split written by :func:`save_split` (or by another implementation)."""
-    from ssah_tf.data.files import load_npz
 
     if not os.path.isfile(path):
         raise UserError(f"split file {path} does not exist; check `split_file`")

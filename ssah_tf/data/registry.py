@@ -8,6 +8,7 @@ import os
 from absl import logging
 
 from ssah_tf.data.dataset import CrossModalDataset
+from ssah_tf.data.mfeat import read_mfeat
 from ssah_tf.data.protocols import Split, checked_split, default_protocol, load_split, make_split
 from ssah_tf.data.readers import detect_and_read, read_feature_file
 from ssah_tf.data.synthetic import make_demo_dataset
@@ -88,7 +89,7 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
             seed=config.demo_seed,
         )
     if config.data_dir:
-        from ssah_tf.data.tfds_builders import load_prepared
+        from ssah_tf.data.tfds_builders import load_prepared  # TFDS: only for prepared copies
 
         return load_prepared(config.dataset, config.data_dir, config.split_seed)
     if not config.data_path:
@@ -98,8 +99,6 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
     if config.dataset == "npz":
         return read_feature_file(config.data_path, name="npz")
     if config.dataset == "mfeat":
-        from ssah_tf.data.mfeat import read_mfeat
-
         return read_mfeat(config.data_path)
     return detect_and_read(
         config.data_path,

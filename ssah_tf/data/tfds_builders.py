@@ -14,10 +14,13 @@ labels are loaded into memory, images are read by index from the array_record fi
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from ssah_tf.data.dataset import CrossModalDataset, resize_uint8, validate
 from ssah_tf.data.protocols import PROTOCOLS, make_split
 from ssah_tf.data.readers import detect_and_read
 from ssah_tf.errors import UserError
@@ -173,7 +176,6 @@ class TFDSImages:
         return self.sources[split]
 
     def read(self, indices: np.ndarray, size: int) -> np.ndarray:
-        from ssah_tf.data.dataset import resize_uint8
 
         rows = []
         for index in np.asarray(indices):
@@ -197,7 +199,6 @@ def builder_for(dataset: str, data_dir: str, split_seed: int = 0) -> tfds.core.D
 
 def prepare(dataset: str, *, manual_dir: str, data_dir: str, split_seed: int = 0) -> str:
     """Build the TFDS copy (TFDS writes to a temporary folder and renames it when done)."""
-    import os
 
     if not os.path.isdir(manual_dir):
         raise UserError(f"`manual_dir` {manual_dir} does not exist")
@@ -211,7 +212,6 @@ def prepare(dataset: str, *, manual_dir: str, data_dir: str, split_seed: int = 0
 def load_prepared(dataset: str, data_dir: str, split_seed: int = 0):
     """A :class:`CrossModalDataset` over a prepared copy: texts and labels in memory,
     images read from disk by index; its split is the builder's."""
-    from ssah_tf.data.dataset import CrossModalDataset, validate
 
     builder = builder_for(dataset, data_dir, split_seed)
     if not builder.is_prepared():

@@ -19,6 +19,7 @@ import scipy.special
 
 from ssah_tf.bits import codes_from_hash
 from ssah_tf.data.scaling import Standardizer, fit_standardizer, is_binary
+from ssah_tf.evaluation.directions import direction_maps, label_prior_map
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
@@ -155,7 +156,7 @@ def fit_modality(
 def baseline_inputs(data) -> dict[str, np.ndarray]:
     """modality -> [items, d] inputs the baseline can use: dense image features (or the
     demo's flattened pixels), texts. CNN-F / VGG pixel images are out of its scope."""
-    from ssah_tf.data.pipeline import image_feature_matrix
+    from ssah_tf.data.pipeline import image_feature_matrix  # TF, for the demo's pixels only
 
     out = {}
     if data.image_features is not None or (data.images is not None and data.name == "demo"):
@@ -182,7 +183,6 @@ def run_baseline(
     the database, as ssah-train measures them) and, per modality, the regularisation used
     and the query accuracy of the classifier's top label.
     """
-    from ssah_tf.evaluation.directions import direction_maps, label_prior_map
 
     train = np.asarray(split.train, np.int64)
     labels = data.labels

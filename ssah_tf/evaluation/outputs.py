@@ -9,10 +9,12 @@ same arrays as the mAPs (only the projector's semantic features encode its few i
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from ssah_tf.atomic import staged_output, write_atomic
 from ssah_tf.data.files import load_json
@@ -133,9 +135,6 @@ def _write(
     embeddings: list[Embedding],
     release_codes: dict | None,
 ) -> dict[str, Any]:
-    import json
-
-    import tensorflow as tf
 
     record = {**results, "source": source, "protocol": protocol}
     with staged_output(output_dir) as staging:  # all files or none

@@ -13,6 +13,9 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorboard.plugins import projector
 
 CHECKPOINT_PREFIX = "projector"
 # TensorBoard's projector shows sprites up to 8192 x 8192 pixels.
@@ -51,9 +54,6 @@ def sprite(images: np.ndarray) -> np.ndarray:
 def write_projector(log_dir: str, embeddings: Sequence[Embedding]) -> list[str]:
     """Write every embedding's tensor (one checkpoint), metadata, sprite and the
     projector config into ``log_dir``; returns the files written."""
-    import tensorflow as tf
-    from google.protobuf import text_format
-    from tensorboard.plugins import projector
 
     os.makedirs(log_dir, exist_ok=True)
     variables = {

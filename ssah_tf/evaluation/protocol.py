@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ssah_tf import __version__
 from ssah_tf.evaluation.metrics import map_variant_and_k
 
 TIES = "broken by database index (stable order)"
@@ -49,7 +50,6 @@ def protocol_record(
     """The ``protocol`` object of a results.json. ``split`` gives the counts and the
     split hash; without one (a code file) ``counts`` gives the counts and the hash is
     None."""
-    from ssah_tf import __version__
 
     variant, k = map_variant_and_k(map_variant, top_k)
     if split is not None:

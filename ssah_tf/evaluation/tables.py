@@ -15,6 +15,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -121,7 +122,6 @@ class Row:
     def command(self) -> str | None:
         """The row's command with its seed as S and its run directory as DIR (None when
         its runs did not record one)."""
-        import re
 
         command = self.runs[0].setup.get("command")
         if not command:

@@ -13,6 +13,7 @@ from ssah_tf.models.imgnet import ImgNet
 from ssah_tf.models.labnet import LabNet
 from ssah_tf.models.layers import Initialization
 from ssah_tf.models.txtnet import TxtNet
+from ssah_tf.vocabulary import NETWORK_OF
 
 DISCRIMINATOR_KEYS = ("IL", "L1", "TL", "L2")
 
@@ -37,7 +38,6 @@ class SSAHNetworks:
 
     def for_modality(self, modality: str):
         """The network that encodes ``modality`` (label, image, text)."""
-        from ssah_tf.vocabulary import NETWORK_OF
 
         return self.hash_network(NETWORK_OF[modality])
 

@@ -21,6 +21,7 @@ from absl import logging
 
 from ssah_tf import losses
 from ssah_tf.training.schedules import StagePlan
+from ssah_tf.training.summaries import write_json_atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +156,6 @@ class EvaluationRecords:
     """eval/epoch_NNNN.json and results.json (the chief writes them)."""
 
     def __call__(self, trainer, report: EvaluationReport) -> None:
-        from ssah_tf.training.summaries import write_json_atomic
 
         if trainer.is_chief:
             write_json_atomic(

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from ssah_tf.bits import pack_label_bits
 from ssah_tf.data.pipeline import pixel_batches_fn
+from ssah_tf.errors import UserError
 
 BATCH_SAMPLINGS = ("shuffled_pass", "permutation_prefix")
 
@@ -22,7 +23,6 @@ BATCH_SAMPLINGS = ("shuffled_pass", "permutation_prefix")
 def batch_geometry(num_items: int, batch_size: int, replicas: int) -> tuple[int, int]:
     """(global batch, steps per pass): the batch is at most the training set and must
     split evenly across the replicas; a pass is floor(items / batch) steps."""
-    from ssah_tf.errors import UserError
 
     batch = min(batch_size, num_items)
     if batch % replicas:

@@ -54,7 +54,7 @@ from ssah_tf.training.schedules import (
     epoch_plan,
     monitors_this_pass,
 )
-from ssah_tf.training.summaries import SummaryWriter
+from ssah_tf.training.summaries import SummaryWriter, write_json_atomic
 
 __all__ = ["Diverged", "Preempted", "Trainer"]
 
@@ -482,7 +482,6 @@ class Trainer:
 
     def write_results(self) -> dict[str, Any]:
         """Write results.json (the chief) and return it."""
-        from ssah_tf.training.summaries import write_json_atomic
 
         summary = self.results()
         if self.is_chief:

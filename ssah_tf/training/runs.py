@@ -1,14 +1,28 @@
 """A run directory: building a run's networks, loading them (weights only) for
-evaluation, export and encoding, the run's exclusive lock and its config records."""
+evaluation, export and encoding, the run's exclusive lock and its config records.
+
+TensorFlow, the networks and the evaluator load inside the functions that build or
+restore them: reading a run's records (session.py, under the command-line tools'
+flag parsing) does not start TensorFlow.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import json
 import os
+import socket
+import time
 
 import numpy as np
 
+from ssah_tf.atomic import write_atomic
+from ssah_tf.config import TrainConfig, from_dict, run_from_dict, schedule_from_dict
 from ssah_tf.data.files import load_json
+from ssah_tf.data.protocols import legacy_validation, load_split
+from ssah_tf.data.registry import DataConfig, load_dataset, split_path
+from ssah_tf.data.scaling import fit_standardizer, wants_scaling
 from ssah_tf.errors import UserError
 
 
@@ -73,7 +87,6 @@ def build_run_networks(ssah, run, data, train_index: np.ndarray) -> RunNetworks:
     with the training items' input statistics in their scaling layers (a checkpoint
     restored later replaces them with the stored ones)."""
     from ssah_tf.data.pipeline import image_feature_matrix
-    from ssah_tf.data.scaling import fit_standardizer, wants_scaling
     from ssah_tf.models.imgnet import make_backbone
     from ssah_tf.models.networks import build_networks, initialization
 
@@ -142,8 +155,6 @@ def read_run_config(model_dir: str, **run_overrides):
     """(TrainConfig, DataConfig) of a run directory from its config.json; everything of
     a run is found relative to the directory given, so a copied or moved run reads
     its own checkpoints (not those at the path it was trained in)."""
-    from ssah_tf.config import TrainConfig, from_dict, run_from_dict, schedule_from_dict
-    from ssah_tf.data.registry import DataConfig
 
     path = os.path.join(model_dir, "config.json")
     if not os.path.isdir(model_dir):
@@ -207,8 +218,6 @@ def checkpoint_path(model_dir: str, which: str) -> str:
 def load_run_split(model_dir: str, data, data_config, run):
     """A run's split.npz, with the validation queries of a run recorded before the
     file kept them (protocols.legacy_validation)."""
-    from ssah_tf.data.protocols import legacy_validation, load_split
-    from ssah_tf.data.registry import split_path
 
     split = load_split(
         split_path(model_dir), data.num_items, allow_overlap=data_config.allow_query_overlap
@@ -220,8 +229,6 @@ def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
     """A run's networks with the weights of its ``which`` checkpoint (best, latest or
     a path), and an evaluator on its data and split."""
     import tensorflow as tf
-
-    from ssah_tf.data.registry import load_dataset
 
     config, data_config = read_run_config(model_dir, **run_overrides)
     path = checkpoint_path(model_dir, which)
@@ -257,9 +264,6 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
-        import fcntl
-        import socket
-        import time
 
         os.makedirs(self.directory, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -283,8 +287,6 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            import fcntl
-
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -316,10 +318,6 @@ def _plain(value):
 def record_config_changes(model_dir: str, changes: dict[str, tuple], *, step: int) -> None:
     """Append a dated record of the settings a resumed run changed (config.json, the
     run's original settings, is never rewritten)."""
-    import json
-    import time
-
-    from ssah_tf.atomic import write_atomic
 
     path = os.path.join(model_dir, CHANGES_FILE)
     history = []

@@ -13,15 +13,28 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from absl import logging
 
 from ssah_tf import config as config_lib
-from ssah_tf.data.registry import DataConfig
+from ssah_tf.data.protocols import resolve_validation, save_split
+from ssah_tf.data.registry import DataConfig, load_dataset, resolve_split, split_path
 from ssah_tf.errors import UserError
 from ssah_tf.fields import declared
+from ssah_tf.training.runs import (
+    RunLock,
+    config_differences,
+    load_run_split,
+    read_config_record,
+    record_config_changes,
+)
+
+# TensorFlow and the trainer load inside make_strategy, prepare and Session.run: the
+# command-line tools import this module to define their flags, and --help and flag
+# errors come before TensorFlow starts.
 
 WORKSPACE = os.environ.get("SSAH_WORKSPACE", "workspace")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
@@ -55,7 +68,6 @@ def setting_names() -> dict[str, str]:
 
 
 def default_run_dir(name: str) -> str:
-    import time
 
     return os.path.join(WORKSPACE, "runs", f"{name}_{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -89,7 +101,6 @@ def absolute_paths(data_config: DataConfig) -> DataConfig:
 
 
 def _stored_record(model_dir: str | None, resuming: bool) -> dict | None:
-    from ssah_tf.training.runs import read_config_record
 
     if not resuming or not model_dir:
         return None
@@ -191,7 +202,6 @@ def run_values(given: Mapping[str, Any], stored_run: dict | None, preset: str) -
 def validation_split(split, values: dict, split_seed: int, select_on_given: bool):
     """A new run's split with its validation queries (protocols.resolve_validation,
     automatic when selecting on validation) and the run's select_on and val_size."""
-    from ssah_tf.data.protocols import resolve_validation
 
     select_on = values.get("select_on", "validation")
     split = resolve_validation(
@@ -221,7 +231,6 @@ def resume_changes(stored: dict, record: dict) -> dict:
 
     Both sides are compared as the code reads them (a stored record without a newer
     field holds that field's legacy value), so reading an old run is no change."""
-    from ssah_tf.training.runs import config_differences
 
     normalised = {
         "ssah": config_lib.to_dict(config_lib.from_dict(stored["ssah"])),
@@ -269,10 +278,7 @@ class Session:
         (nothing non-finite saved; a run directory with no checkpoint is removed)."""
         import tensorflow as tf
 
-        from ssah_tf.data import save_split
-        from ssah_tf.data.registry import split_path
         from ssah_tf.training.loop import Diverged
-        from ssah_tf.training.runs import RunLock, record_config_changes
         from ssah_tf.training.summaries import write_json_atomic
 
         trainer, model_dir = self.trainer, self.model_dir
@@ -351,10 +357,7 @@ def prepare(
     settings given change the run's stored ones."""
     import tensorflow as tf
 
-    from ssah_tf.data import load_dataset, resolve_split
-    from ssah_tf.data.registry import split_path
     from ssah_tf.training.loop import Trainer
-    from ssah_tf.training.runs import load_run_split
 
     known = setting_names()
     unknown = sorted(set(settings) - set(known))

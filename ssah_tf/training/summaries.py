@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssah_tf.atomic import write_atomic
+from ssah_tf.config import to_dict
 
 
 def write_json_atomic(path: str, payload: Any) -> None:
@@ -104,9 +106,6 @@ class SummaryWriter:
 
     def run_config(self, config, split, replicas: int) -> None:
         """The run's configuration (text) and its hparams."""
-        import dataclasses
-
-        from ssah_tf.config import to_dict
 
         run, schedule = config.run, config.schedule
         self.config(
