@@ -1,4 +1,8 @@
-"""Flags shared by the CLIs, their conversion to frozen configs, and error handling."""
+"""Flags shared by the CLIs, their conversion to frozen configs, and error handling.
+
+Library modules are imported inside the functions that use them: every tool defines
+its flags from this module, and --help and flag errors answer before TensorFlow starts.
+"""
 
 from __future__ import annotations
 
