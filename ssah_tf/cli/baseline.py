@@ -48,7 +48,7 @@ def main(argv):
     from ssah_tf.config import check_map_variant
     from ssah_tf.data import load_dataset, resolve_split, save_split
     from ssah_tf.data.protocols import resolve_validation
-    from ssah_tf.data.registry import split_path
+    from ssah_tf.data.registry import data_label, split_path
     from ssah_tf.evaluation.baselines import run_baseline
     from ssah_tf.evaluation.protocol import protocol_record
     from ssah_tf.training.summaries import write_json_atomic
@@ -82,6 +82,7 @@ def main(argv):
             "method": "ssah-baseline",
             "dataset": data.name,
             "preset": None,
+            "data": data_label(data_config.dataset, data_config.data_path),
             "command": common.command_line(),
         },
         protocol=protocol_record(

@@ -76,6 +76,14 @@ class DataConfig:
         check_fields(self)
 
 
+def data_label(dataset: str, data_path: str | None) -> str:
+    """A data set's name in tables: its name, and for ``npz`` (whose file is the data set)
+    the file's name too (npz:kar_zer.npz)."""
+    if dataset == "npz" and data_path:
+        return f"npz:{os.path.basename(os.path.normpath(data_path))}"
+    return dataset
+
+
 def load_dataset(config: DataConfig) -> CrossModalDataset:
     """Read (or generate) the dataset named by ``config``."""
     if config.dataset not in DATASETS:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ssah_tf.data.registry import data_label
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.directions import DIRECTIONS
 
@@ -56,7 +57,7 @@ class RunResult:
         """Runs with this key are seeds of one table row."""
         s = self.setup
         return (
-            s.get("dataset"),
+            s.get("data", s.get("dataset")),
             self.protocol.get("bits"),
             s.get("method"),
             s.get("preset"),
@@ -87,9 +88,17 @@ def read_run(path: str) -> RunResult:
             "finish or resume the run with this version to rewrite it"
         )
     maps = {k: float(v) for k, v in record.items() if k.startswith("map_")}
-    return RunResult(
-        os.path.dirname(os.path.abspath(file)), record["setup"], record["protocol"], maps
-    )
+    folder = os.path.dirname(os.path.abspath(file))
+    setup = dict(record["setup"])
+    if "data" not in setup:  # runs written before setup named the data: their records do
+        data = record.get("data")
+        config = os.path.join(folder, "config.json")
+        if not isinstance(data, dict) and os.path.isfile(config):
+            with open(config) as f:
+                data = json.load(f).get("data")
+        data = data if isinstance(data, dict) else {}
+        setup["data"] = data_label(data.get("dataset", setup.get("dataset")), data.get("data_path"))
+    return RunResult(folder, setup, record["protocol"], maps)
 
 
 @dataclasses.dataclass(frozen=True)

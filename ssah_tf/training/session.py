@@ -21,7 +21,7 @@ from absl import logging
 
 from ssah_tf import config as config_lib
 from ssah_tf.data.protocols import resolve_validation, save_split
-from ssah_tf.data.registry import DataConfig, load_dataset, resolve_split, split_path
+from ssah_tf.data.registry import DataConfig, data_label, load_dataset, resolve_split, split_path
 from ssah_tf.errors import UserError
 from ssah_tf.fields import declared
 from ssah_tf.training.runs import (
@@ -425,5 +425,6 @@ def prepare(
     }
     changes = resume_changes(stored, record) if stored else {}
     trainer = Trainer(config, data, split, distribution)
+    trainer.setup["data"] = data_label(data_settings.dataset, data_settings.data_path)
     trainer.restore_or_initialize(resume=resuming, init_from=init_from, resume_from=resume_from)
     return Session(trainer, record, changes, resuming)

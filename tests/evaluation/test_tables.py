@@ -145,3 +145,16 @@ def test_paper_layout_puts_ours_beside_the_paper(tmp_path):
     text = paper_markdown(paper, rows)
     assert "| mirflickr25k (mlp) | i→t | 0.785 ± 0.007 (2) / 0.782 | — / 0.790 |" in text
     assert np.isclose(np.std([0.78, 0.79], ddof=1), 0.00707, atol=1e-5)
+
+
+def test_npz_files_are_their_own_data_sets(tmp_path):
+    # Two npz files with one split file (as make_mfeat_npz writes them): separate rows;
+    # a run without setup["data"] takes it from its record.
+    a = write_run(tmp_path / "a", dataset="npz", seed=0)
+    b = write_run(tmp_path / "b", dataset="npz", seed=0)
+    for folder, path in ((a, "/x/kar_zer.npz"), (b, "/x/zer_kar.npz")):
+        record = json.loads((tmp_path / folder / "results.json").read_text())
+        record["data"] = {"dataset": "npz", "data_path": path}
+        (tmp_path / folder / "results.json").write_text(json.dumps(record))
+    rows = group_rows(read_run(p) for p in (a, b))
+    assert sorted(r.key[0] for r in rows) == ["npz:kar_zer.npz", "npz:zer_kar.npz"]
