@@ -357,7 +357,7 @@ def csv_text(tables: Sequence[Table]) -> str:
                         p.get("top_k") or "",
                         p.get("selected_on") or "",
                         p.get("split_sha256"),
-                        " ".join(r.path for r in row.runs),
+                        " ".join(os.path.basename(r.path) for r in row.runs),
                     ]
                 )
     return buffer.getvalue()
