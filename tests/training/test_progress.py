@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import pytest
+from absl import logging as absl_logging
 
 from ssah_tf.training.progress import Progress
 from ssah_tf.training.schedules import StagePlan
@@ -24,15 +25,16 @@ class Lines(logging.Handler):
         self.records.append(record)
 
     def __enter__(self):
-        self.logger = logging.getLogger("absl")
-        self.level = self.logger.level
+        self.logger = absl_logging.get_absl_logger()
+        # Not `self.level`: that is this handler's own threshold.
+        self.saved_level = self.logger.level
         self.logger.setLevel(logging.INFO)
         self.logger.addHandler(self)
         return self
 
     def __exit__(self, *exc):
         self.logger.removeHandler(self)
-        self.logger.setLevel(self.level)
+        self.logger.setLevel(self.saved_level)
 
 
 def test_pass_lines_and_the_eta_from_each_networks_last_pass():
