@@ -203,13 +203,15 @@ class Table:
             "test": "best checkpoint selected on the test queries (optimistic)",
             "last": "last epoch (no selection)",
         }
-        return (
-            f"{self.dataset}: {variant}; ties {p['ties']}; queries "
-            f"without relevant items {p['empty_queries']}; "
-            + "; ".join(where[s] for s in selected)
-            + f"; split sha256 {str(p.get('split_sha256'))[:12]} ({counts}); "
-            "mean ± sample std over seeds (seed count)"
-        )
+        parts = [
+            f"{self.dataset}: {variant}",
+            f"ties {p['ties']}",
+            f"queries without relevant items {p['empty_queries']}",
+            *(where[s] for s in selected),
+            f"split sha256 {str(p.get('split_sha256'))[:12]} ({counts})",
+            "mean ± sample std over seeds (seed count)",
+        ]
+        return "; ".join(parts)
 
 
 def _table_key(row: Row) -> tuple:

@@ -86,6 +86,13 @@ def test_seeds_make_one_cell_with_mean_and_sample_std(tmp_path):
     assert lines[0].startswith("dataset,bits,method") and len(lines) == 1 + 2 * 2
 
 
+def test_a_baseline_only_caption_has_no_empty_selection_part(tmp_path):
+    run = write_run(tmp_path / "b", method="ssah-baseline")
+    caption = markdown(build_tables(group_rows([read_run(run)]))).splitlines()[0]
+    assert "; ;" not in caption and "selected" not in caption
+    assert caption.count(";") == 4  # variant; ties; empty queries; split; seeds
+
+
 def test_runs_with_other_protocols_or_splits_never_share_a_cell(tmp_path):
     a = read_run(write_run(tmp_path / "a", seed=0))
     other_split = read_run(write_run(tmp_path / "b", seed=1, split="bbb"))
