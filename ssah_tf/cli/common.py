@@ -474,11 +474,10 @@ def run_main(main: Callable[[list[str]], int | None], module=None) -> None:
     register_flag_rules()
 
     def wrapped(argv):
-        import tensorflow as tf
-
         # TF's own INFO lines (checkpoint sharding timings, logged through absl) drown
-        # the progress lines.
-        tf.get_logger().setLevel("WARNING")
+        # the progress lines. Its Python logger is set by name: TensorFlow itself starts
+        # only when a tool needs it, so flag and input errors answer without its start-up.
+        pylogging.getLogger("tensorflow").setLevel("WARNING")
         logging.get_absl_handler().addFilter(_QuietTensorFlow())
         logging.get_absl_handler().addFilter(_FieldsAsFlags())
         try:
