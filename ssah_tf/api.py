@@ -257,7 +257,7 @@ def train(
         **merged,
     )
     arguments = [repr(session.model_dir)] + [f"{k}={v!r}" for k, v in sorted(merged.items())]
-    session.trainer.setup["command"] = f"ssah_tf.train({', '.join(arguments)})"
+    session.record_command(f"ssah_tf.train({', '.join(arguments)})")
     session.run()
     if not session.trainer.is_chief:
         return None

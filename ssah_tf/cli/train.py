@@ -117,7 +117,7 @@ def main(argv):
         **settings,
     )
     trainer = session.trainer
-    trainer.setup["command"] = common.command_line()
+    session.record_command(common.command_line())
     try:
         results = session.run()
     except Preempted as stop:

@@ -11,6 +11,7 @@ settings given change them; method and data changes are refused.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import time
@@ -271,6 +272,24 @@ class Session:
     @property
     def model_dir(self) -> str:
         return self.trainer.config.run.model_dir
+
+    def record_command(self, command: str) -> None:
+        """Say in results.json how the run was made: a resumed run keeps the command
+        that started it (what a table quotes) and lists the resuming ones after it."""
+        setup = self.trainer.setup
+        stored = {}
+        path = os.path.join(self.model_dir, "results.json")
+        if self.resuming and os.path.isfile(path):
+            try:
+                with open(path) as f:
+                    stored = json.load(f).get("setup") or {}
+            except (OSError, ValueError):
+                stored = {}
+        if stored.get("command"):
+            setup["command"] = stored["command"]
+            setup["resumed_with"] = [*stored.get("resumed_with", []), command]
+        else:
+            setup["command"] = command
 
     def run(self) -> dict[str, Any]:
         """Take the run directory, write its records and train; the final results.

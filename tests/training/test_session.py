@@ -52,8 +52,11 @@ def test_the_preset_chooses_schedule_epochs_and_selection(tmp_path):
 
 def test_resume_keeps_stored_settings_and_refuses_method_changes(tmp_path):
     run_dir = str(tmp_path / "run")
-    prepare(run_dir, **TINY).run()
+    first = prepare(run_dir, **TINY)
+    first.record_command("ssah-train --bits=16 --model_dir=run")
+    first.run()
     resumed = prepare(run_dir, resume=True, epochs=2, lr_img=1e-4)
+    resumed.record_command("ssah-train --model_dir=run --resume --epochs=2")
     config = resumed.trainer.config
     assert config.schedule.epochs == 2 and config.schedule.lr_img == 1e-4
     assert config.ssah.network.hidden_dim == 64 and config.run.val_size == 40
@@ -69,3 +72,7 @@ def test_resume_keeps_stored_settings_and_refuses_method_changes(tmp_path):
     resumed.run()
     changes = json.loads((tmp_path / "run" / "config_changes.json").read_text())
     assert changes[0]["changes"]["schedule.lr_img"] == {"was": 3e-4, "now": 1e-4}
+    # The run's command stays the one that started it; the resuming one is listed after.
+    setup = json.loads((tmp_path / "run" / "results.json").read_text())["setup"]
+    assert setup["command"] == "ssah-train --bits=16 --model_dir=run"
+    assert setup["resumed_with"] == ["ssah-train --model_dir=run --resume --epochs=2"]
