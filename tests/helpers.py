@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import select
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 
 import h5py
 import numpy as np
@@ -45,20 +51,102 @@ def write_matlab_v73(path: str, variables: dict[str, np.ndarray]) -> None:
         f.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM")
 
 
-def run_cli(module: str, *args: str, timeout: int = 600, env: dict | None = None):
-    """Run ``python -m module args`` from the repository; returns CompletedProcess."""
+def cli_environment(env: dict | None = None) -> dict:
+    """The environment of a CLI run: this one, quiet TensorFlow, the repository on the
+    path, no GPU, plus ``env``."""
     environment = dict(
         os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES=""
     )
     environment.update(env or {})
+    return environment
+
+
+# Read when TensorFlow or Python starts: a run that sets them differently from the fork
+# server's own environment cannot be a fork of it.
+START_UP_VARIABLES = (
+    "TF_CPP_MIN_LOG_LEVEL",
+    "CUDA_VISIBLE_DEVICES",
+    "PYTHONPATH",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "PYTHONHASHSEED",
+)
+
+
+class ForkServer:
+    """The client of tests/forkserver.py (see there): ``python <args>`` as a fork of a
+    process that has TensorFlow imported. One per pytest worker, started on first use."""
+
+    def __init__(self):
+        self.environment = cli_environment()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=self.environment,
+            cwd=REPO,
+        )
+        self.lock = threading.Lock()
+        atexit.register(self.close)
+
+    def accepts(self, environment: dict) -> bool:
+        return self.process.poll() is None and all(
+            environment.get(name) == self.environment.get(name) for name in START_UP_VARIABLES
+        )
+
+    def run(self, args: list[str], environment: dict, cwd: str, timeout: float):
+        """subprocess.run(capture_output=True, text=True) of ``python args``."""
+        with self.lock, tempfile.TemporaryDirectory() as folder:
+            out, err = os.path.join(folder, "stdout"), os.path.join(folder, "stderr")
+            request = dict(args=args, env=environment, cwd=cwd, stdout=out, stderr=err)
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            pid = json.loads(self.process.stdout.readline())["pid"]
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+            status = json.loads(self.process.stdout.readline())["status"]
+            with open(out) as stdout, open(err) as stderr:
+                result = subprocess.CompletedProcess(
+                    [sys.executable, *args], status, stdout.read(), stderr.read()
+                )
+        if not ready:
+            raise subprocess.TimeoutExpired(result.args, timeout, result.stdout, result.stderr)
+        return result
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+
+
+_fork_server: ForkServer | None = None
+
+
+def run_python(*args: str, timeout: float = 600, env: dict | None = None):
+    """``python args`` from the repository (CompletedProcess, output captured as text):
+    a fork of the fork server where it can be, else a plain subprocess (always with
+    SSAH_TEST_SUBPROCESS=1)."""
+    global _fork_server
+    environment = cli_environment(env)
+    if os.environ.get("SSAH_TEST_SUBPROCESS") != "1":
+        if _fork_server is None:
+            _fork_server = ForkServer()
+        if _fork_server.accepts(environment):
+            return _fork_server.run(list(args), environment, REPO, timeout)
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=environment,
         cwd=REPO,
     )
+
+
+def run_cli(module: str, *args: str, timeout: int = 600, env: dict | None = None):
+    """Run ``python -m module args`` from the repository; returns CompletedProcess."""
+    return run_python("-m", module, *args, timeout=timeout, env=env)
 
 
 def small_dataset_arrays(n=12, h=8, w=6, d_t=7, c=4, seed=0):
@@ -145,21 +233,13 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 def run_cli_failing_writes(module: str, under: str, error: str, *args: str, timeout: int = 600):
     """Run a CLI whose writes (os.mkdir, os.open, open for writing) below ``under``
     fail with ``error`` (an errno name: EACCES, EROFS): as root, permissions do not bite."""
-    environment = dict(
-        os.environ,
-        TF_CPP_MIN_LOG_LEVEL="3",
-        PYTHONPATH=REPO,
-        CUDA_VISIBLE_DEVICES="",
-        SSAH_TEST_FAIL_UNDER=str(under),
-        SSAH_TEST_ERRNO=error,
-    )
-    return subprocess.run(
-        [sys.executable, "-c", FAILING_WRITES, module, *args],
-        capture_output=True,
-        text=True,
+    return run_python(
+        "-c",
+        FAILING_WRITES,
+        module,
+        *args,
         timeout=timeout,
-        env=environment,
-        cwd=REPO,
+        env=dict(SSAH_TEST_FAIL_UNDER=str(under), SSAH_TEST_ERRNO=error),
     )
 
 
