@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 import scipy.optimize
 import scipy.special
+from threadpoolctl import threadpool_limits
 
 from ssah_tf.bits import codes_from_hash
 from ssah_tf.data.scaling import Standardizer, fit_standardizer, is_binary
@@ -74,14 +75,18 @@ def fit_linear_classifier(
     if not multi_label:
         y = y / np.maximum(y.sum(1, keepdims=True), 1.0)
     d, c = x.shape[1], y.shape[1]
-    result = scipy.optimize.minimize(
-        _objective,
-        np.zeros(d * c + c),
-        args=(x, y, l2, multi_label),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": 1e-7},
-    )
+    # One BLAS thread: the matrices are small, and OpenBLAS's threads spin waiting for
+    # work, so beside TensorFlow, a second test worker or another run on the machine
+    # they slow the fit down several times over (measured in experiments/RESULTS.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = scipy.optimize.minimize(
+            _objective,
+            np.zeros(d * c + c),
+            args=(x, y, l2, multi_label),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": max_iter, "gtol": 1e-7},
+        )
     params = result.x
     return LinearClassifier(params[: d * c].reshape(d, c), params[d * c :], multi_label, l2)
 
