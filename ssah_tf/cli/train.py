@@ -89,6 +89,7 @@ common.define_field_flags(
         "select_on",
         "val_size",
         "selection_criterion",
+        "selection_tolerance",
         "early_stopping_patience",
         "map_variant",
         "map_top_k",

@@ -202,6 +202,7 @@ def results_summary(
     best, last = selection.best(history), history[-1]
     how = {
         "criterion": selection.criterion,
+        "tolerance": selection.tolerance,
         "directions": selection_directions(best["test"]),
         "description": selection.describe(),
     }

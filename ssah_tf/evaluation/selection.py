@@ -4,7 +4,8 @@ A record is what ``Evaluator.record`` returns for one epoch: ``{"epoch": e, "tes
 {map_*: ...}, "validation": {map_*: ...}}`` (validation only when the split has
 validation queries). Which split selection reads, how the directions combine and
 when training stops are named fields of the run (``RunConfig.select_on``,
-``selection_criterion``, ``early_stopping_patience``); README "What best means".
+``selection_criterion``, ``selection_tolerance``, ``early_stopping_patience``); README
+"What best means".
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class ModelSelection:
     criterion: str = "mean"
     # Stop once this many evaluations in a row did not improve on the best (0: never).
     patience: int = 0
+    # min criterion only: an evaluation whose weaker direction is within this much of the
+    # highest weaker direction so far, and whose mean is higher than the best's, becomes
+    # the best too. A drop of a few thousandths in one direction is one or two validation
+    # queries (docs/training.md, "Model selection"); without it, `min` kept an early
+    # epoch while the other direction rose by 0.04, and stopped a run whose weaker
+    # direction had levelled off while the other still rose.
+    tolerance: float = 0.0
 
     def __post_init__(self):
         if self.select_on not in SELECT_ON:
@@ -63,6 +71,8 @@ class ModelSelection:
             raise ValueError(f"criterion={self.criterion!r}; use one of {', '.join(CRITERIA)}")
         if self.patience < 0:
             raise ValueError(f"patience={self.patience} must be >= 0")
+        if not self.tolerance >= 0:
+            raise ValueError(f"tolerance={self.tolerance} must be >= 0")
 
     def value(self, record: Mapping[str, Any]) -> float:
         """What selection compares for ``record`` (larger is better)."""
@@ -75,19 +85,46 @@ class ModelSelection:
             )
         return selection_value(maps, self.criterion)
 
+    def _maps(self, record: Mapping[str, Any]) -> list[float]:
+        maps = record[self.select_on]
+        return [maps[k] for k in selection_directions(maps)]
+
+    def _tolerant(self) -> bool:
+        return self.tolerance > 0 and self.criterion == "min" and self.select_on != "last"
+
     def best(self, history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-        """The best record (the earliest of equals: a later epoch must do strictly better)."""
+        """The best record, decided evaluation by evaluation as training does (a later
+        epoch must do strictly better; the checkpoint of an earlier one is gone).
+
+        Without a tolerance that is the largest ``value`` (the earliest of equals).
+        With one (``min`` criterion), a record replaces the best when its weaker direction
+        is higher than the best's, or when its weaker direction is within the tolerance
+        of the highest one so far and its mean is higher than the best's.
+        """
         if not history:
             raise ValueError("no evaluation yet")
         best = history[0]
+        if not self._tolerant():
+            for record in history[1:]:
+                if self.value(record) > self.value(best):
+                    best = record
+            return best
+        self.value(best)  # the error for a record without the selection split
+        highest_min = min(self._maps(best))
         for record in history[1:]:
-            if self.value(record) > self.value(best):
+            self.value(record)
+            maps, best_maps = self._maps(record), self._maps(best)
+            highest_min = max(highest_min, min(maps))
+            if min(maps) > min(best_maps) or (
+                min(maps) >= highest_min - self.tolerance
+                and float(np.mean(maps)) > float(np.mean(best_maps))
+            ):
                 best = record
         return best
 
     def improves(self, record: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]]) -> bool:
-        """Whether ``record`` beats every earlier record (the first always does)."""
-        return not earlier or self.value(record) > max(self.value(r) for r in earlier)
+        """Whether ``record`` becomes the best after ``earlier`` (the first always does)."""
+        return not earlier or self.best([*earlier, record]) is record
 
     def evaluations_since_best(self, history: Sequence[Mapping[str, Any]]) -> int:
         """How many evaluations came after the best one."""
@@ -113,4 +150,7 @@ class ModelSelection:
             if self.select_on == "validation"
             else "test queries (optimistic: the reported figure is its own maximum)"
         )
-        return f"the {self.criterion} of the selection directions on {where}"
+        rule = f"the {self.criterion} of the selection directions"
+        if self._tolerant():
+            rule += f" (within {self.tolerance:g} of the highest min so far: the higher mean)"
+        return f"{rule} on {where}"

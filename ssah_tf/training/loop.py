@@ -93,6 +93,7 @@ class Trainer:
         self.selection = ModelSelection(
             select_on=run.select_on,
             criterion=run.selection_criterion,
+            tolerance=run.selection_tolerance,
             patience=run.early_stopping_patience,
         )
         if run.select_on == "validation" and split.validation is None:

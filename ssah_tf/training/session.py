@@ -48,6 +48,7 @@ FIXED_RUN_FIELDS = (
     "select_on",
     "val_size",
     "selection_criterion",
+    "selection_tolerance",
     "map_variant",
     "map_top_k",
 )

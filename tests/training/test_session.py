@@ -42,6 +42,10 @@ def test_the_preset_chooses_schedule_epochs_and_selection(tmp_path):
     config = release.trainer.config
     assert config.schedule.name == "release" and config.schedule.epochs == 500
     assert config.run.select_on == "test" and release.trainer.split.validation is None
+    # The release keeps the plain criterion; the paper preset's tolerance is the default.
+    assert config.run.selection_tolerance == 0.0
+    paper = prepare(str(tmp_path / "p"), **TINY).trainer.config.run
+    assert paper.selection_tolerance == 0.005 and paper.selection_criterion == "min"
     chosen = prepare(str(tmp_path / "c"), preset="release", select_on="validation", **TINY)
     assert chosen.trainer.split.validation is not None
     with pytest.raises(UserError, match="`select_on=validation` needs validation queries"):
