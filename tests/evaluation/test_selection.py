@@ -88,8 +88,10 @@ def test_tolerance_lets_a_higher_mean_win_within_a_small_drop_of_the_weaker_dire
     assert tolerant.best(walk)["epoch"] == 1
     # The mean criterion and the release's test selection ignore the tolerance.
     assert ModelSelection("validation", "mean", tolerance=0.005).best(dropped)["epoch"] == 1
-    assert ModelSelection("validation", "min", tolerance=0.005).describe().startswith(
-        "the min of the selection directions (within 0.005"
+    assert (
+        ModelSelection("validation", "min", tolerance=0.005)
+        .describe()
+        .startswith("the min of the selection directions (within 0.005")
     )
 
 
