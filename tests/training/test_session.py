@@ -73,6 +73,9 @@ def test_resume_keeps_stored_settings_and_refuses_method_changes(tmp_path):
         prepare(run_dir, resume=True, bits=32)
     with pytest.raises(UserError, match="`resume` and `init_from` exclude each other"):
         prepare(run_dir, resume=True, init_from=run_dir)
+    # Selection decides which checkpoint best/ holds: a resume may not change its rule.
+    with pytest.raises(UserError, match=r"`selection_tolerance` \(run: 0.005, now: 0.0\)"):
+        prepare(run_dir, resume=True, selection_tolerance=0.0)
     resumed.run()
     changes = json.loads((tmp_path / "run" / "config_changes.json").read_text())
     assert changes[0]["changes"]["schedule.lr_img"] == {"was": 3e-4, "now": 1e-4}
