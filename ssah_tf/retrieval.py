@@ -159,7 +159,8 @@ def search(
     """Exact Hamming search over packed codes, yielding (indices, distances) per query,
     ordered by (distance, database index). ``top_k``: the k nearest; ``radius``: every
     item within that distance (both: the nearest k within the radius). Query chunks run
-    on ``threads`` threads (default: the CPU count); NumPy releases the GIL here."""
+    on ``threads`` threads (default: the CPU count); the compiled kernel (top-k) and
+    NumPy (radius only) release the GIL."""
     if top_k is None and radius is None:
         raise UserError("give `top_k` and/or `radius`")
     if top_k is not None and top_k <= 0:
@@ -171,13 +172,34 @@ def search(
         )
 
     words, query_words = as_words(database), as_words(queries)
-    columns = [np.ascontiguousarray(words[:, w]) for w in range(words.shape[1])]
     threads = threads or os.cpu_count() or 1
-    chunk = 64
-    chunks = [query_words[i : i + chunk] for i in range(0, len(query_words), chunk)]
+    if top_k is not None and _TOP_K_KERNEL is not None:
+        # The compiled kernel (search_kernel.py): a block of queries per database chunk.
+        bits = database.shape[1] * 8
+        per_query = 16 * min(top_k, len(words)) * (bits + 1)  # its candidate buffers
+        chunk = max(1, min(256, -(-len(query_words) // threads), (64 << 20) // per_query))
+        chunks = [query_words[i : i + chunk] for i in range(0, len(query_words), chunk)]
+        run = lambda c: _TOP_K_KERNEL(c, words, k=top_k, bits=bits, radius=radius)
+    else:
+        columns = [np.ascontiguousarray(words[:, w]) for w in range(words.shape[1])]
+        chunks = [query_words[i : i + 64] for i in range(0, len(query_words), 64)]
+        run = lambda c: _search_rows(c, columns, top_k, radius)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for result in pool.map(lambda c: _search_rows(c, columns, top_k, radius), chunks):
+        for result in pool.map(run, chunks):
             yield from result
+
+
+def _compiled_top_k():
+    """The numba top-k kernel (None without numba: the NumPy rows instead)."""
+    try:
+        from ssah_tf.search_kernel import top_k
+
+        return top_k
+    except ImportError:
+        return None
+
+
+_TOP_K_KERNEL = _compiled_top_k()
 
 
 # ----------------------------------------------------------------------------- encoding

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ssah_tf.bits import codes_from_hash, hamming_packed, pack_bits, pack_words
+from ssah_tf.bits import hamming_packed, pack_bits, pack_words
 
 
 def pack_words_64(bits: np.ndarray) -> np.ndarray:
@@ -44,18 +44,23 @@ def pack_words_64(bits: np.ndarray) -> np.ndarray:
     return pack_words(bits, 8)
 
 
-def _as_pm1(codes: np.ndarray) -> np.ndarray:
+def _code_bits(codes: np.ndarray) -> np.ndarray:
+    """Codes as booleans (True = +1): {0, 1} codes as they are, anything else as
+    sign(H) with 0 -> +1 (bits.codes_from_hash), without a float copy of the codes."""
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise ValueError(f"codes must be 2-D [items, bits], got shape {codes.shape}")
-    if np.all((codes == 0) | (codes == 1)):
-        codes = 2 * codes.astype(np.int64) - 1
-    return codes_from_hash(codes).astype(np.float32)
+    if codes.dtype == np.bool_:
+        return codes
+    if codes.size and codes.min() >= 0 and codes.max() <= 1:
+        if codes.dtype.kind in "iu" or np.all((codes == 0) | (codes == 1)):
+            return codes > 0  # {0, 1}
+    return codes >= 0
 
 
 def hamming_distance(query_codes: np.ndarray, database_codes: np.ndarray) -> np.ndarray:
     """[queries, database] Hamming distances of {-1, +1} codes: (K - <b_i, b_j>) / 2."""
-    q, d = _as_pm1(query_codes), _as_pm1(database_codes)
+    q, d = _code_bits(query_codes), _code_bits(database_codes)
     if q.shape[1] != d.shape[1]:
         raise ValueError(f"code lengths differ: {q.shape[1]} vs {d.shape[1]} bits")
     distance = hamming_packed(pack_bits(q), pack_bits(d))
@@ -70,9 +75,9 @@ def _check(query_codes, database_codes, query_labels, database_labels):
 
 
 def _checked_codes(query_codes, database_codes, query_labels, database_labels):
-    """Both code sets as {-1, +1} float arrays, after checking counts and code lengths."""
+    """Both code sets as bits (True = +1), after checking counts and code lengths."""
     _check(query_codes, database_codes, query_labels, database_labels)
-    q_codes, db_codes = _as_pm1(query_codes), _as_pm1(database_codes)
+    q_codes, db_codes = _code_bits(query_codes), _code_bits(database_codes)
     if q_codes.shape[1] != db_codes.shape[1]:
         raise ValueError(f"code lengths differ: {q_codes.shape[1]} vs {db_codes.shape[1]} bits")
     return q_codes, db_codes
@@ -95,7 +100,7 @@ def _map_blocks(
     """
     q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels, database_labels)
     bits = q_codes.shape[1]
-    q_words, db_words = pack_words(q_codes > 0), pack_words(db_codes > 0)
+    q_words, db_words = pack_words(q_codes), pack_words(db_codes)
     q_labels = pack_words(np.asarray(query_labels) > 0)
     db_labels = pack_words(np.asarray(database_labels) > 0)
     dist_dtype = np.uint8 if bits < 256 else np.uint16
@@ -183,7 +188,7 @@ def _compiled_map(
 ):
     """Per-query AP and relevant counts from the compiled kernel, on a thread pool."""
     q_codes, db_codes = _checked_codes(query_codes, database_codes, query_labels, database_labels)
-    q_words, db_words = pack_words_64(q_codes > 0), pack_words_64(db_codes > 0)
+    q_words, db_words = pack_words_64(q_codes), pack_words_64(db_codes)
     q_labels = pack_words_64(np.asarray(query_labels) > 0)
     db_labels = pack_words_64(np.asarray(database_labels) > 0)
     num_queries = len(q_words)
