@@ -112,25 +112,19 @@ class Run:
         if "image" not in modalities:
             raise UserError("this run trained no image network; it cannot encode images")
         if kind == "image_features":
-            if built.pixel_images or self.data.image_features is None:
-                raise UserError("this run's ImgNet reads pixels: pass `images` (uint8 RGB)")
+            if built.pixel_images:
+                raise UserError("this run's ImgNet reads pictures: pass `images` (uint8 RGB)")
             return "image", nets.imgnet, np.asarray(array, np.float32)
-
+        if not built.pixel_images:
+            raise UserError("this run's ImgNet reads image features: pass `image_features`")
         pixels = np.asarray(array)
         if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
             raise UserError(
                 f"`images` must be uint8 RGB [n, height, width, 3], got "
                 f"{pixels.dtype} {pixels.shape}"
             )
-        if built.pixel_images:
-            size = self.config.run.image_size
-            return "image", nets.imgnet, resize_uint8(pixels, size)
-        if self.data.image_features is not None:
-            raise UserError("this run's ImgNet reads image features: pass `image_features`")
-        # The mlp backbone on the demo's pixels: 32 x 32 in [0, 1], flattened
-        # (data.pipeline.image_feature_matrix).
-        small = resize_uint8(pixels, 32)
-        return "image", nets.imgnet, small.reshape(len(small), -1).astype(np.float32) / 255.0
+        # Resized as training read them; the network's own preprocessing follows.
+        return "image", nets.imgnet, resize_uint8(pixels, self.config.run.picture_size)
 
     def encode(
         self,

@@ -66,6 +66,15 @@ class NetworkConfig:
         "auto (unless every value is 0/1), on, off.",
         choices=("auto", "on", "off"),
     )
+    # Pictures the mlp backbone reads (flattened pixels): the statistics of the training
+    # items' pictures, computed in one streamed pass.
+    standardize_pixels: str = setting(
+        "auto",
+        "Pictures read by the mlp backbone (flattened pixels) as (x - mean) / std with "
+        "training-item statistics: auto (= on), on, off. Other backbones use their "
+        "own input scaling.",
+        choices=("auto", "on", "off"),
+    )
     standardize_text: str = setting(
         "auto",
         "Dense texts as (x - mean) / std with training-item statistics: auto (0/1 "
@@ -260,6 +269,7 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 LEGACY_VALUES = {
     "init_scheme": "normal",
     "standardize_image_features": "off",
+    "standardize_pixels": "off",
     "standardize_text": "off",
     "bank_init": "normal",
 }
@@ -314,6 +324,11 @@ def check_map_variant(map_variant: str | None, top_k: int | None) -> None:
 
 
 SCHEDULES = ("paper", "release")
+# ImgNet's backbones (models/imgnet.py builds them); auto picks one from the data.
+BACKBONE_CHOICES = ("auto", "cnnf", "vgg19", "mlp", "mobilenet_v2", "efficientnet_b0", "resnet50")
+# Each backbone's picture side when image_size is not given: CNN-F's fc6 needs 224, the
+# MLP reads small pictures (224 x 224 x 3 inputs would give it 150k weights per unit).
+DEFAULT_IMAGE_SIZE = {name: 224 for name in BACKBONE_CHOICES if name != "auto"} | {"mlp": 32}
 
 # Model selection's choices (evaluation/selection.py): the split the best checkpoint is
 # chosen on, and how the selection directions combine.
@@ -337,13 +352,31 @@ class RunConfig:
     )
     backbone: str = setting(
         "auto",
-        "ImgNet backbone; auto = cnnf with cnnf_path, else mlp on "
-        "image features (or on the demo's pixels).",
-        choices=("auto", "cnnf", "vgg19", "mlp"),
+        "ImgNet backbone (docs/pictures.md): cnnf, vgg19, mlp (image features, or small "
+        "pictures flattened), or a Keras application: mobilenet_v2, efficientnet_b0, "
+        "resnet50. auto = cnnf with cnnf_path, else mlp.",
+        choices=BACKBONE_CHOICES,
     )
     cnnf_path: str | None = setting(None, "MatConvNet imagenet-vgg-f.mat for backbone=cnnf.")
     vgg19_weights: str | None = setting(None, "Keras VGG-19 ImageNet weights (.h5) for vgg19.")
-    image_size: int = setting(224, "Image side fed to cnnf/vgg19.", rule="positive_int")
+    backbone_weights: str | None = setting(
+        None,
+        "What a picture backbone starts from: imagenet (Keras downloads the weights once "
+        "into ~/.keras/models), a local weights file (Keras applications: the *_notop.h5 "
+        "file), or random (from scratch; SSAH assumes pre-trained weights). Default: "
+        "cnnf_path / vgg19_weights, imagenet for the Keras applications.",
+    )
+    freeze_backbone: bool = setting(
+        False,
+        "Keep the picture backbone's weights fixed and train only ImgNet's layers after "
+        "it (default: fine-tune it, as SSAH does).",
+    )
+    image_size: int | None = setting(
+        None,
+        "Picture side the image network reads (default: 224 for cnnf, vgg19 and the Keras "
+        "applications, 32 for mlp on pictures).",
+        rule="positive_int",
+    )
     seed: int = setting(0, "Seed of weights, banks and batch sampling.", rule="non_negative_int")
     eval_every: int = setting(
         1, "Evaluate every N epochs (0: only at the end).", rule="non_negative_int"
@@ -360,8 +393,14 @@ class RunConfig:
         "save_every_passes passes); epoch ends always save.",
         rule="non_negative",
     )
+    # Each checkpoint holds the weights, their Adam moments and the banks (the paper
+    # preset's 4096-wide discriminators: about 0.75 GB); the run says how much at its
+    # first save.
     keep_checkpoints: int = setting(
-        3, "Recent checkpoints to keep (plus the best).", rule="positive_int"
+        2,
+        "Recent checkpoints to keep in checkpoints/ (plus one in best/): the run's disk "
+        "use is about (keep_checkpoints + 1) checkpoints.",
+        rule="positive_int",
     )
     steps_per_loop: int = setting(
         100,
@@ -441,6 +480,11 @@ class RunConfig:
     def compute_dtype(self) -> str:
         return "bfloat16" if self.mixed_precision else "float32"
 
+    @property
+    def picture_size(self) -> int:
+        """The picture side the image network reads: ``image_size``, else the backbone's."""
+        return self.image_size or DEFAULT_IMAGE_SIZE.get(self.backbone, 224)
+
 
 # What a run recorded before a field existed did (see LEGACY_VALUES): it selected on
 # validation queries when it had some, else on the test queries, by the mean (or, before
@@ -454,12 +498,20 @@ def legacy_run_values(stored: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def legacy_run_record(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored run record completed with what the code of its time did."""
+    out = {**legacy_run_values(stored), **stored}
+    if "backbone_weights" not in stored:
+        # Before backbone_weights existed the mlp backbone read pictures (the demo's) at
+        # 32 x 32 whatever image_size said, and image_size meant 224 for the others.
+        out["image_size"] = 32 if stored.get("backbone") == "mlp" else stored.get("image_size")
+    return out
+
+
 def run_from_dict(values: Mapping[str, Any], **overrides: Any) -> RunConfig:
     """A stored run record (config.json); fields it predates take their legacy values."""
     known = {f.name for f in dataclasses.fields(RunConfig)}
-    stored = {k: v for k, v in values.items() if k in known}
-    for name, value in legacy_run_values(stored).items():
-        stored.setdefault(name, value)
+    stored = {k: v for k, v in legacy_run_record(values).items() if k in known}
     stored["modalities"] = tuple(stored.get("modalities", ()))
     stored.update(overrides)
     return RunConfig(**stored)

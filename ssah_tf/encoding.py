@@ -16,6 +16,7 @@ import numpy as np
 from absl import logging
 
 from ssah_tf.data.files import load_npy, load_npz
+from ssah_tf.data.pictures import background_colour
 from ssah_tf.data.tags import tags_to_vectors
 from ssah_tf.errors import UserError
 from ssah_tf.retrieval import decode_image, read_image_paths
@@ -75,13 +76,14 @@ def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -
         raise UserError("this export encodes image features: use `image_features`")
     paths = read_image_paths(path)
     size = encoder.info["image_shape"][0]
+    background = background_colour(encoder.info.get("image_background") or "white")
     codes, ids, skipped, rows = [], [], [], []
     started = time.time()
     for start, stop in _batches(len(paths), batch_size):
         batch = []
         for row in range(start, stop):
             try:
-                batch.append(decode_image(paths[row], size))
+                batch.append(decode_image(paths[row], size, background))
             except ValueError as error:
                 if on_error == "fail":
                     raise UserError(f"{error}; fix it or pass `on_error=skip`") from None

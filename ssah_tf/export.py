@@ -56,8 +56,9 @@ class _Encoders(tf.Module):
             self.encode_text = encode_text
             self.serving["encode_text"] = encode_text
         if self.imgnet is not None:
-            # Pixels: uint8 RGB at the network's input size (decoded and resized), the mean
-            # image is subtracted inside; mlp backbone: the float feature vectors.
+            # Pictures: uint8 RGB at the network's input size (decoded and resized), the
+            # network's own scaling inside (the CNN-F mean image, the mlp's flattening and
+            # standardisation, ...); mlp on features: the float feature vectors.
             @tf.function(
                 input_signature=[tf.TensorSpec([None, *image_shape], image_dtype, name="images")]
             )
@@ -79,6 +80,8 @@ def export_saved_model(
     bits: int,
     source: str = "",
     vocabulary: tuple[str, ...] | None = None,
+    label_names: tuple[str, ...] | None = None,
+    image_background: str = "white",
 ) -> str:
     """Write the SavedModel to ``export_dir`` (all or nothing: staged, then renamed)."""
 
@@ -114,6 +117,8 @@ def export_saved_model(
                     "source": source,
                     "signatures": sorted(module.serving),
                     "vocabulary": VOCABULARY if vocabulary else None,
+                    "label_names": list(label_names) if label_names else None,
+                    "image_background": image_background,
                 },
                 f,
                 indent=1,
@@ -130,7 +135,7 @@ def export_run(run, export_dir: str) -> str:
     network, built, modalities = run.config.ssah.network, run.built, run.config.run.modalities
     image_shape = None
     if "image" in modalities:
-        size = run.config.run.image_size
+        size = run.config.run.picture_size
         image_shape = (size, size, 3) if built.pixel_images else (built.feature_matrix.shape[1],)
     return export_saved_model(
         run.networks,
@@ -142,6 +147,8 @@ def export_run(run, export_dir: str) -> str:
         bits=network.bits,
         source=os.path.abspath(run.checkpoint),
         vocabulary=run.data.tag_names,
+        label_names=run.data.label_names,
+        image_background=getattr(run.data_config, "image_background", "white"),
     )
 
 

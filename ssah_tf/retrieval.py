@@ -2,7 +2,7 @@
 
 Code files (.npz, no pickle): ``codes`` uint8 [n, ceil(bits/8)] (bits.pack_bits of
 code > 0), ``ids`` (strings), ``bits``, ``modality``, ``model`` (the export and
-the checkpoint it came from) and, when known, ``labels``.
+the checkpoint it came from) and, when known, ``labels`` and their ``label_names``.
 
 TensorFlow (and the export module) load inside the functions that need an export:
 searching code files runs without them. FAISS is an optional extra.
@@ -19,11 +19,9 @@ import numpy as np
 
 from ssah_tf.atomic import write_atomic
 from ssah_tf.bits import as_words, pack_bits
-from ssah_tf.data.dataset import resize_uint8
 from ssah_tf.data.files import load_npz
+from ssah_tf.data.pictures import PictureError, image_paths, load_picture
 from ssah_tf.errors import UserError
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
 # ----------------------------------------------------------------------------- code files
@@ -36,6 +34,7 @@ def save_code_file(
     modality: str,
     model: str,
     labels: np.ndarray | None = None,
+    label_names=None,
 ) -> None:
     arrays = {
         "codes": pack_bits(codes),
@@ -46,6 +45,12 @@ def save_code_file(
     }
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.float32)
+        if label_names is not None:
+            if len(label_names) != arrays["labels"].shape[1]:
+                raise UserError(
+                    f"{len(label_names)} label names for {arrays['labels'].shape[1]} label columns"
+                )
+            arrays["label_names"] = np.asarray([str(n) for n in label_names])
     write_atomic(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
@@ -247,36 +252,20 @@ class ExportedEncoder:
 
 
 def read_image_paths(path: str) -> list[str]:
-    """An image file, a folder (recursive, sorted) or a .txt list of paths."""
-    if os.path.isdir(path):
-        found = []
-        for root, _, files in os.walk(path):
-            found += [os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
-        if not found:
-            raise UserError(f"folder {path} has no images ({', '.join(IMAGE_EXTENSIONS)})")
-        return sorted(found)
-    if not os.path.isfile(path):
-        raise UserError(f"{path} does not exist")
-    if path.lower().endswith(".txt"):
-        base = os.path.dirname(os.path.abspath(path))
-        with open(path) as f:
-            return [
-                p if os.path.isabs(p) else os.path.join(base, p)
-                for p in (line.strip() for line in f)
-                if p
-            ]
-    return [path]
+    """A picture file, a folder (recursive, sorted) or a .txt list of paths."""
+    return image_paths(path)
 
 
-def decode_image(path: str, size: int) -> np.ndarray:
-    """uint8 [size, size, 3]; raises ValueError naming the file when it cannot be decoded."""
-    import tensorflow as tf
-
+def decode_image(
+    path: str, size: int, background: tuple[int, int, int] = (255, 255, 255)
+) -> np.ndarray:
+    """uint8 [size, size, 3] as training read the picture (upright, transparency on
+    ``background``, resized); raises ValueError naming the file when it cannot be
+    decoded."""
     try:
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    except (tf.errors.OpError, ValueError):
-        raise ValueError(f"image {path} could not be read or decoded") from None
-    return resize_uint8(image.numpy()[None], size)[0]
+        return load_picture(path, size, background)
+    except PictureError as error:
+        raise ValueError(str(error)) from None
 
 
 # ----------------------------------------------------------------------------- FAISS

@@ -87,14 +87,14 @@ def test_run_encodes_what_its_evaluation_encodes(tmp_path):
         np.testing.assert_array_equal(
             run.encode(**{kind: inputs}, packed=True), np.packbits(codes > 0, axis=1)
         )
-    # The demo's mlp reads 32 x 32 pixels in [0, 1]: images of any size go the same way.
+    # The demo's mlp reads 32 x 32 pictures (standardised inside): the same codes.
     pixels = run.data.images.read(rows, 32)
     np.testing.assert_array_equal(run.encode(images=pixels), evaluator.codes(rows, "image"))
     with pytest.raises(UserError, match="exactly one of"):
         run.encode(labels=run.data.labels[:2], texts=run.data.texts[:2])
     with pytest.raises(UserError, match="uint8 RGB"):
         run.encode(images=np.zeros((2, 8, 8), np.float32))
-    with pytest.raises(UserError, match="reads pixels"):
+    with pytest.raises(UserError, match="reads pictures"):
         run.encode(image_features=np.zeros((2, 5), np.float32))
     results = run.evaluate(str(tmp_path / "eval"), map_variant="first_k_relevant", top_k=5)
     assert "map_i2t@5" in results and results["protocol"]["map_variant"] == "first_k_relevant"

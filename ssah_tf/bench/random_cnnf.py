@@ -11,9 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.io
 
+from ssah_tf.models.cnnf import CONV_WIDTHS, FC_WIDTHS, LAYOUT, layout_widths
+
 # Channel widths of the real CNN-F: conv1..conv5, then fc6, fc7, fc8.
-FULL_CONV_WIDTHS = (64, 256, 256, 256, 256)
-FULL_FC_WIDTHS = (4096, 4096, 1000)
+FULL_CONV_WIDTHS = CONV_WIDTHS
+FULL_FC_WIDTHS = FC_WIDTHS
 
 
 def cnnf_forward_flops(
@@ -82,31 +84,19 @@ def write_random_cnnf(
     def norm(name):
         return {"name": name, "param": np.array([[5, 2, 1e-4, 0.75]]), "type": "normalize"}
 
-    c1, c2, c3, c4, c5 = conv_widths
-    fc6, fc7, fc8 = fc_widths
-    layers = [
-        conv("conv1", 11, 3, c1, 4, [0, 0, 0, 0]),
-        relu("relu1"),
-        norm("norm1"),
-        pool("pool1", [0, 1, 0, 1]),
-        conv("conv2", 5, c1, c2, 1, [2, 2, 2, 2]),
-        relu("relu2"),
-        norm("norm2"),
-        pool("pool2", [0, 0, 0, 0]),
-        conv("conv3", 3, c2, c3, 1, [1, 1, 1, 1]),
-        relu("relu3"),
-        conv("conv4", 3, c3, c4, 1, [1, 1, 1, 1]),
-        relu("relu4"),
-        conv("conv5", 3, c4, c5, 1, [1, 1, 1, 1]),
-        relu("relu5"),
-        pool("pool5", [0, 0, 0, 0]),
-        conv("fc6", 6, c5, fc6, 1, [0, 0, 0, 0]),
-        relu("relu6"),
-        conv("fc7", 1, fc6, fc7, 1, [0, 0, 0, 0]),
-        relu("relu7"),
-        conv("fc8", 1, fc7, fc8, 1, [0, 0, 0, 0]),
-        {"type": "softmax", "name": "prob"},
-    ]
+    widths = iter(layout_widths(conv_widths, fc_widths))
+    layers = []
+    for kind, name, *geometry in LAYOUT:
+        if kind == "conv":
+            side, stride, pad = geometry
+            layers.append(conv(name, side, *next(widths), stride, list(pad)))
+        elif kind == "pool":
+            layers.append(pool(name, list(geometry[0])))
+        elif kind == "lrn":
+            layers.append(norm(name))
+        else:
+            layers.append(relu(name))
+    layers.append({"type": "softmax", "name": "prob"})
     cells = np.empty((1, len(layers)), dtype=object)
     for i, layer in enumerate(layers):
         cells[0, i] = layer

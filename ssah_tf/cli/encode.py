@@ -84,6 +84,7 @@ def main(argv):
         modality=items.modality,
         model=encoder.identity,
         labels=labels,
+        label_names=encoder.info.get("label_names") if labels is not None else None,
     )
     seconds = time.time() - started
     print(

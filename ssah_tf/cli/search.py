@@ -107,6 +107,9 @@ def main(argv):
             f"{int(database['bits'])} bits"
         )
     db_ids, labels = database["ids"], database.get("labels")
+    names = database.get("label_names")
+    if names is not None and labels is not None and len(names) != labels.shape[1]:
+        names = None  # an inconsistent file: show columns
     if FLAGS.backend == "numpy":
         found = search(queries["codes"], database["codes"], top_k=FLAGS.top_k, radius=FLAGS.radius)
     else:
@@ -117,7 +120,12 @@ def main(argv):
         hits = [{"id": str(db_ids[i]), "distance": int(d)} for i, d in zip(indices, distances)]
         if labels is not None:
             for hit, i in zip(hits, indices):
-                hit["labels"] = [int(j) for j in labels[i].nonzero()[0]]
+                columns = labels[i].nonzero()[0]
+                hit["labels"] = (
+                    [str(names[j]) for j in columns]
+                    if names is not None
+                    else [int(j) for j in columns]
+                )
         results.append({"query": str(query_id), "results": hits})
     if FLAGS.output and FLAGS.output.endswith(".csv"):
 
@@ -130,7 +138,11 @@ def main(argv):
                 for rank, hit in enumerate(r["results"], 1):
                     writer.writerow(
                         [r["query"], rank, hit["id"], hit["distance"]]
-                        + ([" ".join(map(str, hit["labels"]))] if labels is not None else [])
+                        + (
+                            [("; " if names is not None else " ").join(map(str, hit["labels"]))]
+                            if labels is not None
+                            else []
+                        )
                     )
 
         write_atomic(FLAGS.output, write)

@@ -32,7 +32,11 @@ flags.DEFINE_enum(
     ["both", "text", "image"],
     RunConfig.__dataclass_fields__["modalities"].metadata["help"],
 )
-common.define_field_flags(RunConfig, ["backbone", "cnnf_path", "vgg19_weights", "image_size"])
+common.define_field_flags(
+    RunConfig,
+    ["backbone", "backbone_weights", "freeze_backbone", "cnnf_path", "vgg19_weights", "image_size"],
+    group="image network (docs/pictures.md)",
+)
 flags.DEFINE_enum(
     "schedule",
     None,

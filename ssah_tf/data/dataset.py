@@ -18,11 +18,26 @@ from ssah_tf.errors import UserError
 
 
 class ImageSource:
-    """Random access to N images as uint8 [k, size, size, 3]."""
+    """Random access to N pictures.
+
+    An ``encoded`` source hands out each picture's bytes (:meth:`read_bytes`: files,
+    a prepared TFDS copy), decoded and resized inside the tf.data pipeline
+    (data.pictures.decode_and_resize); an array source hands out pixels
+    (:meth:`read`). Both give uint8 [k, size, size, 3] through :meth:`read`.
+    """
 
     num_items: int
+    encoded: bool = False
 
     def read(self, indices: np.ndarray, size: int) -> np.ndarray:
+        from ssah_tf.data.pictures import decode_and_resize
+
+        out = np.empty((len(indices), size, size, 3), np.uint8)
+        for row, index in enumerate(np.asarray(indices)):
+            out[row] = decode_and_resize(self.read_bytes(int(index)), size).numpy()
+        return out
+
+    def read_bytes(self, index: int) -> bytes:
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -64,40 +79,75 @@ class ArrayImages(ImageSource):
             rows = np.asarray(self.array[indices])
         return resize_uint8(np.ascontiguousarray(rows, dtype=np.uint8), size)
 
+    @property
+    def native_size(self) -> int:
+        """The pictures' own side (N x H x W x 3; MATLAB's HDF5 layout N x 3 x W x H)."""
+        return int(self.array.shape[3] if self.matlab_h5 else self.array.shape[1])
+
     def describe(self) -> str:
         return f"{self.name} array {tuple(self.array.shape)}"
 
 
 class FileImages(ImageSource):
-    """Images in files under a root folder (JPEG/PNG/GIF/BMP, decoded with TF)."""
+    """Pictures in files under a root folder, any format Pillow reads (data.pictures):
+    ``lines`` names each item's line in the list it came from, for messages.
 
-    def __init__(self, root: str, relative_paths: Sequence[str]):
+    The bytes handed out (a picture TensorFlow reads as it is, or its RGB PNG) are kept
+    up to ``cache_bytes`` in total, so a collection that fits is converted once, not
+    every epoch; beyond that, pictures are read from their files each time (a copy made
+    by ssah-prepare stores them converted).
+    """
+
+    encoded = True
+    CACHE_BYTES = 256 << 20
+
+    def __init__(
+        self,
+        root: str,
+        relative_paths: Sequence[str],
+        *,
+        background: tuple[int, int, int] = (255, 255, 255),
+        lines: Sequence[str] | None = None,
+    ):
         self.root = root
         self.paths = list(relative_paths)
+        self.background = tuple(background)
+        self.lines = list(lines) if lines is not None else None
         self.num_items = len(self.paths)
+        self._cache: dict[int, bytes] = {}
+        self._cached_bytes = 0
 
     def path(self, index: int) -> str:
         return os.path.join(self.root, self.paths[index])
 
-    def read(self, indices: np.ndarray, size: int) -> np.ndarray:
-        import tensorflow as tf  # local, as in resize_uint8: decoding files needs TF
+    def where(self, index: int) -> str:
+        """The picture and the list line it came from, for messages."""
+        line = f" ({self.lines[index]})" if self.lines else ""
+        return f"{self.path(index)}{line}"
 
-        out = np.empty((len(indices), size, size, 3), np.uint8)
-        for row, index in enumerate(np.asarray(indices)):
-            path = self.path(int(index))
-            try:
-                data = tf.io.read_file(path)
-                image = tf.io.decode_image(data, channels=3, expand_animations=False)
-            except (tf.errors.OpError, ValueError) as error:
-                raise UserError(
-                    f"image {path} could not be read or decoded "
-                    f"({type(error).__name__}); fix or remove it"
-                ) from None
-            out[row] = resize_uint8(image.numpy()[None], size)[0]
-        return out
+    def picture(self, index: int) -> bytes:
+        """The picture's bytes; data.pictures.PictureError when it cannot be read."""
+        from ssah_tf.data.pictures import read_picture_file
+
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        data = read_picture_file(self.path(index), self.background, self.where(index))
+        if self._cached_bytes + len(data) <= self.CACHE_BYTES:
+            self._cache[index] = data  # dict assignment is atomic: threads may share it
+            self._cached_bytes += len(data)
+        return data
+
+    def read_bytes(self, index: int) -> bytes:
+        from ssah_tf.data.pictures import PictureError
+
+        try:
+            return self.picture(index)
+        except PictureError as error:
+            raise UserError(f"{error}; fix or remove it (or pass `on_error=skip`)") from None
 
     def describe(self) -> str:
-        return f"{self.num_items} image files under {self.root}"
+        return f"{self.num_items} picture files under {self.root}"
 
 
 @dataclasses.dataclass
@@ -115,6 +165,10 @@ class CrossModalDataset:
     image_features: np.ndarray | None = None  # [N, d] float32
     label_names: tuple[str, ...] | None = None
     tag_names: tuple[str, ...] | None = None
+    item_ids: tuple[str, ...] | None = None  # e.g. each item's picture path, for reports
+    # Why the data's pictures are not available although it lists some (None: no note);
+    # a run that asks for images is refused with it.
+    image_note: str | None = None
     predefined_split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     source: str = ""
 
@@ -154,6 +208,70 @@ class CrossModalDataset:
         return ", ".join(parts)
 
 
+def drop_items(dataset: CrossModalDataset, drop: np.ndarray) -> CrossModalDataset:
+    """The dataset without the rows ``drop`` (e.g. items whose picture is unreadable);
+    file-backed pictures only (array sources have no unreadable items)."""
+    keep = np.setdiff1d(np.arange(dataset.num_items), np.asarray(drop, np.int64))
+    images = dataset.images
+    if isinstance(images, FileImages):
+        images = FileImages(
+            images.root,
+            [images.paths[i] for i in keep],
+            background=images.background,
+            lines=None if images.lines is None else [images.lines[i] for i in keep],
+        )
+    elif images is not None:
+        raise ValueError("only file-backed pictures can be dropped")
+    return dataclasses.replace(
+        dataset,
+        labels=dataset.labels[keep],
+        texts=None if dataset.texts is None else dataset.texts[keep],
+        image_features=None if dataset.image_features is None else dataset.image_features[keep],
+        images=images,
+        item_ids=None if dataset.item_ids is None else tuple(dataset.item_ids[i] for i in keep),
+        predefined_split=None,
+    )
+
+
+def check_pictures(images: FileImages, on_error: str) -> list[int]:
+    """Decode every picture once (in parallel): UserError naming the first unreadable
+    one and its list line, or with ``on_error='skip'`` the rows to drop (warned)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ssah_tf.data.pictures import PictureError
+
+    def check(index):
+        try:
+            images.picture(index)  # kept in its cache when it fits
+            return None
+        except PictureError as error:
+            return index, str(error)
+
+    bad, started, last_report = [], time.time(), time.time()
+    with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
+        for done, result in enumerate(pool.map(check, range(images.num_items)), 1):
+            if result is not None:
+                if on_error != "skip":
+                    raise UserError(f"{result[1]}; fix or remove it (or pass `on_error=skip`)")
+                bad.append(result)
+            if time.time() - last_report > 10:
+                last_report = time.time()
+                logging.info(
+                    "checked %d/%d pictures (%.0f/s)",
+                    done,
+                    images.num_items,
+                    done / (time.time() - started),
+                )
+    if bad:
+        logging.warning(
+            "skipping %d items whose picture cannot be read (`on_error=skip`), e.g. %s",
+            len(bad),
+            bad[0][1],
+        )
+    return [index for index, _ in bad]
+
+
 def validate(dataset: CrossModalDataset, where: str) -> CrossModalDataset:
     """Check shapes, dtypes, counts and values; raise UserError naming ``where``."""
     labels = dataset.labels
@@ -191,12 +309,28 @@ def validate(dataset: CrossModalDataset, where: str) -> CrossModalDataset:
             raise UserError(f"{where}: image_features contain NaN or inf values in {bad} rows")
     if dataset.images is not None:
         counts["images"] = dataset.images.num_items
+    if dataset.item_ids is not None:
+        counts["item ids"] = len(dataset.item_ids)
     if len(set(counts.values())) != 1:
         raise UserError(
             f"{where}: item counts disagree: " + ", ".join(f"{k} {v}" for k, v in counts.items())
         )
     if not dataset.modalities:
         raise UserError(f"{where}: no image, image feature or text data found")
+    if dataset.label_names is not None and len(dataset.label_names) != labels.shape[1]:
+        raise UserError(
+            f"{where}: {len(dataset.label_names)} label names for {labels.shape[1]} label "
+            "columns; give one name per column"
+        )
+    if (
+        dataset.tag_names is not None
+        and dataset.texts is not None
+        and len(dataset.tag_names) != dataset.texts.shape[1]
+    ):
+        raise UserError(
+            f"{where}: a vocabulary of {len(dataset.tag_names)} words for "
+            f"{dataset.texts.shape[1]} text columns; give one word per column"
+        )
     empty_labels = int((labels.sum(1) == 0).sum())
     if empty_labels:
         logging.warning(

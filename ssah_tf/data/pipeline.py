@@ -1,9 +1,12 @@
 """tf.data input pipelines: index -> (image | image feature | text | labels) batches.
 
-Images are read by index in parallel (``num_parallel_calls``), preprocessed
-(e.g. minus the CNN-F mean image) and prefetched; texts and labels are
-gathered from in-memory arrays. ``pixel_batches_fn`` streams a training pass's
-images to ``strategy.distribute_datasets_from_function``.
+Pictures are read by index in parallel (``num_parallel_calls``): an encoded source's
+bytes (files, a prepared copy) are decoded and resized inside the pipeline, an
+array source's pixels read a batch at a time; then preprocessed (e.g. minus the
+CNN-F mean image) and prefetched. Texts and labels are gathered from in-memory
+arrays. ``pixel_batches_fn`` streams a training pass's pictures to
+``strategy.distribute_datasets_from_function``. Only the pictures of the batches in
+flight are in memory, whatever the size of the collection.
 """
 
 from __future__ import annotations
@@ -14,19 +17,45 @@ import numpy as np
 import tensorflow as tf
 
 from ssah_tf.data.dataset import CrossModalDataset
+from ssah_tf.data.pictures import decode_and_resize
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def image_feature_matrix(data: CrossModalDataset, pixel_size: int = 32) -> np.ndarray:
-    """Image features for the mlp backbone: the dataset's own, or else its pixels
-    (resized to ``pixel_size``, scaled to [0, 1], flattened)."""
-    if data.image_features is not None:
-        return data.image_features
-    if data.images is None:
-        raise ValueError("dataset has no image modality")
-    pixels = data.images.read(np.arange(data.images.num_items), pixel_size)
-    return pixels.reshape(len(pixels), -1).astype(np.float32) / 255.0
+def picture_stream(source, positions: tf.data.Dataset, size: int, lookup=None) -> tf.data.Dataset:
+    """(position, uint8 [size, size, 3]) for each position of ``positions``, read in
+    parallel and in order from an encoded ``source``; ``lookup`` maps a position to
+    the source's item index (default: the position itself)."""
+
+    def read(position):
+        index = int(position) if lookup is None else int(lookup[int(position)])
+        return source.read_bytes(index)
+
+    def load(position):
+        data = tf.numpy_function(read, [position], tf.string, stateful=False)
+        data.set_shape([])
+        return position, decode_and_resize(data, size)
+
+    return positions.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def pixel_statistics(data: CrossModalDataset, indices: np.ndarray, preprocess, size: int):
+    """Per-column mean and standard deviation of ``preprocess``-ed pictures of rows
+    ``indices`` (the training items), streamed: one pass, float64 sums."""
+    from ssah_tf.data.scaling import standardizer_from_moments
+
+    total = total_squares = None
+    count = 0
+    dataset = make_dataset(
+        data, indices, batch_size=256, fields=("image",), image_size=size, preprocess=preprocess
+    )
+    for batch in dataset:
+        values = batch["image"].numpy().astype(np.float64).reshape(len(batch["index"]), -1)
+        total = values.sum(0) if total is None else total + values.sum(0)
+        squares = np.square(values).sum(0)
+        total_squares = squares if total_squares is None else total_squares + squares
+        count += len(values)
+    return standardizer_from_moments(total, total_squares, count)
 
 
 def make_dataset(
@@ -57,7 +86,6 @@ def make_dataset(
         ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     labels = tf.constant(data.labels) if "labels" in fields else None
     texts = tf.constant(data.texts) if "text" in fields and data.texts is not None else None
     features = (
@@ -65,7 +93,7 @@ def make_dataset(
     )
     source = data.images if "image" in fields and features is None else None
 
-    def gather(index):
+    def gather(index, images=None):
         out = {"index": index}
         if labels is not None:
             out["labels"] = tf.gather(labels, index)
@@ -73,8 +101,15 @@ def make_dataset(
             out["text"] = tf.gather(texts, index)
         if features is not None:
             out["image"] = tf.gather(features, index)
+        if images is not None:
+            out["image"] = preprocess(images) if preprocess is not None else images
         return out
 
+    if source is not None and source.encoded:
+        # One picture at a time (decoded and resized in parallel), then the batch.
+        ds = picture_stream(source, ds, image_size).batch(batch_size, drop_remainder=drop_remainder)
+        return ds.map(gather, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
     if source is not None:
 
@@ -113,6 +148,15 @@ def pixel_batches_fn(
             e for e in range(len(rows)) if (e % replicas) // local_replicas == ctx.input_pipeline_id
         ]
 
+        ds = tf.data.Dataset.from_tensor_slices(rows[keep])
+        if source.encoded:
+            pictures = picture_stream(source, ds.unbatch(), image_size, lookup=item_index)
+            return (
+                pictures.batch(per_replica)
+                .map(lambda positions, images: {"index": positions, "image": preprocess(images)})
+                .prefetch(AUTOTUNE)
+            )
+
         def read(positions):
             return source.read(item_index[positions], image_size)
 
@@ -121,7 +165,6 @@ def pixel_batches_fn(
             images.set_shape([per_replica, image_size, image_size, 3])
             return {"index": positions, "image": preprocess(images)}
 
-        ds = tf.data.Dataset.from_tensor_slices(rows[keep])
         return ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
     return dataset_fn

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import csv
 import glob
+import json
 import os
 from typing import Any
 
@@ -28,6 +30,7 @@ TEXT_KEYS = ("YAll", "texts", "tags", "Y_all", "T_all")
 LABEL_KEYS = ("LAll", "labels", "L_all")
 FEATURE_KEYS = ("image_features", "XAll", "X_all")
 SPLIT_KEYS = ("query_index", "train_index", "database_index")
+LABEL_NAMES_FILE = "label_names.txt"
 VOCAB_NAMES = ("TagList.txt", "all_tags_vocab.txt", "vocab.txt", "tag_list.txt", "common_tags.txt")
 
 
@@ -180,14 +183,50 @@ def _read_lines(path: str) -> list[str]:
         return [line.rstrip("\r\n") for line in f]
 
 
+def _read_names(path: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in _read_lines(path) if line.strip())
+
+
+def _pictures(
+    relative: list[str],
+    *,
+    image_root: str | None,
+    default_root: str,
+    lines: list[str],
+    background: tuple[int, int, int],
+    listed_in: str,
+) -> tuple[FileImages | None, str | None]:
+    """(pictures, None) when every listed picture exists under the image root (given,
+    or else ``default_root``), else (None, why): a run that asks for images is refused
+    with the reason, a text-only run goes on."""
+    root = image_root if image_root is not None else default_root
+    if image_root is not None:
+        _require_exists(image_root, "image folder")
+    missing = [p for p in relative if not os.path.isfile(os.path.join(root, p))]
+    if missing:
+        note = (
+            f"{len(missing)} of the {len(relative)} pictures {listed_in} lists are missing "
+            f"under {root}, e.g. {missing[0]}"
+        )
+        if image_root is not None:
+            raise UserError(f"{note}; check `image_root`")
+        return None, (
+            f"{note}; pass `image_root` (the folder the paths are relative to), or "
+            "`modalities=text` to train without pictures"
+        )
+    return FileImages(root, relative, background=background, lines=lines), None
+
+
 def read_text_lists(
     folder: str,
     *,
     image_root: str | None = None,
     vocab_file: str | None = None,
     name: str = "text_lists",
+    background: tuple[int, int, int] = (255, 255, 255),
 ) -> CrossModalDataset:
-    """all_imgs.txt / all_tags.txt / all_labels.txt / vocabulary (+ images under image_root)."""
+    """all_imgs.txt / all_tags.txt / all_labels.txt / vocabulary (+ label_names.txt),
+    with the pictures all_imgs.txt lists under ``image_root`` (default: the folder)."""
     _require_exists(folder, "folder")
     tags_path = os.path.join(folder, "all_tags.txt")
     labels_path = os.path.join(folder, "all_labels.txt")
@@ -225,22 +264,26 @@ def read_text_lists(
         raise UserError(f"{labels_path}: every line must be space-separated 0/1 values") from None
     if labels.ndim != 2:
         raise UserError(f"{labels_path}: lines have different numbers of labels")
-    images = None
+    names_path = os.path.join(folder, LABEL_NAMES_FILE)
+    label_names = _read_names(names_path) if os.path.isfile(names_path) else None
+    images, note, item_ids = None, None, None
     imgs_path = os.path.join(folder, "all_imgs.txt")
-    if image_root is not None:
-        _require_exists(image_root, "image folder")
-        relative = [p.strip() for p in _read_lines(imgs_path) if p.strip()]
-        if len(relative) != len(labels):
-            raise UserError(
-                f"{imgs_path} lists {len(relative)} images for {len(labels)} label rows"
-            )
-        missing = [p for p in relative if not os.path.isfile(os.path.join(image_root, p))]
-        if missing:
-            raise UserError(
-                f"{len(missing)} images listed in all_imgs.txt are missing under "
-                f"{image_root}, e.g. {missing[0]}"
-            )
-        images = FileImages(image_root, relative)
+    if os.path.isfile(imgs_path):
+        listed = [(n, p.strip()) for n, p in enumerate(_read_lines(imgs_path), 1) if p.strip()]
+        if len(listed) != len(labels):
+            raise UserError(f"{imgs_path} lists {len(listed)} images for {len(labels)} label rows")
+        relative = [p for _, p in listed]
+        images, note = _pictures(
+            relative,
+            image_root=image_root,
+            default_root=folder,
+            lines=[f"all_imgs.txt line {n}" for n, _ in listed],
+            background=background,
+            listed_in="all_imgs.txt",
+        )
+        item_ids = tuple(relative)
+    elif image_root is not None:
+        raise UserError(f"`image_root` is given but {folder} has no all_imgs.txt listing pictures")
     return validate(
         CrossModalDataset(
             name=name,
@@ -248,15 +291,142 @@ def read_text_lists(
             texts=texts,
             images=images,
             tag_names=tuple(vocab),
+            label_names=label_names,
+            item_ids=item_ids,
+            image_note=note,
             source=folder,
         ),
         folder,
     )
 
 
+# ----------------------------------------------------------------------------- manifests
+MANIFEST_FIELDS = {"image": ("image", "picture", "path"), "words": ("words", "tags", "text")}
+
+
+def _manifest_rows(path: str) -> list[tuple[int, dict]]:
+    """(line number, {image, words, labels}) of a .csv (header row; words and labels
+    separated by ';' in their cells) or .jsonl manifest (lists or ';'-separated strings)."""
+    rows = []
+    if path.lower().endswith(".csv"):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip().lower() for h in (reader.fieldnames or [])]
+            if "labels" not in header:
+                raise UserError(
+                    f"{path}: the header row needs a 'labels' column (and 'image' and/or "
+                    f"'words'); found {', '.join(header) or 'no header'}"
+                )
+            for row in reader:
+                rows.append((reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}))
+        return rows
+    with open(path, encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise UserError(f"{path} line {number}: not a JSON object ({error})") from None
+            if not isinstance(record, dict):
+                raise UserError(f"{path} line {number}: expected a JSON object per line")
+            rows.append((number, {k.lower(): v for k, v in record.items()}))
+    return rows
+
+
+def _items(value, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(";") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise UserError(f"{where}: expected a list of strings or a ';'-separated string")
+
+
+def read_manifest(
+    path: str,
+    *,
+    image_root: str | None = None,
+    vocab_file: str | None = None,
+    name: str = "collection",
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> CrossModalDataset:
+    """A hand-written manifest, one item per row: its picture path (relative to
+    ``image_root``, default the manifest's folder), its words and its labels by name.
+    The vocabulary is every word used (sorted), unless ``vocab_file`` gives one; the
+    label names are every label used (sorted)."""
+    _require_exists(path, "manifest")
+    rows = _manifest_rows(path)
+    if not rows:
+        raise UserError(f"{path} has no items")
+    base = os.path.basename(path)
+
+    def field(row, kind):
+        return next((row[k] for k in MANIFEST_FIELDS[kind] if k in row), None)
+
+    words = [(n, _items(field(r, "words"), f"{base} line {n}")) for n, r in rows]
+    labels = [(n, _items(r.get("labels"), f"{base} line {n}")) for n, r in rows]
+    paths = [(n, field(r, "image")) for n, r in rows]
+    label_names = tuple(sorted({x for _, names in labels for x in names}))
+    if not label_names:
+        raise UserError(f"{path}: no item has a label; give each item its labels")
+    column = {x: i for i, x in enumerate(label_names)}
+    label_matrix = np.zeros((len(rows), len(label_names)), np.float32)
+    for row, (_, names) in enumerate(labels):
+        label_matrix[row, [column[x] for x in names]] = 1.0
+    texts, vocab = None, None
+    if any(w for _, w in words):
+        if vocab_file:
+            vocab = [t.strip() for t in _read_lines(vocab_file) if t.strip()]
+        else:
+            vocab = sorted({x for _, ws in words for x in ws})
+        index = {word: i for i, word in enumerate(vocab)}
+        texts = np.zeros((len(rows), len(vocab)), np.float32)
+        for row, (number, item_words) in enumerate(words):
+            for word in item_words:
+                if word not in index:
+                    raise UserError(
+                        f"{base} line {number}: word {word!r} is not in the vocabulary {vocab_file}"
+                    )
+                texts[row, index[word]] = 1.0
+    images, note, item_ids = None, None, None
+    if any(p for _, p in paths):
+        absent = [n for n, p in paths if not p]
+        if absent:
+            raise UserError(f"{base} line {absent[0]}: no picture path (every item needs one)")
+        relative = [str(p) for _, p in paths]
+        images, note = _pictures(
+            relative,
+            image_root=image_root,
+            default_root=os.path.dirname(os.path.abspath(path)),
+            lines=[f"{base} line {n}" for n, _ in paths],
+            background=background,
+            listed_in=base,
+        )
+        item_ids = tuple(relative)
+    return validate(
+        CrossModalDataset(
+            name=name,
+            labels=label_matrix,
+            texts=texts,
+            images=images,
+            tag_names=tuple(vocab) if vocab else None,
+            label_names=label_names,
+            item_ids=item_ids,
+            image_note=note,
+            source=path,
+        ),
+        path,
+    )
+
+
 # ----------------------------------------------------------------------------- npz / features
-def read_feature_file(path: str, name: str = "npz") -> CrossModalDataset:
-    """A feature dataset in .npz (or .mat): see data/README.md for the keys."""
+def read_feature_file(
+    path: str, name: str = "npz", *, vocab_file: str | None = None
+) -> CrossModalDataset:
+    """A feature dataset in .npz (or .mat): see data/README.md for the keys (words of
+    the text columns: the ``tag_names`` key, or ``vocab_file``)."""
     _require_exists(path, "dataset file")
     arrays: dict[str, Any]
     if path.endswith(".mat"):
@@ -296,6 +466,9 @@ def read_feature_file(path: str, name: str = "npz") -> CrossModalDataset:
             )
         split = tuple(np.asarray(arrays[k]).ravel() for k in SPLIT_KEYS)
     label_names = tuple(str(s) for s in arrays["label_names"]) if "label_names" in arrays else None
+    tag_names = tuple(str(s) for s in arrays["tag_names"]) if "tag_names" in arrays else None
+    if vocab_file:
+        tag_names = tuple(t.strip() for t in _read_lines(vocab_file) if t.strip())
     return validate(
         CrossModalDataset(
             name=name,
@@ -308,6 +481,7 @@ def read_feature_file(path: str, name: str = "npz") -> CrossModalDataset:
                 else None
             ),
             label_names=label_names,
+            tag_names=tag_names,
             predefined_split=split,
             source=path,
         ),
@@ -316,23 +490,35 @@ def read_feature_file(path: str, name: str = "npz") -> CrossModalDataset:
 
 
 def detect_and_read(
-    path: str, *, name: str, image_root: str | None = None, vocab_file: str | None = None
+    path: str,
+    *,
+    name: str,
+    image_root: str | None = None,
+    vocab_file: str | None = None,
+    background: tuple[int, int, int] = (255, 255, 255),
 ) -> CrossModalDataset:
     """Read ``path`` in whichever supported format it is."""
     _require_exists(path, "data path")
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "all_labels.txt")):
-            return read_text_lists(path, image_root=image_root, vocab_file=vocab_file, name=name)
+            return read_text_lists(
+                path, image_root=image_root, vocab_file=vocab_file, name=name, background=background
+            )
         if glob.glob(os.path.join(path, "*.mat")):
             return read_matlab(path, name=name)
         raise UserError(f"{path}: folder has neither all_labels.txt (text lists) nor .mat files")
+    if path.lower().endswith((".csv", ".jsonl")):
+        return read_manifest(
+            path, image_root=image_root, vocab_file=vocab_file, name=name, background=background
+        )
     if path.endswith(".npz"):
-        return read_feature_file(path, name=name)
+        return read_feature_file(path, name=name, vocab_file=vocab_file)
     if path.endswith(".mat") or "," in path:
         first = _MatFile(path.split(",")[0])
         if "labels" in first.names and "LAll" not in first.names:
-            return read_feature_file(path, name=name)
+            return read_feature_file(path, name=name, vocab_file=vocab_file)
         return read_matlab(path, name=name)
     raise UserError(
-        f"{path}: unknown format; expected a .mat/.npz file or a folder (text lists or .mat files)"
+        f"{path}: unknown format; expected a folder (text lists or .mat files), a .csv or "
+        ".jsonl manifest, or a .npz/.mat file"
     )

@@ -7,15 +7,22 @@ import os
 
 from absl import logging
 
-from ssah_tf.data.dataset import CrossModalDataset
+from ssah_tf.data.dataset import (
+    CrossModalDataset,
+    FileImages,
+    check_pictures,
+    drop_items,
+    validate,
+)
 from ssah_tf.data.mfeat import read_mfeat
+from ssah_tf.data.pictures import background_colour
 from ssah_tf.data.protocols import Split, checked_split, default_protocol, load_split, make_split
 from ssah_tf.data.readers import detect_and_read, read_feature_file
 from ssah_tf.data.synthetic import make_demo_dataset
 from ssah_tf.errors import UserError
 from ssah_tf.fields import check_fields, setting
 
-DATASETS = ("demo", "mirflickr25k", "nus_wide", "ms_coco", "mfeat", "npz")
+DATASETS = ("demo", "mirflickr25k", "nus_wide", "ms_coco", "mfeat", "npz", "collection")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,17 +31,31 @@ class DataConfig:
 
     dataset: str = setting(
         "demo",
-        "Dataset: the embedded demo, a protocol dataset, mfeat "
-        "digits, or npz (your own feature file, data/README.md).",
+        "Dataset: the embedded demo, a protocol dataset, mfeat digits, npz (your own "
+        "feature file) or collection (your own pictures and words: text lists, a .csv / "
+        ".jsonl manifest, an .npz, or a copy prepared by ssah-prepare; data/README.md).",
         choices=DATASETS,
     )
     data_path: str | None = setting(None, "Dataset file or folder (.mat, .npz, text-list folder).")
     data_dir: str | None = setting(
         None,
-        "TFDS data dir with a copy prepared by ssah-prepare "
-        "(images streamed from disk; the split is the prepared one).",
+        "A copy prepared by ssah-prepare (the folder it printed; pictures streamed from disk).",
     )
-    image_root: str | None = setting(None, "Folder the text lists' image paths are relative to.")
+    image_root: str | None = setting(
+        None,
+        "Folder the picture paths of all_imgs.txt or a manifest are relative to "
+        "(default: the list's own folder).",
+    )
+    image_background: str = setting(
+        "white",
+        "Colour transparent pictures are composited on: white, black, gray or #rrggbb.",
+    )
+    on_error: str = setting(
+        "fail",
+        "An unreadable picture: fail (one line naming the file and its list line) or "
+        "skip its item (counted in a warning).",
+        choices=("fail", "skip"),
+    )
     vocab_file: str | None = setting(
         None, "Tag vocabulary for text lists (default: found in the folder)."
     )
@@ -79,15 +100,17 @@ class DataConfig:
 def data_label(dataset: str, data_path: str | None) -> str:
     """A data set's name in tables: its name, and for ``npz`` (whose file is the data set)
     the file's name too (npz:kar_zer.npz)."""
-    if dataset == "npz" and data_path:
-        return f"npz:{os.path.basename(os.path.normpath(data_path))}"
+    if dataset in ("npz", "collection") and data_path:
+        return f"{dataset}:{os.path.basename(os.path.normpath(data_path))}"
     return dataset
 
 
 def load_dataset(config: DataConfig) -> CrossModalDataset:
-    """Read (or generate) the dataset named by ``config``."""
+    """Read (or generate) the dataset named by ``config``; pictures read from files are
+    each decoded once here (unreadable ones fail or are skipped, ``on_error``)."""
     if config.dataset not in DATASETS:
         raise UserError(f"unknown `dataset={config.dataset}`; use one of {', '.join(DATASETS)}")
+    background = background_colour(config.image_background)
     if config.dataset == "demo":
         return make_demo_dataset(
             num_items=config.demo_items,
@@ -99,21 +122,38 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
     if config.data_dir:
         from ssah_tf.data.tfds_builders import load_prepared  # TFDS: only for prepared copies
 
-        return load_prepared(config.dataset, config.data_dir, config.split_seed)
+        return load_prepared(config)
     if not config.data_path:
         raise UserError(
             f"`dataset={config.dataset}` needs `data_path` or `data_dir` (see data/README.md)"
         )
     if config.dataset == "npz":
-        return read_feature_file(config.data_path, name="npz")
+        return read_feature_file(config.data_path, name="npz", vocab_file=config.vocab_file)
     if config.dataset == "mfeat":
         return read_mfeat(config.data_path)
-    return detect_and_read(
+    data = detect_and_read(
         config.data_path,
-        name=config.dataset,
+        name=collection_name(config) if config.dataset == "collection" else config.dataset,
         image_root=config.image_root,
         vocab_file=config.vocab_file,
+        background=background,
     )
+    if isinstance(data.images, FileImages):
+        bad = check_pictures(data.images, config.on_error)
+        if bad:
+            data = validate(drop_items(data, bad), data.source)
+    return data
+
+
+def collection_name(config: DataConfig) -> str:
+    """A collection's name: its folder's or file's (emoji for .../emoji/)."""
+    return path_name(config.data_path or config.data_dir or "collection")
+
+
+def path_name(path: str) -> str:
+    """A folder's or file's name without extension (emoji for .../emoji/)."""
+    stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+    return stem if stem not in ("", ".") else "collection"
 
 
 def resolve_split(data: CrossModalDataset, config: DataConfig) -> Split:
@@ -139,10 +179,12 @@ def resolve_split(data: CrossModalDataset, config: DataConfig) -> Split:
     def chosen(value, default):
         return default if value is None else value
 
+    query_size = chosen(config.query_size, protocol.query)
     return make_split(
         data.num_items,
-        query_size=chosen(config.query_size, protocol.query),
-        train_size=chosen(config.train_size, protocol.train),
+        query_size=query_size,
+        # A default never exceeds what the queries leave (a --query_size of one's own).
+        train_size=chosen(config.train_size, min(protocol.train, data.num_items - query_size)),
         database_size=chosen(config.database_size, protocol.database),
         seed=config.split_seed,
     )

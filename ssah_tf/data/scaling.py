@@ -48,6 +48,17 @@ def fit_standardizer(x: np.ndarray) -> Standardizer:
     return Standardizer(mean.astype(np.float32), scale.astype(np.float32))
 
 
+def standardizer_from_moments(total: np.ndarray, squares: np.ndarray, count: int) -> Standardizer:
+    """The :func:`fit_standardizer` of rows known only by their column sums and sums of
+    squares (a streamed pass)."""
+    if not count:
+        raise ValueError("no rows")
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean * mean, 0.0))
+    scale = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    return Standardizer(mean.astype(np.float32), scale.astype(np.float32))
+
+
 def wants_scaling(setting: str, train_values: np.ndarray, what: str) -> bool:
     """Resolve an 'auto' / 'on' / 'off' setting: auto scales unless the values are 0/1."""
     if setting not in SCALING_CHOICES:

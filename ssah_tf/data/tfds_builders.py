@@ -1,229 +1,335 @@
-"""TFDS builders for MIRFLICKR-25K, NUS-WIDE (21 concepts) and MS-COCO.
+"""A TFDS copy of any collection (``ssah-prepare``), from which pictures stream.
 
-These data cannot be downloaded automatically: the builders read the user's
-files from ``manual_dir`` (any format :func:`detect_and_read` understands) and
-write TFRecords with images resized to 224 x 224, so training streams images
-from disk. One builder config per protocol split seed; splits 'query',
-'train' and 'database' follow :func:`ssah_tf.data.protocols.make_split`, and
-every example keeps its row ``index`` in the source files.
+``prepare`` reads a data set in any documented form (text lists with pictures, a
+.csv / .jsonl manifest, an .npz, the DCMH .mat files) and writes one TFDS dataset
+(array_record files, random access by row) whose split ``all`` holds every item in
+the source's row order: its ``index``, the picture's bytes (``image``, as
+``data.pictures.picture_bytes`` gives them: the original file when TensorFlow reads
+it as it is, else an upright RGB PNG on the stated background), ``image_features``,
+its words (``words``: vocabulary ids, for 0/1 texts) or dense ``text``, its
+``labels`` (label ids) and ``id`` (the picture's path). Beside the TFDS files:
+``ssah_collection.json`` (names, vocabulary, label names, background, what was
+skipped) and ``tables.npz`` (labels, texts and features as arrays, so loading reads
+no picture). The copy is written to a temporary folder and renamed when complete:
+a failed or interrupted prepare leaves nothing.
 
-Build with ``ssah-prepare --dataset=mirflickr25k --manual_dir=DIR --data_dir=workspace/tfds``;
-train with ``ssah-train --dataset=mirflickr25k --data_dir=workspace/tfds``: texts and
-labels are loaded into memory, images are read by index from the array_record files.
+Training reads ``--data_dir=<the copy>``: labels, texts and features in memory,
+pictures by row from disk, decoded and resized in the tf.data pipeline. The split is
+made at training time (``--split_seed``), as for any other form of the data.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from absl import logging
 
-from ssah_tf.data.dataset import CrossModalDataset, resize_uint8, validate
-from ssah_tf.data.protocols import PROTOCOLS, make_split
-from ssah_tf.data.readers import detect_and_read
+from ssah_tf.atomic import write_atomic
+from ssah_tf.data.dataset import CrossModalDataset, FileImages, ImageSource, validate
+from ssah_tf.data.files import load_json, load_npz
+from ssah_tf.data.pictures import PictureError, encode_png
 from ssah_tf.errors import UserError
 
-IMAGE_SIZE = 224
+FORMAT = 1
+INFO_FILE = "ssah_collection.json"
+TABLES_FILE = "tables.npz"
+SPLIT = "items"  # TFDS reserves "all"
 
 
-class SplitConfig(tfds.core.BuilderConfig):
-    """A protocol split seed (the sizes are the dataset's protocol)."""
-
-    def __init__(self, *, split_seed: int = 0, **kwargs):
-        super().__init__(
-            name=f"seed{split_seed}",
-            version=tfds.core.Version("1.0.0"),
-            description=f"protocol split with seed {split_seed}",
-            **kwargs,
-        )
-        self.split_seed = split_seed
-
-
-class _SSAHBuilder(tfds.core.GeneratorBasedBuilder):
-    """Shared logic; subclasses set the protocol key, dims and instructions."""
+class _CollectionBuilder(tfds.core.GeneratorBasedBuilder):
+    """One collection: features follow the data (vocabulary, labels, picture sizes)."""
 
     VERSION = tfds.core.Version("1.0.0")
-    BUILDER_CONFIGS = [SplitConfig(split_seed=0)]
-    PROTOCOL = ""
-    TEXT_DIM = 0
-    NUM_LABELS = 0
-    HOMEPAGE = ""
+    # Records in the source's row order: row i of tables.npz is record i.
+    disable_shuffling = True
+
+    def __init__(self, *, collection: CrossModalDataset, picture_bytes: list, **kwargs):
+        self._collection = collection
+        self._picture_bytes = picture_bytes  # item -> bytes, or None for a skipped item
+        super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
+        data = self._collection
+        features = {
+            "index": tf.int64,
+            "labels": tfds.features.Sequence(tf.int32),
+            "id": tfds.features.Text(),
+        }
+        if data.images is not None:
+            features["image"] = tfds.features.Image(shape=(None, None, 3))
+        if data.image_features is not None:
+            features["image_features"] = tfds.features.Tensor(
+                shape=(data.image_features.shape[1],), dtype=tf.float32
+            )
+        if data.texts is not None:
+            if _binary(data.texts):
+                features["words"] = tfds.features.Sequence(tf.int32)
+            else:
+                features["text"] = tfds.features.Tensor(shape=(data.text_dim,), dtype=tf.float32)
         return tfds.core.DatasetInfo(
             builder=self,
-            description=self.__doc__,
-            features=tfds.features.FeaturesDict(
-                {
-                    "index": tf.int64,
-                    "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
-                    "text": tfds.features.Tensor(shape=(self.TEXT_DIM,), dtype=tf.float32),
-                    "labels": tfds.features.Tensor(shape=(self.NUM_LABELS,), dtype=tf.float32),
-                }
-            ),
-            homepage=self.HOMEPAGE,
+            description=f"ssah_tf copy of {data.name} ({data.source})",
+            features=tfds.features.FeaturesDict(features),
+            disable_shuffling=True,
         )
-
-    def _read(self, dl_manager):
-        data = detect_and_read(
-            str(dl_manager.manual_dir), name=self.PROTOCOL, image_root=str(dl_manager.manual_dir)
-        )
-        if data.images is None:
-            raise UserError(f"{dl_manager.manual_dir}: no images found; see the instructions")
-        if data.text_dim != self.TEXT_DIM or data.num_labels != self.NUM_LABELS:
-            raise UserError(
-                f"{dl_manager.manual_dir}: expected {self.TEXT_DIM}-d texts and "
-                f"{self.NUM_LABELS} labels, found {data.text_dim} and {data.num_labels}"
-            )
-        return data
 
     def _split_generators(self, dl_manager):
-        data = self._read(dl_manager)
-        protocol = PROTOCOLS[self.PROTOCOL]
-        split = make_split(
-            data.num_items,
-            query_size=protocol.query,
-            train_size=protocol.train,
-            database_size=protocol.database,
-            seed=self.builder_config.split_seed,
+        return {SPLIT: self._generate_examples()}
+
+    def _generate_examples(self):
+        data = self._collection
+        for index in range(data.num_items):
+            if data.images is not None and self._picture_bytes[index] is None:
+                continue
+            example = {
+                "index": index,
+                "labels": np.flatnonzero(data.labels[index]).astype(np.int32),
+                "id": (data.item_ids or ())[index] if data.item_ids else str(index),
+            }
+            if data.images is not None:
+                example["image"] = self._picture_bytes[index]
+            if data.image_features is not None:
+                example["image_features"] = data.image_features[index]
+            if data.texts is not None:
+                if _binary(data.texts):
+                    example["words"] = np.flatnonzero(data.texts[index]).astype(np.int32)
+                else:
+                    example["text"] = data.texts[index]
+            yield index, example
+
+
+def _binary(x: np.ndarray) -> bool:
+    return bool(np.all((x == 0) | (x == 1)))
+
+
+def _picture_bytes(images: ImageSource, on_error: str) -> tuple[list, list[str]]:
+    """Every picture's bytes (parallel, in order, progress every 10 s); unreadable ones
+    fail the prepare or, with ``on_error='skip'``, become None (and are listed)."""
+    skipped: list[str] = []
+
+    def read(index):
+        if isinstance(images, FileImages):
+            try:
+                return images.picture(index)
+            except PictureError as error:
+                if on_error != "skip":
+                    raise UserError(
+                        f"{error}; fix or remove it (or pass `on_error=skip`)"
+                    ) from None
+                skipped.append(str(error))
+                return None
+        return encode_png(images.read(np.array([index]), images.native_size)[0])
+
+    out, started, reported = [], time.time(), time.time()
+    with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
+        for done, data in enumerate(pool.map(read, range(images.num_items)), 1):
+            out.append(data)
+            if time.time() - reported > 10:
+                reported = time.time()
+                rate = done / (time.time() - started)
+                logging.info("read %d/%d pictures (%.0f/s)", done, images.num_items, rate)
+    return out, skipped
+
+
+def _record_positions(copy: str, count: int) -> np.ndarray:
+    """Record position of each kept item (in kept order): read back from the records'
+    ``index`` feature, so rows stay right whatever order TFDS wrote them in."""
+    source = tfds.builder_from_directory(copy).as_data_source(
+        SPLIT, decoders={"image": tfds.decode.SkipDecoding()}
+    )
+    indices = np.fromiter((int(source[i]["index"]) for i in range(len(source))), np.int64)
+    if len(indices) != count:
+        raise UserError(f"the copy holds {len(indices)} records for {count} items; prepare again")
+    order = np.argsort(indices, kind="stable")  # kept items are in increasing index order
+    return order.astype(np.int64)
+
+
+def prepare(
+    data: CrossModalDataset,
+    *,
+    destination: str,
+    dataset: str,
+    background: str,
+    on_error: str = "fail",
+) -> dict:
+    """Write the TFDS copy of ``data`` to ``destination`` (all or nothing); returns its
+    ssah_collection.json record."""
+    if os.path.exists(destination):
+        raise UserError(
+            f"{destination} exists; choose another `name` or `data_dir`, or delete it first"
         )
-        return {
-            "query": self._generate_examples(data, split.query),
-            "train": self._generate_examples(data, split.train),
-            "database": self._generate_examples(data, split.database),
+    parent = os.path.dirname(os.path.abspath(destination))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=".prepare-")
+    try:
+        pictures, skipped = (
+            _picture_bytes(data.images, on_error) if data.images is not None else ([], [])
+        )
+        if skipped:
+            logging.warning(
+                "skipped %d items whose picture cannot be read (`on_error=skip`), e.g. %s",
+                len(skipped),
+                skipped[0],
+            )
+        kept = [i for i in range(data.num_items) if data.images is None or pictures[i] is not None]
+        if not kept:
+            raise UserError("no picture could be read; nothing written")
+        tfds.disable_progress_bar()
+        builder = _CollectionBuilder(
+            collection=data,
+            picture_bytes=pictures,
+            data_dir=os.path.join(staging, "tfds"),
+            file_format="array_record",
+        )
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=staging, download_mode=tfds.GenerateMode.REUSE_DATASET_IF_EXISTS
+            )
+        )
+        copy = os.path.join(staging, "copy")
+        os.replace(str(builder.data_path), copy)
+        positions = (
+            _record_positions(copy, len(kept))
+            if data.images is not None
+            else np.arange(len(kept), dtype=np.int64)
+        )
+        info = {
+            "format": FORMAT,
+            "name": data.name,
+            "dataset": dataset,
+            "source": os.path.abspath(data.source) if data.source else "",
+            "image_background": background,
+            "num_items": len(kept),
+            "skipped": skipped,
+            "text": None if data.texts is None else ("words" if _binary(data.texts) else "dense"),
+            "pictures": data.images is not None,
+            "label_names": list(data.label_names) if data.label_names else None,
+            "tag_names": list(data.tag_names) if data.tag_names else None,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-
-    def _generate_examples(self, data, indices):
-        # Read images a few hundred at a time: never the whole set in memory.
-        for start in range(0, len(indices), 256):
-            chunk = np.asarray(indices[start : start + 256])
-            images = data.images.read(chunk, IMAGE_SIZE)
-            for row, index in enumerate(chunk):
-                yield (
-                    int(index),
-                    {
-                        "index": int(index),
-                        "image": images[row],
-                        "text": data.texts[index],
-                        "labels": data.labels[index],
-                    },
-                )
-
-
-class SsahMirflickr25k(_SSAHBuilder):
-    """MIRFLICKR-25K, the 20,015 pairs of the DCMH selection (1,386 tags, 24 labels)."""
-
-    PROTOCOL = "mirflickr25k"
-    TEXT_DIM = 1386
-    NUM_LABELS = 24
-    HOMEPAGE = "https://press.liacs.nl/mirflickr/"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = """
-    Place in manual_dir either the DCMH file FLICKR-25K.mat (variables images,
-    YAll, LAll; MATLAB v7.3), or the per-variable .mat files (IAll, YAll, LAll),
-    or the text lists all_imgs.txt, all_tags.txt, all_labels.txt and TagList.txt
-    together with the mirflickr/ image folder they reference.
-    """
+        rows = np.asarray(kept, np.int64)
+        tables = {
+            "index": rows,
+            "positions": positions[np.searchsorted(np.asarray(kept), rows)],
+            "labels": data.labels[rows].astype(np.uint8),
+        }
+        if data.texts is not None:
+            tables["texts"] = data.texts[rows].astype(
+                np.uint8 if info["text"] == "words" else np.float32
+            )
+        if data.image_features is not None:
+            tables["image_features"] = data.image_features[rows]
+        if data.item_ids:
+            tables["ids"] = np.asarray([data.item_ids[i] for i in kept])
+        write_atomic(
+            os.path.join(copy, TABLES_FILE),
+            lambda f: np.savez(f, **tables),
+            binary=True,
+        )
+        write_atomic(os.path.join(copy, INFO_FILE), lambda f: json.dump(info, f, indent=1))
+        os.replace(copy, destination)
+        return info
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-class SsahNusWide(_SSAHBuilder):
-    """NUS-WIDE, 195,834 pairs of the 21 most frequent concepts (1,000 tags)."""
+class TFDSImages(ImageSource):
+    """A prepared copy's pictures by row: their stored bytes, read from the array_record
+    files (decoded in the pipeline)."""
 
-    PROTOCOL = "nus_wide"
-    TEXT_DIM = 1000
-    NUM_LABELS = 21
-    HOMEPAGE = "https://lms.comp.nus.edu.sg/wp-content/uploads/2019/research/nuswide/NUS-WIDE.html"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = """
-    Place in manual_dir the DCMH-style files for the 21-concept subset
-    (one combined .mat with IAll/YAll/LAll, or one .mat per variable), or the
-    text lists (all_imgs.txt, all_tags.txt, all_labels.txt, a 1,000-tag
-    vocabulary file) with the image folder they reference. Images are read in
-    chunks: the ~29 GB of pixels never sit in memory at once.
-    """
+    encoded = True
 
+    def __init__(self, path: str, positions: np.ndarray, split: str = SPLIT):
+        self.path = path
+        self.split = split
+        self.positions = np.asarray(positions, np.int64)  # dataset row -> record position
+        self.num_items = len(self.positions)
+        self._source = None
 
-class SsahMsCoco(_SSAHBuilder):
-    """MS-COCO 2014 train+val images with a category (2,000-d caption words, 80 labels)."""
+    def _data_source(self):
+        if self._source is None:
+            builder = tfds.builder_from_directory(self.path)
+            self._source = builder.as_data_source(
+                self.split, decoders={"image": tfds.decode.SkipDecoding()}
+            )
+        return self._source
 
-    PROTOCOL = "ms_coco"
-    TEXT_DIM = 2000
-    NUM_LABELS = 80
-    HOMEPAGE = "https://cocodataset.org/"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = """
-    Place in manual_dir the prepared pairs: one .mat (IAll/YAll/LAll, v7.3) or
-    the text lists (all_imgs.txt, all_tags.txt with caption words, all_labels.txt
-    with 80 0/1 values, a 2,000-word vocabulary) and the train2014/val2014 image
-    folders they reference.
-    """
-
-
-BUILDERS = {"mirflickr25k": SsahMirflickr25k, "nus_wide": SsahNusWide, "ms_coco": SsahMsCoco}
-
-
-class TFDSImages:
-    """Random access to a prepared builder's images by dataset row (array_record files)."""
-
-    def __init__(self, builder: tfds.core.DatasetBuilder, locations: dict[int, tuple[str, int]]):
-        self.builder = builder
-        self.locations = locations  # dataset row -> (split, position in that split)
-        self.sources: dict[str, object] = {}
-        self.num_items = max(locations) + 1 if locations else 0
-
-    def _source(self, split: str):
-        if split not in self.sources:
-            self.sources[split] = self.builder.as_data_source(split)
-        return self.sources[split]
-
-    def read(self, indices: np.ndarray, size: int) -> np.ndarray:
-
-        rows = []
-        for index in np.asarray(indices):
-            split, position = self.locations[int(index)]
-            rows.append(self._source(split)[position]["image"])
-        return resize_uint8(np.stack(rows).astype(np.uint8), size)
+    def read_bytes(self, index: int) -> bytes:
+        return self._data_source()[int(self.positions[index])]["image"]
 
     def describe(self) -> str:
-        return f"TFDS {self.builder.name} images ({self.num_items} rows, read by index from disk)"
+        return f"{self.num_items} pictures streamed from the prepared copy {self.path}"
+
+    def __getstate__(self):  # the data source holds open files: rebuilt on use
+        return {**self.__dict__, "_source": None}
 
 
-def builder_for(dataset: str, data_dir: str, split_seed: int = 0) -> tfds.core.DatasetBuilder:
-    """The builder of ``dataset`` with the protocol split of ``split_seed``."""
-    if dataset not in BUILDERS:
-        raise UserError(f"no TFDS builder for {dataset!r}; use one of {', '.join(BUILDERS)}")
-    builder_cls = BUILDERS[dataset]
-    # Seed 0 is the registered config (pass it by name); other seeds are custom configs.
-    config = "seed0" if split_seed == 0 else SplitConfig(split_seed=split_seed)
-    return builder_cls(config=config, data_dir=data_dir, file_format="array_record")
-
-
-def prepare(dataset: str, *, manual_dir: str, data_dir: str, split_seed: int = 0) -> str:
-    """Build the TFDS copy (TFDS writes to a temporary folder and renames it when done)."""
-
-    if not os.path.isdir(manual_dir):
-        raise UserError(f"`manual_dir` {manual_dir} does not exist")
-    builder = builder_for(dataset, data_dir, split_seed)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
-    )
-    return str(builder.data_path)
-
-
-def load_prepared(dataset: str, data_dir: str, split_seed: int = 0):
-    """A :class:`CrossModalDataset` over a prepared copy: texts and labels in memory,
-    images read from disk by index; its split is the builder's."""
-
-    builder = builder_for(dataset, data_dir, split_seed)
-    if not builder.is_prepared():
+def load_prepared(config) -> CrossModalDataset:
+    """A :class:`CrossModalDataset` over the prepared copy ``config.data_dir``: labels,
+    texts and features in memory, pictures read by row from disk."""
+    path = os.path.abspath(config.data_dir)
+    info_path = os.path.join(path, INFO_FILE)
+    if not os.path.isfile(info_path):
+        return _load_legacy(config)
+    info = load_json(info_path)
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise UserError(f"{info_path} is damaged or from a newer ssah_tf; prepare the copy again")
+    if config.dataset != info.get("dataset") and config.dataset != "collection":
         raise UserError(
-            f"{dataset} (split seed {split_seed}) is not prepared under {data_dir}; "
-            f"run ssah-prepare --dataset={dataset} --manual_dir=... --data_dir={data_dir}"
+            f"`data_dir={config.data_dir}` is a prepared copy of {info.get('dataset')}, "
+            f"not {config.dataset}; pass `dataset={info.get('dataset')}`"
         )
+    given = config.image_background
+    if given != "white" and given != info.get("image_background"):
+        raise UserError(
+            f"the copy's pictures were composited on {info.get('image_background')} when "
+            "it was prepared; drop `image_background` or prepare it again"
+        )
+    tables = load_npz(os.path.join(path, TABLES_FILE), "prepared copy table")
+    n = len(tables["index"])
+    positions = tables["positions"] if "positions" in tables else np.arange(n)
+    images = TFDSImages(path, positions) if info.get("pictures") else None
+    data = CrossModalDataset(
+        name=info.get("name") or os.path.basename(path),
+        labels=tables["labels"].astype(np.float32),
+        texts=tables["texts"].astype(np.float32) if "texts" in tables else None,
+        images=images,
+        image_features=tables.get("image_features"),
+        label_names=tuple(info["label_names"]) if info.get("label_names") else None,
+        tag_names=tuple(info["tag_names"]) if info.get("tag_names") else None,
+        item_ids=tuple(str(i) for i in tables["ids"]) if "ids" in tables else None,
+        source=path,
+    )
+    return validate(data, path)
+
+
+def _load_legacy(config) -> CrossModalDataset:
+    """A copy written by ssah_tf before ssah_collection.json existed (one TFDS builder
+    per protocol dataset under a TFDS root, ``ssah_<dataset>/seed<k>/1.0.0``): texts and
+    labels read from its examples, its split its query/train/database splits."""
+    root = os.path.join(
+        os.path.abspath(config.data_dir), f"ssah_{config.dataset}", f"seed{config.split_seed}"
+    )
+    versions = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    if not versions:
+        raise UserError(
+            f"`data_dir={config.data_dir}` is not a prepared copy (no {INFO_FILE}); prepare "
+            "one with ssah-prepare and pass the folder it prints"
+        )
+    path = os.path.join(root, versions[-1])
+    builder = tfds.builder_from_directory(path)
     rows: dict[int, dict] = {}
     locations: dict[int, tuple[str, int]] = {}
     split_index = {}
     for split in ("query", "database", "train"):
-        # Texts and labels only: the image bytes are skipped, not decoded.
         source = builder.as_data_source(split, decoders={"image": tfds.decode.SkipDecoding()})
         order = []
         for position in range(len(source)):
@@ -235,17 +341,57 @@ def load_prepared(dataset: str, data_dir: str, split_seed: int = 0):
                 locations[index] = (split, position)
         split_index[split] = np.array(order, np.int64)
     n = max(rows) + 1
-    texts = np.zeros((n, builder.TEXT_DIM), np.float32)
-    labels = np.zeros((n, builder.NUM_LABELS), np.float32)
+    first = rows[min(rows)]
+    texts = np.zeros((n, len(first["text"])), np.float32)
+    labels = np.zeros((n, len(first["labels"])), np.float32)
     for index, row in rows.items():
         texts[index], labels[index] = row["text"], row["labels"]
-    # array_record keeps write order, so positions above index the data source directly.
-    data = CrossModalDataset(
-        name=dataset,
-        labels=labels,
-        texts=texts,
-        images=TFDSImages(builder, locations),
-        predefined_split=(split_index["query"], split_index["train"], split_index["database"]),
-        source=str(builder.data_path),
+    return validate(
+        CrossModalDataset(
+            name=config.dataset,
+            labels=labels,
+            texts=texts,
+            images=_LegacyImages(path, locations),
+            predefined_split=(split_index["query"], split_index["train"], split_index["database"]),
+            source=path,
+        ),
+        path,
     )
-    return validate(data, str(builder.data_path))
+
+
+class _LegacyImages(TFDSImages):
+    """An older copy's pictures: each row lives in one of three splits."""
+
+    def __init__(self, path: str, locations: dict[int, tuple[str, int]]):
+        super().__init__(path, np.zeros(0, np.int64))
+        self.locations = locations
+        self.num_items = max(locations) + 1 if locations else 0
+        self._sources: dict[str, object] = {}
+
+    def read_bytes(self, index: int) -> bytes:
+        split, position = self.locations[int(index)]
+        if split not in self._sources:
+            builder = tfds.builder_from_directory(self.path)
+            self._sources[split] = builder.as_data_source(
+                split, decoders={"image": tfds.decode.SkipDecoding()}
+            )
+        return self._sources[split][position]["image"]
+
+    def __getstate__(self):
+        return {**self.__dict__, "_source": None, "_sources": {}}
+
+
+def summary(info: dict, destination: str) -> str:
+    """The one line ssah-prepare prints."""
+    parts = [f"{info['num_items']} items"]
+    if info.get("tag_names"):
+        parts.append(f"{len(info['tag_names'])} words")
+    if info.get("label_names"):
+        parts.append(f"{len(info['label_names'])} labels")
+    if info.get("skipped"):
+        parts.append(f"{len(info['skipped'])} skipped")
+    size = sum(
+        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(destination)
+        for f in files
+    )  # fmt: skip
+    return f"{info['name']} ({', '.join(parts)}, {size / 1e6:.1f} MB)"

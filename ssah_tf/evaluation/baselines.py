@@ -12,10 +12,12 @@ should beat it: it sees the same labels and features, through a linear model.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import scipy.optimize
 import scipy.special
+from absl import logging
 from threadpoolctl import threadpool_limits
 
 from ssah_tf.bits import codes_from_hash
@@ -158,17 +160,49 @@ def fit_modality(
     return ModalityModel(standardizer, fit_linear_classifier(x, labels_train, l2=l2))
 
 
-def baseline_inputs(data) -> dict[str, np.ndarray]:
-    """modality -> [items, d] inputs the baseline can use: dense image features (or the
-    demo's flattened pixels), texts. CNN-F / VGG pixel images are out of its scope."""
-    from ssah_tf.data.pipeline import image_feature_matrix  # TF, for the demo's pixels only
+class PictureRows:
+    """A data set's pictures as rows of flattened pixels in [0, 1] at ``size``, read
+    (and decoded) for the rows asked for only: what the baseline's image classifier
+    reads, the same pictures (and pixels) the mlp backbone reads."""
 
-    out = {}
-    if data.image_features is not None or (data.images is not None and data.name == "demo"):
-        out["image"] = image_feature_matrix(data)
+    def __init__(self, data, size: int):
+        self.data, self.size = data, size
+        self.shape = (data.num_items, size * size * 3)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        from ssah_tf.data.pipeline import make_dataset  # TF: only when pictures are read
+
+        rows = np.asarray(rows, np.int64)
+        out = np.empty((len(rows), self.shape[1]), np.float32)
+        dataset = make_dataset(
+            self.data, rows, batch_size=256, fields=("image",), image_size=self.size
+        )
+        start = 0
+        for batch in dataset:
+            pixels = batch["image"].numpy()
+            out[start : start + len(pixels)] = pixels.reshape(len(pixels), -1) / 255.0
+            start += len(pixels)
+        return out
+
+
+def baseline_inputs(data, image_size: int = 32) -> dict[str, object]:
+    """modality -> [items, d] inputs the baseline can use, indexable by rows: dense
+    image features, or the pictures flattened at ``image_size`` (PictureRows, read
+    when indexed); texts."""
+    out: dict[str, object] = {}
+    if data.image_features is not None:
+        out["image"] = data.image_features
+    elif data.images is not None:
+        out["image"] = PictureRows(data, image_size)
     if data.texts is not None:
         out["text"] = data.texts
     return out
+
+
+def _chunked(fn, x, rows: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """fn(x[rows]) a chunk of rows at a time (pictures are read only for the chunk)."""
+    parts = [fn(x[rows[i : i + chunk]]) for i in range(0, len(rows), chunk)]
+    return np.concatenate(parts) if parts else fn(x[rows[:0]])
 
 
 def run_baseline(
@@ -180,36 +214,64 @@ def run_baseline(
     l2: float | None = None,
     map_variant: str | None = None,
     top_k: int | None = None,
+    image_size: int = 32,
 ) -> dict:
     """Fit every modality on ``split.train``, code query and database, score all directions.
 
     Returns the ``map_*`` keys (as ``ssah-train``'s results.json), the label prior's mAP,
     under ``validation`` the mAPs of the split's validation queries (against the rest of
     the database, as ssah-train measures them) and, per modality, the regularisation used
-    and the query accuracy of the classifier's top label.
+    and the query accuracy of the classifier's top label. Pictures are read at
+    ``image_size`` (flattened pixels); the training items' inputs are held in memory,
+    queries and database are coded a chunk at a time.
     """
 
     train = np.asarray(split.train, np.int64)
     labels = data.labels
     prior = labels[train].mean(0)
     projection = random_projection(data.num_labels, bits, seed)
-    models = {
-        modality: fit_modality(x[train], labels[train], l2=l2, seed=seed)
-        for modality, x in baseline_inputs(data).items()
-    }
+    inputs = baseline_inputs(data, image_size)
+    models = {}
+    for modality, x in inputs.items():
+        started = time.time()
+        x_train = x[train]
+        logging.info(
+            "ssah-baseline: fitting the %s classifier on %d items x %d inputs%s",
+            modality,
+            len(train),
+            x_train.shape[1],
+            "" if l2 is not None else f" (l2 chosen from {len(L2_GRID)} values)",
+        )
+        models[modality] = fit_modality(x_train, labels[train], l2=l2, seed=seed)
+        logging.info(
+            "ssah-baseline: %s classifier fitted in %.0f s", modality, time.time() - started
+        )
+    coded: dict[str, dict[int, np.ndarray]] = {m: {} for m in inputs}
+
+    def codes(modality: str, rows: np.ndarray) -> np.ndarray:
+        """Codes of rows, each row coded once however many splits use it."""
+        known = coded[modality]
+        new = np.setdiff1d(rows, np.fromiter(known, np.int64, len(known)))
+        if len(new):
+            logging.info("ssah-baseline: coding %d %s items", len(new), modality)
+            fresh = _chunked(
+                lambda rows_x: codes_from_scores(
+                    models[modality].probabilities(rows_x), prior=prior, projection=projection
+                ),
+                inputs[modality],
+                new,
+            )
+            known.update(zip(new.tolist(), fresh))
+        return np.stack([known[int(r)] for r in rows]) if len(rows) else np.zeros((0, bits))
 
     def maps(query: np.ndarray, database: np.ndarray) -> dict:
         query_codes = {
             "label": codes_from_scores(labels[query], prior=prior, projection=projection)
         }
         database_codes = {}
-        for modality, x in baseline_inputs(data).items():
-            query_codes[modality] = codes_from_scores(
-                models[modality].probabilities(x[query]), prior=prior, projection=projection
-            )
-            database_codes[modality] = codes_from_scores(
-                models[modality].probabilities(x[database]), prior=prior, projection=projection
-            )
+        for modality in inputs:
+            query_codes[modality] = codes(modality, query)
+            database_codes[modality] = codes(modality, database)
         return direction_maps(
             query_codes=query_codes,
             database_codes=database_codes,
@@ -232,13 +294,16 @@ def run_baseline(
             np.asarray(split.validation, np.int64), np.asarray(split.validation_database, np.int64)
         )
     details = {}
-    for modality, x in baseline_inputs(data).items():
+    for modality, x in inputs.items():
         model = models[modality]
-        hit = labels[query][np.arange(len(query)), model.probabilities(x[query]).argmax(1)] > 0
+        scores = _chunked(model.probabilities, x, query)
+        hit = labels[query][np.arange(len(query)), scores.argmax(1)] > 0
         details[modality] = {
             "l2": model.classifier.l2,
             "query_top1_correct": float(hit.mean()),
             "multi_label": model.classifier.multi_label,
         }
     results["classifiers"] = details
+    if "image" in inputs and isinstance(inputs["image"], PictureRows):
+        results["image_input"] = f"pictures flattened at {image_size} x {image_size}"
     return results

@@ -50,6 +50,81 @@ class CNNFSpec:
         return int(convs[-1].kernel.shape[-1])
 
 
+# The real CNN-F's layer list (the layout of imagenet-vgg-f.mat): per layer its kind,
+# name and, for conv (kernel side, input and output widths by position in the widths
+# below, stride, pad top/bottom/left/right) and pool (pad) layers, their geometry.
+CONV_WIDTHS = (64, 256, 256, 256, 256)
+FC_WIDTHS = (4096, 4096, 1000)
+LAYOUT = (
+    ("conv", "conv1", 11, 4, (0, 0, 0, 0)),
+    ("relu", "relu1"),
+    ("lrn", "norm1"),
+    ("pool", "pool1", (0, 1, 0, 1)),
+    ("conv", "conv2", 5, 1, (2, 2, 2, 2)),
+    ("relu", "relu2"),
+    ("lrn", "norm2"),
+    ("pool", "pool2", (0, 0, 0, 0)),
+    ("conv", "conv3", 3, 1, (1, 1, 1, 1)),
+    ("relu", "relu3"),
+    ("conv", "conv4", 3, 1, (1, 1, 1, 1)),
+    ("relu", "relu4"),
+    ("conv", "conv5", 3, 1, (1, 1, 1, 1)),
+    ("relu", "relu5"),
+    ("pool", "pool5", (0, 0, 0, 0)),
+    ("conv", "fc6", 6, 1, (0, 0, 0, 0)),
+    ("relu", "relu6"),
+    ("conv", "fc7", 1, 1, (0, 0, 0, 0)),
+    ("relu", "relu7"),
+    ("conv", "fc8", 1, 1, (0, 0, 0, 0)),
+)
+LRN = (2, 2.0, 1e-4, 0.75)  # radius, bias, alpha, beta (MatConvNet's [5 2 1e-4 0.75])
+# ImageNet's per-channel mean: the input scaling of a CNN-F trained from scratch.
+IMAGENET_MEAN = (123.68, 116.779, 103.939)
+
+
+def layout_widths(conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS) -> list[tuple[int, int]]:
+    """(input, output) channels of each conv layer of :data:`LAYOUT`, in order."""
+    outputs = list(conv_widths) + list(fc_widths)
+    inputs = [3] + outputs[:-1]
+    return list(zip(inputs, outputs))
+
+
+def random_cnnf_spec(seed: int = 0) -> CNNFSpec:
+    """The CNN-F trunk with Glorot-uniform kernels and zero biases (training from
+    scratch: SSAH itself starts CNN-F from ImageNet weights)."""
+    rng = np.random.default_rng(seed)
+    widths = iter(layout_widths())
+    layers = []
+    for index, entry in enumerate(LAYOUT[:-1]):  # fc8, ImageNet's classifier, left out
+        kind, name = entry[:2]
+        if kind == "conv":
+            side, stride, pad = entry[2:]
+            cin, cout = next(widths)
+            limit = np.sqrt(6.0 / (side * side * (cin + cout)))
+            kernel = rng.uniform(-limit, limit, (side, side, cin, cout)).astype(np.float32)
+            layers.append(
+                LayerSpec(
+                    index,
+                    name,
+                    "conv",
+                    kernel=kernel,
+                    bias=np.zeros(cout, np.float32),
+                    stride=(stride, stride),
+                    pad=pad,
+                )  # fmt: skip
+            )
+        elif kind == "pool":
+            layers.append(
+                LayerSpec(index, name, "pool", stride=(2, 2), pad=entry[2], pool_size=(3, 3))
+            )
+        elif kind == "lrn":
+            layers.append(LayerSpec(index, name, "lrn", lrn=LRN))
+        else:
+            layers.append(LayerSpec(index, name, kind))
+    mean = np.asarray(IMAGENET_MEAN, np.float32).reshape(1, 1, 3)
+    return CNNFSpec(layers=tuple(layers), mean_image=mean, input_size=224)
+
+
 def _field(struct: Any, name: str, position: int | None, path: str, layer: int) -> Any:
     names = struct.dtype.names or ()
     if name in names:

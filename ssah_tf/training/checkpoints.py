@@ -42,6 +42,25 @@ def save_checkpoint(manager: tf.train.CheckpointManager, step: tf.Variable) -> s
         raise
 
 
+def checkpoint_bytes(prefix: str) -> int:
+    """Bytes on disk of the checkpoint at ``prefix`` (its index and data shards)."""
+    return sum(
+        os.path.getsize(path)
+        for path in glob.glob(glob.escape(prefix) + ".*")
+        if os.path.isfile(path)
+    )
+
+
+def disk_use_line(prefix: str, keep: int) -> str:
+    """What a run's checkpoints take: one, and at most (keep recent ones and best/)."""
+    size = checkpoint_bytes(prefix)
+    return (
+        f"a checkpoint of this run takes {size / 1e9:.2f} GB (weights, Adam moments, memory "
+        f"banks); it keeps at most {keep} in checkpoints/ (`keep_checkpoints`) and 1 in "
+        f"best/: about {(keep + 1) * size / 1e9:.1f} GB"
+    )
+
+
 def checkpoint_prefixes(directory: str) -> list[str]:
     """Prefixes of the checkpoints in ``directory`` (having an .index), oldest first."""
     found = []

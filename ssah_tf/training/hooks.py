@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from ssah_tf import losses
+from ssah_tf.training import monitors
 from ssah_tf.training.schedules import StagePlan
 from ssah_tf.training.summaries import write_json_atomic
 
@@ -167,6 +168,19 @@ class EvaluationRecords:
         trainer.write_results()
 
 
+class EvaluationCollapseCheck:
+    """A warning (once per modality) when an evaluation's codes are nearly constant."""
+
+    def __init__(self):
+        self.warned: set[str] = set()
+
+    def __call__(self, trainer, report: EvaluationReport) -> None:
+        for modality, line in monitors.evaluation_code_warnings(report.query_hashes).items():
+            if modality not in self.warned:
+                self.warned.add(modality)
+                logging.warning("epoch %d: %s", report.record["epoch"], line)
+
+
 class EvaluationLog:
     """One line: the validation and test mAPs and the selection value."""
 
@@ -187,4 +201,10 @@ class EvaluationLog:
 
 
 def default_evaluation_hooks() -> list[EvaluationHook]:
-    return [EvaluationSummaries(), BestCheckpoint(), EvaluationRecords(), EvaluationLog()]
+    return [
+        EvaluationSummaries(),
+        EvaluationCollapseCheck(),
+        BestCheckpoint(),
+        EvaluationRecords(),
+        EvaluationLog(),
+    ]

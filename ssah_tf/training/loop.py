@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import signal
+import threading
 import time
 from typing import Any
 
@@ -63,6 +64,28 @@ class Preempted(Exception):
     """Training stopped on SIGTERM or Ctrl-C after writing a checkpoint."""
 
 
+def run_in_worker(fn):
+    """``fn()`` in a daemon thread while this (main) thread waits in short slices, so
+    signal handlers run at once: Python runs them only in the main thread between
+    bytecodes, never inside a long TensorFlow call. A second stop signal can then end
+    the process without waiting for the call (a daemon thread does not hold it)."""
+    outcome: dict[str, Any] = {}
+
+    def target():
+        try:
+            outcome["value"] = fn()
+        except BaseException as error:  # re-raised in the calling thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 class Trainer:
     """Trains SSAH on ``data`` restricted to ``split.train``; evaluates on query/database.
 
@@ -81,10 +104,13 @@ class Trainer:
         *,
         pass_hooks=None,
         evaluation_hooks=None,
+        fit_input_statistics: bool = True,
     ):
         self.config, self.data, self.split, self.strategy = config, data, split, strategy
         run, ssah = config.run, config.ssah
-        self.parts = build_parts(config, data, split, strategy)
+        self.parts = build_parts(
+            config, data, split, strategy, fit_input_statistics=fit_input_statistics
+        )
         self.runner = StageRunner(self.parts)
         self.table = self.runner.table
         self.checkpoint = self.state.checkpoint(self.networks, self.optimizers)
@@ -125,6 +151,8 @@ class Trainer:
         )
         self._preempt_requested, self.stop_signal = False, "SIGTERM"
         self._last_save = time.time()
+        self._disk_use_said = False
+        self._step_seconds = 0.0
         self.history: list[dict[str, Any]] = []
         # How the start went (resumed, initialised from ...), logged once the run is ours.
         self.start_message = "new run"
@@ -199,7 +227,11 @@ class Trainer:
         return self.runner.run_steps(network, start, count, image_batches)
 
     def _run_pass(self, stage: StagePlan) -> np.ndarray:
-        """One pass (from a mid-pass checkpoint's step on); the mean loss terms."""
+        """One pass (from a mid-pass checkpoint's step on); the mean loss terms.
+
+        Steps run ``steps_per_loop`` at a time (one tf.function call each), in a worker
+        thread while this thread stays free for stop signals; a stop signal ends the
+        call at the next step boundary and checkpoints there."""
         state, chunk = self.state, self.config.run.steps_per_loop or self.steps_per_pass
         start = int(state.step_in_pass.numpy())
         if start == 0:
@@ -212,14 +244,23 @@ class Trainer:
         loop, totals, step = self.runner.loop(stage.network), None, start
         while step < self.steps_per_pass:
             count = min(chunk, self.steps_per_pass - step)
-            result = loop(
-                tf.constant(step, tf.int64), tf.constant(count, tf.int64), iterator
-            ).numpy()
-            self._check_finite(stage, result, step + count)
-            totals = result if totals is None else totals + result
-            step += count
-            state.step_in_pass.assign(step)
-            state.global_step.assign_add(count)
+            began = time.time()
+            result, done = run_in_worker(
+                lambda first=step, count=count: [
+                    t.numpy()
+                    for t in loop(
+                        tf.constant(first, tf.int64), tf.constant(count, tf.int64), iterator
+                    )
+                ]
+            )
+            done = int(done)
+            if done:
+                self._step_seconds = (time.time() - began) / done
+                self._check_finite(stage, result, step + done)
+                totals = result if totals is None else totals + result
+                step += done
+                state.step_in_pass.assign(step)
+                state.global_step.assign_add(done)
             if self._preempt_requested and step < self.steps_per_pass:
                 raise Preempted(self._save("preempted"))
         state.step_in_pass.assign(0)
@@ -407,15 +448,31 @@ class Trainer:
         path = save_checkpoint(self.manager, self.state.global_step)
         self._last_save = time.time()
         logging.debug("checkpoint %s (%s)", path, reason)
+        if not self._disk_use_said:
+            self._disk_use_said = True
+            logging.info("%s", checkpoints.disk_use_line(path, self.config.run.keep_checkpoints))
         return path
 
     def _on_stop_signal(self, signum, frame):  # noqa: ARG002
-        if self._preempt_requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
+        if self._preempt_requested:
+            # A second stop signal: stop now, without a checkpoint (the step in progress
+            # runs in a worker thread and would hold the process until it ends).
+            logging.warning(
+                "%s again: stopping now without a checkpoint; --resume continues from %s",
+                signal.Signals(signum).name,
+                self.manager.latest_checkpoint or "the start (no checkpoint yet)",
+            )
+            logging.flush()
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            os._exit(128 + signum)
         self.stop_signal = signal.Signals(signum).name
+        self.runner.stop_requested.assign(True)  # the running loop ends after its step
         logging.warning(
-            "%s: checkpointing at the next step boundary (Ctrl-C again to stop at once)",
+            "%s: checkpointing at the next step boundary (steps take about %.1f s here; "
+            "Ctrl-C or SIGTERM again to stop at once without a checkpoint)",
             self.stop_signal,
+            self._step_seconds,
         )
         self._preempt_requested = True
 

@@ -162,6 +162,30 @@ def diagnose(
     return out
 
 
+def evaluation_code_warnings(query_hashes: dict[str, np.ndarray]) -> dict[str, str]:
+    """modality -> a warning line for each modality whose evaluation codes (of the test
+    queries) are nearly constant: the training check reads the banks, and codes of
+    items the network never trained on can collapse alone (a picture network from
+    random weights on pictures unlike its training batches)."""
+    out = {}
+    for modality, hashes in query_hashes.items():
+        if modality == "label" or len(hashes) < 2:
+            continue
+        top_share, bit_majority = code_concentration(hashes)
+        if top_share >= CONSTANT_SHARE or bit_majority >= CONSTANT_SHARE:
+            what = (
+                f"{top_share:.1%} of the test queries share one code"
+                if top_share >= CONSTANT_SHARE
+                else f"every bit has one sign for >= {bit_majority:.1%} of them"
+            )
+            out[modality] = (
+                f"the {modality} codes of this evaluation are nearly constant ({what}): every "
+                f"{modality} direction scores the label prior; check the {modality} network's "
+                "inputs and learning rate (docs/training.md, collapse)"
+            )
+    return out
+
+
 class CollapseMonitor:
     """Runs the checks after each generator pass and warns once per network and kind."""
 

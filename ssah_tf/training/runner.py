@@ -60,9 +60,16 @@ class TrainingParts:
 
 
 def build_parts(
-    config: TrainConfig, data, split, strategy: tf.distribute.Strategy
+    config: TrainConfig,
+    data,
+    split,
+    strategy: tf.distribute.Strategy,
+    *,
+    fit_input_statistics: bool = True,
 ) -> TrainingParts:
-    """Everything a run trains, built in a fixed order under ``strategy``."""
+    """Everything a run trains, built in a fixed order under ``strategy``.
+    ``fit_input_statistics=False``: a checkpoint restores the networks next (their input
+    statistics and pre-trained weights are not computed or loaded)."""
     run, ssah = config.run, config.ssah
     has_image, has_text = check_modalities(run, data)
     train_index = np.asarray(split.train, np.int64)
@@ -80,7 +87,9 @@ def build_parts(
         if used
     )
     with strategy.scope():
-        built = build_run_networks(ssah, run, data, train_index)
+        built = build_run_networks(
+            ssah, run, data, train_index, fit_statistics=fit_input_statistics
+        )
     inputs = StageInputs(
         data,
         train_index,
@@ -89,7 +98,7 @@ def build_parts(
         has_text=has_text,
         feature_matrix=built.feature_matrix,
         pixel_images=built.pixel_images,
-        image_size=run.image_size,
+        image_size=run.picture_size,
     )
     network = ssah.network
     state = state_lib.TrainingState(
@@ -134,6 +143,8 @@ class StageRunner:
         self.table = schedule_table(parts.config.schedule)
         self._loops: dict[str, Any] = {}
         self._forwards: dict[int, Any] = {}
+        # Set by a stop signal while a loop runs: it ends at the next step boundary.
+        self.stop_requested = tf.Variable(False, trainable=False, name="stop_requested")
 
     def forward(self, net):
         """``net``'s call, XLA-compiled with ``jit_compile`` (one compiled function per net)."""
@@ -190,20 +201,29 @@ class StageRunner:
 
     def loop(self, network: str):
         """The stage's inner loop: ``count`` steps from ``start`` of the pass table,
-        returning the summed loss terms."""
+        returning the summed loss terms and the steps run (fewer than ``count`` when
+        ``stop_requested`` was set meanwhile)."""
         if network not in self._loops:
             strategy, table = self.parts.strategy, self.parts.state.pass_table
             names = self.term_names(network)
             step = self._replica_step(network, names)
 
+            stop = self.stop_requested
+
             @tf.function
             def loop(start, count, iterator=None):
                 totals = tf.zeros([len(names)], tf.float32)
+                done = tf.constant(0, tf.int64)
                 for i in tf.range(start, start + count):
+                    # Read every step: a stop signal (set from another thread) ends the
+                    # call at the next step boundary.
+                    if stop.read_value():
+                        break
                     element = next(iterator) if iterator is not None else None
                     per_replica = strategy.run(step, args=(table[i], element))
                     totals += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-                return totals
+                    done += 1
+                return totals, done
 
             self._loops[network] = loop
         return self._loops[network]
@@ -238,10 +258,10 @@ class StageRunner:
         ``image_batches(start)`` of the same table."""
         if self.needs_image_batches(network) and image_batches is None:
             raise ValueError("the image stage needs image_batches=runner.image_batches(start)")
-        result = self.loop(network)(
+        totals, _ = self.loop(network)(
             tf.constant(start, tf.int64), tf.constant(count, tf.int64), image_batches
         )
-        return result.numpy()
+        return totals.numpy()
 
     def monitor_loss(self, network: str = "lab") -> float:
         """The release's early-break monitoring loss of ``network`` (float64 sum)."""

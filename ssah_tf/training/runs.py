@@ -45,7 +45,7 @@ class RunNetworks:
 
     networks: object  # models.networks.SSAHNetworks
     feature_matrix: np.ndarray | None  # image features for the mlp backbone (raw)
-    pixel_images: bool  # ImgNet reads pixels (cnnf / vgg19)
+    pixel_images: bool  # ImgNet reads pictures (any backbone but mlp on features)
     input_scaling: tuple[str, ...]  # modalities standardised inside the networks
 
 
@@ -74,7 +74,7 @@ def make_evaluator(built: RunNetworks, data, split, run):
         modalities=run.modalities,
         feature_matrix=built.feature_matrix,
         pixel_images=built.pixel_images,
-        image_size=run.image_size,
+        image_size=run.picture_size,
         batch_size=run.eval_batch_size,
         map_variant=run.map_variant,
         top_k=run.map_top_k,
@@ -82,56 +82,106 @@ def make_evaluator(built: RunNetworks, data, split, run):
     )
 
 
-def build_run_networks(ssah, run, data, train_index: np.ndarray) -> RunNetworks:
+def image_input(run, data) -> str | None:
+    """What ImgNet reads: 'features' (the data's image feature vectors, mlp backbone),
+    'pixels' (its pictures) or None (no image network)."""
+    if "image" not in run.modalities:
+        return None
+    if run.backbone == "mlp" and data.image_features is not None:
+        return "features"
+    if data.images is None:
+        raise UserError(
+            f"`backbone={run.backbone}` reads pictures but {data.name} has image feature "
+            "vectors only; use `backbone=mlp`"
+        )
+    return "pixels"
+
+
+def check_input_scaling(network, run, reads: str | None) -> None:
+    """UserError for a standardisation setting that cannot apply to what ImgNet reads
+    (rather than ignoring it)."""
+    if network.standardize_image_features == "on" and reads == "pixels":
+        raise UserError(
+            "`standardize_image_features=on` applies to image feature vectors, but this "
+            "run's ImgNet reads pictures; use `standardize_pixels` (mlp backbone)"
+        )
+    if network.standardize_pixels == "on" and reads == "pixels" and run.backbone != "mlp":
+        raise UserError(
+            f"`standardize_pixels=on` applies to the mlp backbone; {run.backbone} scales "
+            "its pictures its own way"
+        )
+
+
+def build_run_networks(
+    ssah, run, data, train_index: np.ndarray, *, fit_statistics: bool = True
+) -> RunNetworks:
     """The networks a run's configuration describes (call under ``strategy.scope()``),
-    with the training items' input statistics in their scaling layers (a checkpoint
-    restored later replaces them with the stored ones)."""
-    from ssah_tf.data.pipeline import image_feature_matrix
-    from ssah_tf.models.imgnet import make_backbone
+    with the training items' input statistics in their scaling layers.
+
+    ``fit_statistics=False`` (a checkpoint restores every weight next, the statistics
+    and pre-trained backbone weights included): the layers are built but not filled,
+    and no pre-trained weights are loaded."""
+    from ssah_tf.data.pipeline import pixel_statistics
+    from ssah_tf.models.imgnet import make_backbone, resolve_weights
     from ssah_tf.models.networks import build_networks, initialization
 
-    has_image, has_text = "image" in run.modalities, "text" in run.modalities
-    pixel_images = has_image and run.backbone != "mlp"
-    features = image_feature_matrix(data) if has_image and not pixel_images else None
-    # Dense inputs are standardised with the training items' statistics (the demo's
-    # pixel features and 0/1 tags keep their form); the statistics live in the networks.
-    scalers = {}
-    if (
-        features is not None
-        and data.image_features is not None
-        and wants_scaling(
+    reads = image_input(run, data)
+    has_text = "text" in run.modalities
+    check_input_scaling(ssah.network, run, reads)
+    features = data.image_features if reads == "features" else None
+    # Dense inputs are standardised with the training items' statistics (0/1 tags keep
+    # their form), and so are the mlp backbone's pictures; the statistics live in the
+    # networks.
+    if reads == "features":
+        scale_image = wants_scaling(
             ssah.network.standardize_image_features, features[train_index], "image_features"
         )
-    ):
-        scalers["image"] = fit_standardizer(features[train_index])
-    if has_text and wants_scaling(ssah.network.standardize_text, data.texts[train_index], "text"):
-        scalers["text"] = fit_standardizer(data.texts[train_index])
+    else:
+        scale_image = (
+            reads == "pixels" and run.backbone == "mlp" and ssah.network.standardize_pixels != "off"
+        )
+    scale_text = has_text and wants_scaling(
+        ssah.network.standardize_text, data.texts[train_index], "text"
+    )
     backbone = None
-    if has_image:
+    if reads is not None:
         backbone = make_backbone(
             run.backbone,
-            cnnf_path=run.cnnf_path,
-            vgg19_weights=run.vgg19_weights,
+            weights=resolve_weights(
+                run.backbone,
+                weights=run.backbone_weights,
+                cnnf_path=run.cnnf_path,
+                vgg19_weights=run.vgg19_weights,
+            ),
+            image_size=run.picture_size,
             image_feature_dim=features.shape[1] if features is not None else None,
             hidden_dim=ssah.network.hidden_dim,
             init=initialization(ssah.network),
             compute_dtype=run.compute_dtype,
-            standardize_features="image" in scalers,
+            standardize_input=scale_image,
+            frozen=run.freeze_backbone,
+            pretrained=fit_statistics,
+            seed=run.seed,
         )
     networks = build_networks(
         ssah.network,
         imgnet_backbone=backbone,
         with_text=has_text,
         compute_dtype=run.compute_dtype,
-        standardize_text="text" in scalers,
+        standardize_text=scale_text,
     )
-    layers = {
-        "image": lambda: networks.imgnet.backbone.input_scaling,
-        "text": lambda: networks.txtnet.input_scaling,
-    }
-    for modality, scaler in scalers.items():
-        layers[modality]().set_statistics(scaler.mean, scaler.scale)
-    return RunNetworks(networks, features, pixel_images, tuple(scalers))
+    if fit_statistics and scale_image:
+        scaler = (
+            fit_standardizer(features[train_index])
+            if reads == "features"
+            else pixel_statistics(data, train_index, backbone.preprocess, run.picture_size)
+        )
+        backbone.input_scaling.set_statistics(scaler.mean, scaler.scale)
+    if fit_statistics and scale_text:
+        scaler = fit_standardizer(data.texts[train_index])
+        networks.txtnet.input_scaling.set_statistics(scaler.mean, scaler.scale)
+    scaled = tuple(m for m, on in (("image", scale_image), ("text", scale_text)) if on)
+    return RunNetworks(networks, features, reads == "pixels", scaled)
 
 
 @dataclasses.dataclass
@@ -145,6 +195,7 @@ class LoadedRun:
     built: RunNetworks
     evaluator: object  # evaluation.evaluator.Evaluator
     checkpoint: str
+    data_config: object = None  # data.registry.DataConfig
 
     @property
     def networks(self):
@@ -234,7 +285,9 @@ def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
     path = checkpoint_path(model_dir, which)
     data = load_dataset(data_config)
     split = load_run_split(model_dir, data, data_config, config.run)
-    built = build_run_networks(config.ssah, config.run, data, np.asarray(split.train, np.int64))
+    built = build_run_networks(
+        config.ssah, config.run, data, np.asarray(split.train, np.int64), fit_statistics=False
+    )
     try:
         tf.train.Checkpoint(**built.networks.checkpoint_items()).read(path).expect_partial()
     except (tf.errors.OpError, ValueError, IndexError, KeyError) as error:
@@ -243,7 +296,14 @@ def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
             "choose another `checkpoint`"
         ) from None
     return LoadedRun(
-        model_dir, config, data, split, built, make_evaluator(built, data, split, config.run), path
+        model_dir,
+        config,
+        data,
+        split,
+        built,
+        make_evaluator(built, data, split, config.run),
+        path,
+        data_config,
     )
 
 

@@ -44,6 +44,8 @@ MODALITIES = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}
 FIXED_RUN_FIELDS = (
     "modalities",
     "backbone",
+    "backbone_weights",
+    "freeze_backbone",
     "image_size",
     "select_on",
     "val_size",
@@ -169,6 +171,8 @@ def modalities_and_backbone(
     if stored_run and "modalities" not in given:
         modalities = tuple(stored_run["modalities"])
     missing = [m for m in modalities if m not in data.modalities]
+    if "image" in missing and data.image_note and "modalities" not in given:
+        raise UserError(data.image_note)  # pictures listed but not found: say so, not text-only
     if asked == "both" and missing:
         modalities = tuple(m for m in modalities if m in data.modalities)
         logging.warning("%s has no %s: training %s only", data.name, missing[0], modalities[0])
@@ -177,22 +181,22 @@ def modalities_and_backbone(
     backbone = given.get("backbone", stored_run.get("backbone") if stored_run else "auto")
     if backbone == "auto":
         backbone = "cnnf" if given.get("cnnf_path") else "mlp"
-        if (
-            "image" in modalities
-            and backbone == "mlp"
-            and data.image_features is None
-            and data.name != "demo"
-        ):
-            raise UserError(
-                "images need `backbone=cnnf` `cnnf_path=imagenet-vgg-f.mat` (or `backbone=vgg19`)"
-            )
     return modalities, backbone
+
+
+def image_size(given: Mapping[str, Any], stored_run: dict | None, backbone: str) -> int:
+    """The picture side ImgNet reads: given, the run's, or the backbone's default."""
+    if given.get("image_size"):
+        return given["image_size"]
+    if stored_run:
+        return config_lib.legacy_run_record(stored_run)["image_size"] or 224
+    return config_lib.DEFAULT_IMAGE_SIZE[backbone]
 
 
 def run_values(given: Mapping[str, Any], stored_run: dict | None, preset: str) -> dict:
     """The RunConfig fields: a resumed run's stored values unless given; fields left unset
     take the preset's run defaults, then RunConfig's."""
-    values = {**config_lib.legacy_run_values(stored_run), **stored_run} if stored_run else {}
+    values = config_lib.legacy_run_record(stored_run) if stored_run else {}
     values = _known(config_lib.RunConfig, values)
     values.pop("model_dir", None)
     values.update({k: v for k, v in given.items() if k in declared(config_lib.RunConfig)})
@@ -413,7 +417,11 @@ def prepare(
             f"labels, text dim {data.text_dim})"
         )
     values = run_values(settings, stored_run, ssah.preset)
-    values.update(modalities=modalities, backbone=backbone)
+    values.update(
+        modalities=modalities,
+        backbone=backbone,
+        image_size=image_size(settings, stored_run, backbone),
+    )
     tf.keras.utils.set_random_seed(values.get("seed", 0))
     if stored and os.path.isfile(split_path(model_dir)):
         # The run's own split, whatever the split settings now say (resume_changes refuses
@@ -444,7 +452,18 @@ def prepare(
         "replicas": distribution.num_replicas_in_sync,
     }
     changes = resume_changes(stored, record) if stored else {}
-    trainer = Trainer(config, data, split, distribution)
+    # A resumed run's checkpoint restores every weight: no input statistics to compute
+    # or pre-trained weights to load first.
+    # (Listed, not parsed: a damaged state file is reported by restore_or_initialize.)
+    checkpoint_dir = os.path.join(model_dir, "checkpoints")
+    restoring = resuming and bool(
+        resume_from
+        or (
+            os.path.isdir(checkpoint_dir)
+            and any(name.endswith(".index") for name in os.listdir(checkpoint_dir))
+        )
+    )
+    trainer = Trainer(config, data, split, distribution, fit_input_statistics=not restoring)
     trainer.setup["data"] = data_label(data_settings.dataset, data_settings.data_path)
     trainer.restore_or_initialize(resume=resuming, init_from=init_from, resume_from=resume_from)
     return Session(trainer, record, changes, resuming)

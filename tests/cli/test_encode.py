@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import tensorflow as tf
 
 from ssah_tf.retrieval import load_code_file
 from tests.helpers import run_cli
@@ -17,11 +18,14 @@ def test_encode_texts_labels_features_and_search(exported):
         + "\n"
     )
     np.save(tmp / "labels.npy", trainer.data.labels[rows])
-    np.save(tmp / "feats.npy", trainer.built.feature_matrix[rows])
+    # The demo's MLP reads pictures: its export takes picture files (PNG, lossless).
+    (tmp / "pics").mkdir()
+    for row, pixels in zip(rows, trainer.data.images.read(rows, 32)):
+        (tmp / "pics" / f"p{row:03d}.png").write_bytes(tf.io.encode_png(pixels).numpy())
     for flag, path, modality in (
         ("--texts", "tags.txt", "text"),
         ("--labels", "labels.npy", "label"),
-        ("--image_features", "feats.npy", "image"),
+        ("--images", "pics", "image"),
     ):
         out = tmp / f"{modality}.npz"
         result = run_cli(
@@ -60,7 +64,9 @@ def test_encode_texts_labels_features_and_search(exported):
     dist = (q[:, None] != d[None]).sum(-1)
     for i, entry in enumerate(hits):
         order = sorted(range(len(d)), key=lambda j: (dist[i, j], j))[:5]
-        assert [int(h["id"]) for h in entry["results"]] == order
+        ids = [str(x) for x in load_code_file(str(tmp / "image.npz"))["ids"]]
+        assert [h["id"] for h in entry["results"]] == [ids[j] for j in order]
+        assert ids[order[0]].endswith(f"p{order[0]:03d}.png")  # the pictures' paths, in order
         assert [h["distance"] for h in entry["results"]] == [int(dist[i, j]) for j in order]
 
 

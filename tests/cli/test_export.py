@@ -38,7 +38,7 @@ def test_export_reloads_without_ssah_tf_and_matches(tmp_path):
     inputs = {
         "labels": trainer.data.labels[rows],
         "texts": trainer.data.texts[rows],
-        "images": trainer.built.feature_matrix[rows],
+        "images": trainer.data.images.read(rows, trainer.config.run.picture_size),  # uint8
     }
     np.savez(tmp_path / "inputs.npz", **inputs)
     reloaded = subprocess.run(

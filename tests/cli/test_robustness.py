@@ -473,7 +473,7 @@ def test_other_tools_name_their_bad_inputs(tmp_path):
         (
             "ssah_tf.cli.prepare",
             ["--dataset=mirflickr25k", "--manual_dir=/nonexistent"],
-            "--manual_dir /nonexistent does not exist",
+            "--manual_dir=/nonexistent does not exist",
         ),
         ("ssah_tf.cli.bench", ["--quick", f"--output={tmp_path}"], "is an existing directory"),
         (

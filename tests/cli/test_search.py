@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import tensorflow as tf
 
 from tests.helpers import run_cli
 
@@ -19,13 +20,15 @@ def test_raw_queries_and_labels_in_search_output(exported):
         )
         + "\n"
     )
-    np.save(tmp / "db_feats.npy", trainer.built.feature_matrix[rows])
+    (tmp / "db_pics").mkdir()
+    for row, pixels in zip(rows, trainer.data.images.read(rows, 32)):
+        (tmp / "db_pics" / f"{row:03d}.png").write_bytes(tf.io.encode_png(pixels).numpy())
     np.save(tmp / "db_labels.npy", trainer.data.labels[rows])
     db = tmp / "db_labelled.npz"
     result = run_cli(
         "ssah_tf.cli.encode",
         f"--export_dir={tmp / 'export'}",
-        f"--image_features={tmp / 'db_feats.npy'}",
+        f"--images={tmp / 'db_pics'}",
         f"--attach_labels={tmp / 'db_labels.npy'}",
         f"--output={db}",
     )
@@ -56,7 +59,9 @@ def test_raw_queries_and_labels_in_search_output(exported):
     a, b = json.loads((tmp / "a.json").read_text()), json.loads((tmp / "b.json").read_text())
     assert a == b and len(a) == 6
     for hit in a[0]["results"]:
-        expected = np.flatnonzero(trainer.data.labels[int(hit["id"])]).tolist()
+        row = int(hit["id"].rsplit("/", 1)[-1].split(".")[0])  # db_pics/<row>.png
+        names = trainer.data.label_names  # carried by the export into the code file
+        expected = [names[j] for j in np.flatnonzero(trainer.data.labels[row])]
         assert hit["labels"] == expected
     as_csv = run_cli(
         "ssah_tf.cli.search",
@@ -80,7 +85,7 @@ def test_raw_queries_and_labels_in_search_output(exported):
     bad = run_cli(
         "ssah_tf.cli.encode",
         f"--export_dir={tmp / 'export'}",
-        f"--image_features={tmp / 'db_feats.npy'}",
+        f"--images={tmp / 'db_pics'}",
         f"--attach_labels={tmp / 'short_labels.npy'}",
         f"--output={tmp / 'x.npz'}",
     )

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from ssah_tf.errors import UserError
 from ssah_tf.models.cnnf import read_cnnf_file
-from ssah_tf.models.imgnet import make_backbone
+from ssah_tf.models.imgnet import make_backbone, resolve_weights
 
 
 def fake_cnnf_new_layout(path, mean_shape=(1, 1, 3)):
@@ -61,7 +61,7 @@ def test_cnnf_new_layout_loads(tmp_path):
     spec = read_cnnf_file(path)
     assert [layer.kind for layer in spec.layers] == ["conv", "relu", "lrn", "pool", "conv", "relu"]
     assert spec.layers[3].pad == (0, 1, 0, 1) and spec.output_dim == 6
-    backbone = make_backbone("cnnf", cnnf_path=path)
+    backbone = make_backbone("cnnf", weights=path)
     out = backbone(backbone.preprocess(tf.zeros([2, 224, 224, 3], tf.uint8)))
     assert out.shape == (2, 6)
     # The file's weights live only in the variables (no second, NumPy copy kept).
@@ -91,4 +91,4 @@ def test_cnnf_errors_name_the_problem(tmp_path):
     with pytest.raises(UserError, match="normalization"):
         read_cnnf_file(path)
     with pytest.raises(UserError, match="cnnf_path"):
-        make_backbone("cnnf")
+        resolve_weights("cnnf", weights=None, cnnf_path=None, vgg19_weights=None)

@@ -46,7 +46,7 @@ def test_checkpoint_round_trip_covers_every_weight(tmp_path, golden_dir, backbon
     def build(seed):
         tf.keras.utils.set_random_seed(seed)
         trunk = (
-            make_backbone("cnnf", cnnf_path=str(golden_dir / "fake_vgg_f_small.mat"))
+            make_backbone("cnnf", weights=str(golden_dir / "fake_vgg_f_small.mat"))
             if backbone == "cnnf"
             else MLPBackbone(5, 16)
         )
