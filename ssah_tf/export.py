@@ -161,12 +161,12 @@ def export_run(run, export_dir: str) -> str:
 MODEL_OPS = frozenset(
     """
 Abs AddN AddV2 AssignVariableOp BatchMatMulV2 BatchMatMulV3 BiasAdd Cast ConcatV2 Const
-Conv2D DisableCopyOnRead Einsum Equal Exp ExpandDims Fill GatherV2 Greater GreaterEqual
-Identity IdentityN Less LessEqual Log Log1p MatMul MaxPool Maximum Mean Minimum Mul Neg NoOp
-OnesLike Pack Pad PartitionedCall Placeholder Pow Range ReadVariableOp RealDiv Relu Reshape
-ReverseV2 Rsqrt Select SelectV2 Shape Sigmoid Sign Slice Softmax Softplus Sqrt Square Squeeze
-StatefulPartitionedCall StridedSlice Sub Sum Tanh Tile Transpose Unpack VarHandleOp
-VarIsInitializedOp ZerosLike
+Conv2D DepthwiseConv2dNative DisableCopyOnRead Einsum Equal Exp ExpandDims Fill GatherV2
+Greater GreaterEqual Identity IdentityN Less LessEqual Log Log1p MatMul MaxPool Maximum Mean
+Minimum Mul Neg NoOp OnesLike Pack Pad PartitionedCall Placeholder Pow Range ReadVariableOp
+RealDiv Relu Relu6 Reshape ReverseV2 Rsqrt Select SelectV2 Shape Sigmoid Sign Slice Softmax
+Softplus Sqrt Square Squeeze StatefulPartitionedCall StridedSlice Sub Sum Tanh Tile
+Transpose Unpack VarHandleOp VarIsInitializedOp ZerosLike
 """.split()
 )
 # Only inside the functions the SavedModel's saver names (the variables' own save

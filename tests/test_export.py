@@ -9,7 +9,7 @@ import tensorflow as tf
 from ssah_tf.config import make_config
 from ssah_tf.errors import UserError
 from ssah_tf.export import check_trusted, export_saved_model, unexpected_ops
-from ssah_tf.models.imgnet import MLPBackbone
+from ssah_tf.models.imgnet import MLPBackbone, make_backbone
 from ssah_tf.models.networks import build_networks
 
 
@@ -45,6 +45,22 @@ def test_our_export_is_trusted_and_reproduces_the_networks(small_export):
     assert set(np.unique(out["code"].numpy())) <= {-1, 1}
     info = json.load(open(f"{path}/ssah_export.json"))
     assert info["image_input"] == "features" and info["bits"] == 8
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "efficientnet_b0", "resnet50"])
+def test_exports_of_keras_backbones_are_trusted_and_take_pictures(tmp_path, backbone):
+    config = make_config("paper", bits=8, num_labels=3, text_dim=20, hidden_dim=16, semantic_dim=8)
+    image_net = make_backbone(backbone, weights="random", image_size=32)
+    nets = build_networks(config.network, imgnet_backbone=image_net)
+    path = str(tmp_path / "model")
+    export_saved_model(
+        nets, path, num_labels=3, text_dim=20, image_shape=(32, 32, 3), pixels=True, bits=8
+    )
+    assert unexpected_ops(path) == []
+    pixels = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
+    out = tf.saved_model.load(path).signatures["encode_image"](images=tf.constant(pixels))
+    expected = nets.imgnet(image_net.preprocess(tf.constant(pixels))).hash.numpy()
+    np.testing.assert_allclose(out["hash"].numpy(), expected, atol=1e-5)
 
 
 def test_a_module_that_reads_files_is_refused(tmp_path):

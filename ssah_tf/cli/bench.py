@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 
 from absl import flags, logging
@@ -28,12 +29,20 @@ flags.DEFINE_string(
 flags.DEFINE_bool(
     "quick", False, "Tiny sizes, one repeat: checks the suite runs (figures meaningless)."
 )
+flags.DEFINE_bool(
+    "scale",
+    False,
+    "Instead of the suite: how evaluation (encode + mAP@all) and exact search cost grow "
+    "with the database (10k -> 1M items, 1M -> 10M codes), with growth exponents, peak "
+    "RSS and this machine's popcount and memory-bandwidth reference.",
+)
 flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (median; default 3, quick 1).")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the networks' forward passes.")
 flags.DEFINE_string(
     "workdir",
     None,
-    "Scratch folder for the random CNN-F file (default: system temp; needs ~250 MB).",
+    "Scratch folder for the random CNN-F file, or with --scale the training runs' data and "
+    "runs (kept; default: a system temp folder, removed after).",
 )
 
 
@@ -50,16 +59,31 @@ def main(argv):
     overrides = {"jit_compile": FLAGS.jit_compile}
     if FLAGS.repeats is not None:
         overrides["repeats"] = FLAGS.repeats
-    config = BenchConfig.quick(**overrides) if FLAGS.quick else BenchConfig(**overrides)
+    kind = "scale" if FLAGS.scale else "bench"
     output = FLAGS.output or os.path.join(
-        common.WORKSPACE, "bench", f"bench_{time.strftime('%Y%m%d-%H%M%S')}.json"
+        common.WORKSPACE, "bench", f"{kind}_{time.strftime('%Y%m%d-%H%M%S')}.json"
     )
     markdown = os.path.splitext(output)[0] + ".md"
     start = time.perf_counter()
-    results = run_benchmarks(config, workdir=FLAGS.workdir, log=logging.info)
+    if FLAGS.scale:
+        from ssah_tf.bench.scale import ScaleConfig, run_scale, scale_table
+
+        scale_overrides = {} if FLAGS.repeats is None else {"repeats": FLAGS.repeats}
+        scale = (
+            ScaleConfig.quick(**scale_overrides) if FLAGS.quick else ScaleConfig(**scale_overrides)
+        )
+        if FLAGS.workdir:
+            results = run_scale(scale, workdir=FLAGS.workdir, log=logging.info)
+        else:
+            with tempfile.TemporaryDirectory(prefix="ssah-scale-") as workdir:
+                results = run_scale(scale, workdir=workdir, log=logging.info)
+        table = scale_table(results)
+    else:
+        config = BenchConfig.quick(**overrides) if FLAGS.quick else BenchConfig(**overrides)
+        results = run_benchmarks(config, workdir=FLAGS.workdir, log=logging.info)
+        table = markdown_table(results)
     results["total_s"] = time.perf_counter() - start
     write_atomic(output, lambda f: json.dump(results, f, indent=2))
-    table = markdown_table(results)
     write_atomic(markdown, lambda f: f.write(table))
     print(table)
     print(f"wrote {output} and {markdown}")

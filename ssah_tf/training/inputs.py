@@ -91,7 +91,9 @@ class StageInputs:
     def batch(self, network: str, row: tf.Tensor, element: dict | None = None) -> dict:
         """The replica's batch of step ``row`` (a pass-table row) for ``network``;
         ``element``: the streamed pixels of that step (image stage on pixels)."""
-        index = element["index"] if element is not None else self.local_positions(row)
+        # A streamed element's tensors carry no device; tf.identity places them on this
+        # replica's device (a multi-worker all-gather of the index needs one).
+        index = tf.identity(element["index"]) if element is not None else self.local_positions(row)
         batch = {"index": index, "labels": tf.gather(self.labels, index)}
         if network == "lab":
             batch["input"] = batch["labels"]

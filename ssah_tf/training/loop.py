@@ -153,6 +153,7 @@ class Trainer:
         self._last_save = time.time()
         self._disk_use_said = False
         self._step_seconds = 0.0
+        self._last_epoch_seconds = 0.0
         self.history: list[dict[str, Any]] = []
         # How the start went (resumed, initialised from ...), logged once the run is ours.
         self.start_message = "new run"
@@ -245,7 +246,14 @@ class Trainer:
         while step < self.steps_per_pass:
             count = min(chunk, self.steps_per_pass - step)
             began = time.time()
-            result, done = run_in_worker(
+            # Multi-worker collectives need the main thread's strategy context: there
+            # the step runs in place (a stop is then honoured between chunks).
+            call = (
+                (lambda work: work())
+                if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                else run_in_worker
+            )
+            result, done = call(
                 lambda first=step, count=count: [
                     t.numpy()
                     for t in loop(
@@ -342,7 +350,8 @@ class Trainer:
                 signal.signal(sig, handler)
             self.summaries.flush()
         if not self.history or self.history[-1]["epoch"] != int(self.state.epoch.numpy()) - 1:
-            self.evaluate_and_select(int(self.state.epoch.numpy()) - 1, 0.0)
+            # The last epoch's time when this process trained it (0.0: resumed after it).
+            self.evaluate_and_select(int(self.state.epoch.numpy()) - 1, self._last_epoch_seconds)
         results = self.write_results()
         if not self.is_chief:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
@@ -378,7 +387,8 @@ class Trainer:
             stage = plan[int(state.stage_cursor.numpy())]
             self.optimizers[stage.network].learning_rate.assign(stage.learning_rate)
             self._run_stage(epoch, stage, plan)
-        self.progress.epoch_done(epoch, time.time() - started)
+        self._last_epoch_seconds = time.time() - started
+        self.progress.epoch_done(epoch, self._last_epoch_seconds)
         state.epoch.assign_add(1)
         state.stage_cursor.assign(0)
         done = int(state.epoch.numpy())

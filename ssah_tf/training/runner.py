@@ -208,21 +208,31 @@ class StageRunner:
             names = self.term_names(network)
             step = self._replica_step(network, names)
 
-            stop = self.stop_requested
+            # Multi-worker: every worker must run the same collectives, and one worker's
+            # signal is not another's, so the loop runs its chunk (stop between chunks).
+            multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            stop = None if multi_worker else self.stop_requested
+
+            def one_step(i, iterator, totals, done):
+                element = next(iterator) if iterator is not None else None
+                per_replica = strategy.run(step, args=(table[i], element))
+                totals += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+                return totals, done + 1
 
             @tf.function
             def loop(start, count, iterator=None):
                 totals = tf.zeros([len(names)], tf.float32)
                 done = tf.constant(0, tf.int64)
-                for i in tf.range(start, start + count):
-                    # Read every step: a stop signal (set from another thread) ends the
-                    # call at the next step boundary.
-                    if stop.read_value():
-                        break
-                    element = next(iterator) if iterator is not None else None
-                    per_replica = strategy.run(step, args=(table[i], element))
-                    totals += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-                    done += 1
+                if stop is None:
+                    for i in tf.range(start, start + count):
+                        totals, done = one_step(i, iterator, totals, done)
+                else:
+                    for i in tf.range(start, start + count):
+                        # Read every step: a stop signal (set from another thread) ends
+                        # the call at the next step boundary.
+                        if stop.read_value():
+                            break
+                        totals, done = one_step(i, iterator, totals, done)
                 return totals, done
 
             self._loops[network] = loop

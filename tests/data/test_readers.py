@@ -1,5 +1,7 @@
 """Every reader on small files in the real layouts, and the real MIRFLICKR/mfeat data."""
 
+import json
+
 import numpy as np
 import pytest
 import scipy.io
@@ -207,3 +209,52 @@ def test_warnings_for_empty_labels_and_tags(tmp_path, caplog):
         read_feature_file(path)
     text = caplog.text
     assert "2 items have no label" in text and "1 items have an empty text" in text
+
+
+def _picture(path, colour):
+    tf.io.write_file(str(path), tf.io.encode_png(np.full((6, 5, 3), colour, np.uint8)))
+
+
+def test_manifest_csv_and_jsonl_read_the_same_collection(tmp_path):
+    from ssah_tf.data.readers import read_manifest
+
+    (tmp_path / "p").mkdir()
+    for name, colour in (("a", 10), ("b", 20), ("c", 30)):
+        _picture(tmp_path / "p" / f"{name}.png", colour)
+    (tmp_path / "m.csv").write_text(
+        "image,words,labels\np/a.png,cat;face,animal\np/b.png,dog,animal;pet\np/c.png,,plant\n"
+    )
+    rows = [
+        {"image": "p/a.png", "words": ["cat", "face"], "labels": ["animal"]},
+        {"image": "p/b.png", "words": "dog", "labels": "animal;pet"},
+        {"image": "p/c.png", "words": [], "labels": ["plant"]},
+    ]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    for name in ("m.csv", "m.jsonl"):
+        data = read_manifest(str(tmp_path / name))
+        assert data.tag_names == ("cat", "dog", "face")  # every word used, sorted
+        assert data.label_names == ("animal", "pet", "plant")
+        np.testing.assert_array_equal(data.texts, [[1, 0, 1], [0, 1, 0], [0, 0, 0]])
+        np.testing.assert_array_equal(data.labels, [[1, 0, 0], [1, 1, 0], [0, 0, 1]])
+        assert data.item_ids == ("p/a.png", "p/b.png", "p/c.png")
+        assert data.images.read(np.array([2]), 6)[0, 0, 0, 0] == 30
+
+
+def test_manifest_errors_name_the_line(tmp_path):
+    from ssah_tf.data.readers import read_manifest
+
+    (tmp_path / "m.csv").write_text("image,words,labels\na.png,cat,\n")
+    with pytest.raises(UserError, match="no item has a label"):
+        read_manifest(str(tmp_path / "m.csv"))
+    (tmp_path / "v.txt").write_text("cat\n")
+    (tmp_path / "m2.csv").write_text("image,words,labels\n,cat,x\n,zebra,x\n")
+    with pytest.raises(UserError, match=r"m2\.csv line 3: word 'zebra'"):
+        read_manifest(str(tmp_path / "m2.csv"), vocab_file=str(tmp_path / "v.txt"))
+
+
+def test_missing_listed_pictures_are_not_silently_text_only(tmp_path):
+    images, texts, labels = small_dataset_arrays(h=8, w=8)
+    write_text_lists(tmp_path / "lists", texts, labels, [f"t{i}" for i in range(7)], images)
+    (tmp_path / "lists" / "imgs" / "im0.jpg").unlink()
+    data = read_text_lists(str(tmp_path / "lists"))
+    assert data.images is None and "im0.jpg" in data.image_note
