@@ -11,7 +11,6 @@ import json
 import os
 
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 
 from ssah_tf.atomic import staged_directory
 from ssah_tf.errors import UserError
@@ -150,83 +149,3 @@ def export_run(run, export_dir: str) -> str:
         label_names=run.data.label_names,
         image_background=getattr(run.data_config, "image_background", "white"),
     )
-
-
-# ----------------------------------------------------------------------------- trust
-# A SavedModel is a program: loading one runs its restore function, and calling a
-# signature runs its graph. Before ssah-encode / ssah-search load an export, its graph
-# is checked against the ops ssah-export writes (collected from exports of every
-# backbone, mixed precision included, plus the arithmetic they could plausibly need),
-# so a file, network or process op never runs.
-MODEL_OPS = frozenset(
-    """
-Abs AddN AddV2 AssignVariableOp BatchMatMulV2 BatchMatMulV3 BiasAdd Cast ConcatV2 Const
-Conv2D DepthwiseConv2dNative DisableCopyOnRead Einsum Equal Exp ExpandDims Fill GatherV2
-Greater GreaterEqual Identity IdentityN Less LessEqual Log Log1p MatMul MaxPool Maximum Mean
-Minimum Mul Neg NoOp OnesLike Pack Pad PartitionedCall Placeholder Pow Range ReadVariableOp
-RealDiv Relu Relu6 Reshape ReverseV2 Rsqrt Select SelectV2 Shape Sigmoid Sign Slice Softmax
-Softplus Sqrt Square Squeeze StatefulPartitionedCall StridedSlice Sub Sum Tanh Tile
-Transpose Unpack VarHandleOp VarIsInitializedOp ZerosLike
-""".split()
-)
-# Only inside the functions the SavedModel's saver names (the variables' own save
-# and restore): what reads and writes the variables file.
-SAVER_OPS = frozenset(
-    "MergeV2Checkpoints RestoreV2 SaveV2 ShardedFilename StaticRegexFullMatch StringJoin".split()
-)
-
-
-def _called_functions(nodes) -> set[str]:
-    return {
-        value.func.name for node in nodes for value in node.attr.values() if value.HasField("func")
-    }
-
-
-def unexpected_ops(export_dir: str) -> list[tuple[str, str]]:
-    """(op, where) for every op of the SavedModel that ssah-export does not write."""
-
-    path = os.path.join(export_dir, "saved_model.pb")
-    model = saved_model_pb2.SavedModel()
-    try:
-        with open(path, "rb") as f:
-            model.ParseFromString(f.read())
-    except (OSError, ValueError, RuntimeError) as error:
-        raise UserError(f"{path} is not a readable SavedModel ({error})") from None
-    found = []
-    for graph in model.meta_graphs:
-        functions = {f.signature.name: f for f in graph.graph_def.library.function}
-        saver_nodes = {
-            graph.saver_def.save_tensor_name.split(":")[0],
-            graph.saver_def.restore_op_name.split(":")[0],
-        }
-        saver = set()
-        pending = list(_called_functions(n for n in graph.graph_def.node if n.name in saver_nodes))
-        while pending:
-            name = pending.pop()
-            if name in saver or name not in functions:
-                continue
-            saver.add(name)
-            pending += _called_functions(functions[name].node_def)
-        for node in graph.graph_def.node:
-            if node.op not in MODEL_OPS:
-                found.append((node.op, "the top-level graph"))
-        for name, function in functions.items():
-            allowed = MODEL_OPS | SAVER_OPS if name in saver else MODEL_OPS
-            for node in function.node_def:
-                if node.op not in allowed:
-                    found.append((node.op, f"function {name}"))
-    return found
-
-
-def check_trusted(export_dir: str) -> None:
-    """Refuse an export whose graph holds ops ssah-export never writes."""
-
-    found = unexpected_ops(export_dir)
-    if found:
-        op, where = found[0]
-        ops = sorted({o for o, _ in found})
-        raise UserError(
-            f"{export_dir} is not a plain ssah-export: its graph runs {', '.join(ops)} "
-            f"(e.g. {op} in {where}), which ssah-export never writes; load exports only "
-            "from trusted sources (`trust_export` skips this check for one you made)"
-        )

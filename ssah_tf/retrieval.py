@@ -212,7 +212,8 @@ class ExportedEncoder:
     """An ssah-export SavedModel with its input description."""
 
     def __init__(self, export_dir: str, *, trust: bool = False):
-        from ssah_tf.export import EXPORT_INFO, VOCABULARY, check_trusted
+        from ssah_tf.export import EXPORT_INFO, VOCABULARY
+        from ssah_tf.vetting import check_trusted
 
         info_path = os.path.join(export_dir, EXPORT_INFO)
         if not os.path.isfile(info_path):
