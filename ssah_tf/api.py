@@ -202,12 +202,15 @@ class Run:
         return getattr(self._loaded, "which", "best")
 
 
-def load_run(path: str, checkpoint: str = "best", **execution: Any) -> Run:
+def load_run(
+    path: str, checkpoint: str = "best", *, allow_data_change: bool = False, **execution: Any
+) -> Run:
     """A run directory's networks at ``checkpoint`` (best, latest or a ckpt-N prefix);
-    ``execution``: mixed_precision / jit_compile overrides."""
+    ``execution``: mixed_precision / jit_compile overrides. Data or a split other than
+    the run recorded are refused unless ``allow_data_change``."""
     from ssah_tf.training.runs import load_run as load
 
-    loaded = load(path, checkpoint, **execution)
+    loaded = load(path, checkpoint, allow_data_change=allow_data_change, **execution)
     loaded.which = checkpoint if checkpoint in ("best", "latest") else "checkpoint"
     return Run(loaded)
 
@@ -220,6 +223,7 @@ def train(
     init_from: str | None = None,
     strategy: str = "auto",
     deterministic: bool = False,
+    allow_data_change: bool = False,
     data=None,
     ssah=None,
     schedule=None,
@@ -248,6 +252,7 @@ def train(
         init_from=init_from,
         strategy=strategy,
         deterministic=deterministic,
+        allow_data_change=allow_data_change,
         **merged,
     )
     arguments = [repr(session.model_dir)] + [f"{k}={v!r}" for k, v in sorted(merged.items())]
@@ -255,4 +260,4 @@ def train(
     session.run()
     if not session.trainer.is_chief:
         return None
-    return load_run(session.model_dir, "best")
+    return load_run(session.model_dir, "best", allow_data_change=allow_data_change)

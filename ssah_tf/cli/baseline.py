@@ -68,6 +68,11 @@ def main(argv):
     model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UserError(f"--model_dir={model_dir} is an existing file; choose a folder")
+    if os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise UserError(
+            f"--model_dir={model_dir} is an ssah-train run: its results.json is the run's "
+            "own record; choose another folder for the baseline"
+        )
     logging.info("%s; split: %s", data.summary(), split.sizes())
     results = run_baseline(
         data,

@@ -18,6 +18,7 @@ from absl import app, flags, logging
 
 from ssah_tf.config import PRESETS, make_config, preset_fields
 from ssah_tf.errors import UserError
+from ssah_tf.output_paths import refuse_output_over_inputs
 from ssah_tf.training.session import WORKSPACE, default_run_dir  # noqa: F401 (the CLIs' paths)
 
 FLAGS = flags.FLAGS
@@ -279,10 +280,22 @@ def io_error_message(error: BaseException) -> str | None:
     return None
 
 
-def check_output_file(path: str) -> None:
-    """An output file path must not name an existing folder."""
+def define_allow_data_change() -> None:
+    """--allow_data_change: go on with data or a split other than the run's (recorded)."""
+    flags.DEFINE_bool(
+        "allow_data_change",
+        False,
+        "Go on although the data (or, for evaluation, the split) differs from what the "
+        "run recorded in config.json; the difference is recorded with the results.",
+    )
+
+
+def check_output_file(path: str, *, inputs: dict[str, str | None] | None = None) -> None:
+    """An output file path must not name an existing folder or any of the inputs
+    (flag -> path) the command reads."""
     if os.path.isdir(path):
         raise UserError(f"--output={path} is an existing directory; give a file name")
+    refuse_output_over_inputs(path, output_name="--output", inputs=inputs or {})
 
 
 def print_results(title: str, results: dict, path: str) -> None:

@@ -52,7 +52,13 @@ def main(argv):
         raise UserError("give exactly one of --images, --image_features, --texts, --labels")
     if not FLAGS.export_dir or not FLAGS.output:
         raise UserError("--export_dir and --output are required")
-    common.check_output_file(FLAGS.output)
+    common.check_output_file(
+        FLAGS.output,
+        inputs={
+            f"--{name}": getattr(FLAGS, name)
+            for name in (*SOURCES, "export_dir", "vocab_file", "attach_labels")
+        },
+    )
     # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.encoding import attached_labels, encode_source
     from ssah_tf.retrieval import ExportedEncoder, save_code_file

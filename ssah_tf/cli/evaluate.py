@@ -20,10 +20,12 @@ from absl import flags
 
 from ssah_tf.cli import common
 from ssah_tf.errors import UserError
+from ssah_tf.output_paths import check_evaluation_folder, refuse_output_over_inputs
 
 FLAGS = flags.FLAGS
 common.define_execution_flags()
 flags.DEFINE_string("model_dir", None, "A training run directory to evaluate.")
+common.define_allow_data_change()
 flags.DEFINE_string("checkpoint", "best", "best, latest, or a checkpoint path (with --model_dir).")
 flags.DEFINE_string(
     "codes",
@@ -59,19 +61,35 @@ def main(argv):
         and not os.path.isdir(FLAGS.output_dir)
     ):
         raise UserError(f"--output_dir={FLAGS.output_dir} is an existing file; choose a folder")
+    if FLAGS.codes and not FLAGS.output_dir:
+        raise UserError("--codes needs --output_dir")
+    checkpoint_name = os.path.basename(os.path.normpath(FLAGS.checkpoint))
+    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{checkpoint_name}")
+    refuse_output_over_inputs(
+        output_dir,
+        output_name="--output_dir",
+        inputs={"--codes": FLAGS.codes, "--baseline_dir": FLAGS.baseline_dir},
+    )
+    check_evaluation_folder(
+        output_dir,
+        output_name="--output_dir",
+        source=os.path.abspath(FLAGS.codes) if FLAGS.codes else None,
+        run_dir=FLAGS.model_dir,
+    )
     options = common.output_options(write_codes=FLAGS.write_codes)
     if FLAGS.codes:
-        if not FLAGS.output_dir:
-            raise UserError("--codes needs --output_dir")
-        output_dir = FLAGS.output_dir
         results = evaluate_code_file(
             read_code_file(FLAGS.codes), os.path.abspath(FLAGS.codes), output_dir, options
         )
     else:
         from ssah_tf.training.runs import load_run
 
-        run = load_run(FLAGS.model_dir, FLAGS.checkpoint, **common.execution_overrides())
-        output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.checkpoint}")
+        run = load_run(
+            FLAGS.model_dir,
+            FLAGS.checkpoint,
+            allow_data_change=FLAGS.allow_data_change,
+            **common.execution_overrides(),
+        )
         results = evaluate_loaded_run(run, output_dir, options, checkpoint_name=FLAGS.checkpoint)
     print(
         "\n".join(f"  {k:18s} {v:.4f}" for k, v in sorted(results.items()) if isinstance(v, float))

@@ -19,6 +19,7 @@ from ssah_tf.errors import UserError
 FLAGS = flags.FLAGS
 common.define_execution_flags()
 flags.DEFINE_string("model_dir", None, "The training run to export.")
+common.define_allow_data_change()
 flags.DEFINE_string("checkpoint", "best", "best, latest, or a checkpoint path.")
 flags.DEFINE_string("export_dir", None, "Output folder (default: workspace/exports/<run name>).")
 
@@ -37,7 +38,12 @@ def main(argv):
         raise UserError(f"export directory {export_dir} is an existing file; choose a folder")
     if os.path.isdir(export_dir) and os.listdir(export_dir):
         raise UserError(f"export directory {export_dir} exists and is not empty")
-    run = load_run(FLAGS.model_dir, FLAGS.checkpoint, **common.execution_overrides())
+    run = load_run(
+        FLAGS.model_dir,
+        FLAGS.checkpoint,
+        allow_data_change=FLAGS.allow_data_change,
+        **common.execution_overrides(),
+    )
     export_run(run, export_dir)
     print(f"exported {run.checkpoint} to {export_dir}")
     return 0

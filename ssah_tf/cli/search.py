@@ -23,12 +23,14 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("database", None, "Code file of the collection (ssah-encode output).")
 flags.DEFINE_string("queries", None, "Code file of the queries (ssah-encode output).")
 flags.DEFINE_string("export_dir", None, "Model (ssah-export) that encodes raw --query_* inputs.")
-for _source, _help in (
-    ("images", "image file, folder or .txt list"),
-    ("image_features", ".npy image features"),
-    ("texts", ".txt tags per line or .npy bag-of-words"),
-    ("labels", ".npy/.txt label vectors"),
-):
+QUERY_HELP = {
+    "images": "image file, folder or .txt list",
+    "image_features": ".npy image features",
+    "texts": ".txt tags per line or .npy bag-of-words",
+    "labels": ".npy/.txt label vectors",
+}
+QUERY_SOURCES = tuple(f"query_{source}" for source in QUERY_HELP)
+for _source, _help in QUERY_HELP.items():
     flags.DEFINE_string(f"query_{_source}", None, f"Raw queries to encode: {_help}.")
 flags.DEFINE_bool(
     "trust_export",
@@ -94,7 +96,10 @@ def main(argv):
     if FLAGS.top_k is None and FLAGS.radius is None:
         raise UserError("give --top_k and/or --radius")
     if FLAGS.output:
-        common.check_output_file(FLAGS.output)
+        names = ("database", "queries", "export_dir", "vocab_file", *QUERY_SOURCES)
+        common.check_output_file(
+            FLAGS.output, inputs={f"--{name}": getattr(FLAGS, name) for name in names}
+        )
     # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.atomic import write_atomic
     from ssah_tf.retrieval import FaissSearcher, load_code_file, search

@@ -54,8 +54,10 @@ flags.DEFINE_bool(
     "resume",
     False,
     "Continue the latest checkpoint in --model_dir (its own "
-    "settings stand; only flags you give change them).",
+    "settings stand; only flags you give change them). Refused on a folder that holds "
+    "no run: leave it out to start one.",
 )
+common.define_allow_data_change()
 flags.DEFINE_string(
     "resume_from",
     None,
@@ -119,6 +121,7 @@ def main(argv):
         init_from=FLAGS.init_from,
         strategy=FLAGS.strategy,
         deterministic=FLAGS.deterministic,
+        allow_data_change=FLAGS.allow_data_change,
         **settings,
     )
     trainer = session.trainer
@@ -144,7 +147,11 @@ def main(argv):
         from ssah_tf.training.runs import load_run
 
         output_dir = os.path.join(model_dir, "eval_best")
-        evaluate_loaded_run(load_run(model_dir, "best"), output_dir, common.output_options())
+        evaluate_loaded_run(
+            load_run(model_dir, "best", allow_data_change=FLAGS.allow_data_change),
+            output_dir,
+            common.output_options(),
+        )
         print(f"report: {os.path.join(output_dir, 'report', 'index.html')}")
     return 0
 

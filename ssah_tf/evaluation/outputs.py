@@ -214,6 +214,8 @@ def evaluate_loaded_run(
         )
         report_inputs = {"header": header, "items": items, "baseline": baseline}
     release_codes = {k: v for k, v in codes.items() if k != "Ql"} if options.write_codes else None
+    if run.data_changed:  # allowed by allow_data_change: said with the numbers
+        results = {**results, "data_changed": list(run.data_changed)}
     return _write(
         output_dir,
         codes=codes,

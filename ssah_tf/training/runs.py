@@ -24,6 +24,7 @@ from ssah_tf.data.protocols import legacy_validation, load_split
 from ssah_tf.data.registry import DataConfig, load_dataset, split_path
 from ssah_tf.data.scaling import fit_standardizer, wants_scaling
 from ssah_tf.errors import UserError
+from ssah_tf.training.binding import check_binding
 
 
 def chief_and_scratch_dir(strategy, model_dir: str) -> tuple[bool, str]:
@@ -196,6 +197,9 @@ class LoadedRun:
     evaluator: object  # evaluation.evaluator.Evaluator
     checkpoint: str
     data_config: object = None  # data.registry.DataConfig
+    # What differs from the data and split the run was trained on, allowed by
+    # `allow_data_change` (training.binding); recorded with its evaluations.
+    data_changed: tuple[str, ...] = ()
 
     @property
     def networks(self):
@@ -276,15 +280,22 @@ def load_run_split(model_dir: str, data, data_config, run):
     return legacy_validation(split, run.val_size or 0)
 
 
-def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
+def load_run(
+    model_dir: str, which: str = "best", *, allow_data_change: bool = False, **run_overrides
+) -> LoadedRun:
     """A run's networks with the weights of its ``which`` checkpoint (best, latest or
-    a path), and an evaluator on its data and split."""
+    a path), and an evaluator on its data and split. Data or a split other than the
+    run's are refused unless ``allow_data_change`` (training.binding)."""
     import tensorflow as tf
 
     config, data_config = read_run_config(model_dir, **run_overrides)
     path = checkpoint_path(model_dir, which)
     data = load_dataset(data_config)
     split = load_run_split(model_dir, data, data_config, config.run)
+    record = read_config_record(os.path.join(model_dir, "config.json"))
+    changed = check_binding(
+        model_dir, record, data, split, path, allow_data_change=allow_data_change
+    )
     built = build_run_networks(
         config.ssah, config.run, data, np.asarray(split.train, np.int64), fit_statistics=False
     )
@@ -304,6 +315,7 @@ def load_run(model_dir: str, which: str = "best", **run_overrides) -> LoadedRun:
         make_evaluator(built, data, split, config.run),
         path,
         data_config,
+        tuple(changed),
     )
 
 

@@ -25,6 +25,8 @@ from ssah_tf.data.protocols import resolve_validation, save_split
 from ssah_tf.data.registry import DataConfig, data_label, load_dataset, resolve_split, split_path
 from ssah_tf.errors import UserError
 from ssah_tf.fields import declared
+from ssah_tf.output_paths import is_run_directory
+from ssah_tf.training.binding import BINDING, binding_record, check_binding
 from ssah_tf.training.runs import (
     RunLock,
     config_differences,
@@ -106,10 +108,19 @@ def absolute_paths(data_config: DataConfig) -> DataConfig:
 
 def _stored_record(model_dir: str | None, resuming: bool) -> dict | None:
 
-    if not resuming or not model_dir:
+    if not resuming:
         return None
+    if not model_dir:
+        raise UserError("`resume` needs the `model_dir` of the run to continue")
     path = os.path.join(model_dir, "config.json")
-    return read_config_record(path) if os.path.isfile(path) else None
+    if not os.path.isfile(path):
+        what = (
+            "does not exist" if not os.path.exists(model_dir) else "holds no run (no config.json)"
+        )
+        raise UserError(
+            f"`resume`: {model_dir} {what}; leave out `resume` to start a new run there"
+        )
+    return read_config_record(path)
 
 
 def _known(cls, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -273,6 +284,9 @@ class Session:
     record: dict  # config.json
     changes: dict  # what a resume changes (config_changes.json)
     resuming: bool
+    # config.json's binding to update: a resume on deliberately changed data, or a run
+    # that predates the binding (training.binding).
+    rebind: bool = False
 
     @property
     def model_dir(self) -> str:
@@ -325,7 +339,11 @@ class Session:
                     save_split(trainer.split, split_path(model_dir))
                 if not os.path.exists(os.path.join(model_dir, "config.json")):
                     write_json_atomic(os.path.join(model_dir, "config.json"), self.record)
-                elif self.changes:
+                elif self.rebind:
+                    stored = read_config_record(os.path.join(model_dir, "config.json"))
+                    stored[BINDING] = self.record[BINDING]
+                    write_json_atomic(os.path.join(model_dir, "config.json"), stored)
+                if self.changes:
                     record_config_changes(
                         model_dir, self.changes, step=int(trainer.global_step.numpy())
                     )
@@ -372,13 +390,15 @@ def prepare(
     init_from: str | None = None,
     strategy: str = "auto",
     deterministic: bool = False,
+    allow_data_change: bool = False,
     **settings: Any,
 ) -> Session:
     """A validated Trainer for a new or resumed run (nothing written to disk yet).
 
     ``settings``: fields of DataConfig, the method (``preset`` and every preset field),
     ScheduleConfig (``schedule`` for its name) and RunConfig, by name; on resume only the
-    settings given change the run's stored ones."""
+    settings given change the run's stored ones. ``allow_data_change``: resume on data
+    that differs from the run's recorded fingerprint (training.binding)."""
     import tensorflow as tf
 
     from ssah_tf.training.loop import Trainer
@@ -399,6 +419,12 @@ def prepare(
         raise UserError(
             f"`model_dir={model_dir}` is an existing file, not a directory; choose a directory"
         )
+    if model_dir and not resuming and is_run_directory(model_dir):
+        if not os.path.isfile(os.path.join(model_dir, "config.json")):
+            raise UserError(
+                f"`model_dir={model_dir}` holds another tool's results.json (an "
+                "ssah-baseline run); choose a new `model_dir`"
+            )
     # The strategy comes first: MultiWorkerMirroredStrategy must exist before other TF work.
     distribution = make_strategy(strategy)
     if deterministic:
@@ -452,10 +478,25 @@ def prepare(
         "replicas": distribution.num_replicas_in_sync,
     }
     changes = resume_changes(stored, record) if stored else {}
+    record[BINDING] = binding_record(data, split)
+    checkpoint_dir = os.path.join(model_dir, "checkpoints")
+    data_changed: list[str] = []
+    if stored:
+        latest = resume_from or tf.train.latest_checkpoint(checkpoint_dir)
+        data_changed = check_binding(
+            model_dir,
+            stored,
+            data,
+            split,
+            latest,
+            allow_data_change=allow_data_change,
+            resuming=True,
+        )
+        if data_changed:
+            changes[BINDING] = (stored.get(BINDING), record[BINDING])
     # A resumed run's checkpoint restores every weight: no input statistics to compute
     # or pre-trained weights to load first.
     # (Listed, not parsed: a damaged state file is reported by restore_or_initialize.)
-    checkpoint_dir = os.path.join(model_dir, "checkpoints")
     restoring = resuming and bool(
         resume_from
         or (
@@ -465,5 +506,9 @@ def prepare(
     )
     trainer = Trainer(config, data, split, distribution, fit_input_statistics=not restoring)
     trainer.setup["data"] = data_label(data_settings.dataset, data_settings.data_path)
+    trainer.setup[BINDING] = record[BINDING]
+    if data_changed:
+        trainer.setup["data_changed"] = data_changed
     trainer.restore_or_initialize(resume=resuming, init_from=init_from, resume_from=resume_from)
-    return Session(trainer, record, changes, resuming)
+    rebind = bool(stored) and stored.get(BINDING) != record[BINDING]
+    return Session(trainer, record, changes, resuming, rebind)

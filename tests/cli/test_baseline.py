@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from tests.cli.test_train import TINY
-from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error, listing, run_cli
 
 DEMO = [
     flag
@@ -46,6 +46,13 @@ def test_baseline_draws_the_runs_validation_queries_and_hashes_alike(tmp_path):
         np.load(tmp_path / "run" / "split.npz") as b,
     ):
         np.testing.assert_array_equal(a["validation_index"], b["validation_index"])
+    # Neither tool writes into the other's run directory.
+    before, run_before = listing(tmp_path / "base"), listing(tmp_path / "run")
+    result = run_cli("ssah_tf.cli.baseline", *DEMO, f"--model_dir={tmp_path / 'run'}")
+    assert_one_line_error(result, 2, "is an ssah-train run")
+    result = run_cli("ssah_tf.cli.train", *TINY, "--epochs=1", f"--model_dir={tmp_path / 'base'}")
+    assert_one_line_error(result, 2, "holds another tool's results.json")
+    assert listing(tmp_path / "base") == before and listing(tmp_path / "run") == run_before
     none = run_cli(
         "ssah_tf.cli.baseline", *DEMO, "--val_size=0", f"--model_dir={tmp_path / 'base0'}"
     )

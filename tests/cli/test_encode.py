@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssah_tf.retrieval import load_code_file
-from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 
 def test_encode_texts_labels_features_and_search(exported):
@@ -103,3 +103,37 @@ def test_encode_bad_inputs_leave_nothing(exported):
         "ssah_tf.cli.search", f"--database={tmp / 'missing.npz'}", f"--queries={out}", "--top_k=1"
     )
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_outputs_never_overwrite_inputs(exported, tmp_path):
+    tmp, _ = exported
+    tags = tmp_path / "tags.txt"
+    tags.write_text("tag1,tag2\n")
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--texts={tags}",
+        f"--output={tags}",
+    )
+    assert_one_line_error(result, 2, "is the same path as --texts=")
+    assert tags.read_text() == "tag1,tag2\n"
+    np.save(tmp_path / "labels.npy", np.eye(5, dtype=np.float32))
+    db = tmp_path / "db.npz"
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--labels={tmp_path / 'labels.npy'}",
+        f"--output={db}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = db.read_bytes()
+    for output in (db, tmp_path / "." / "db.npz"):
+        result = run_cli(
+            "ssah_tf.cli.search",
+            f"--database={db}",
+            f"--queries={db}",
+            "--top_k=2",
+            f"--output={output}",
+        )
+        assert_one_line_error(result, 2, "is the same path as --database=")
+    assert db.read_bytes() == written

@@ -1,6 +1,7 @@
 """ssah-eval on a release-layout code file and on a trained run."""
 
 import json
+import shutil
 
 import numpy as np
 import scipy.io
@@ -8,7 +9,7 @@ import scipy.io
 from ssah_tf.evaluation.codes import read_code_file, write_code_file
 from ssah_tf.evaluation.metrics import mean_average_precision
 from tests.cli.test_train import TINY
-from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error, listing, run_cli
 
 
 def release_codes(seed=0, nq=20, nd=60, bits=16):
@@ -103,6 +104,22 @@ def test_evaluate_a_trained_run_matches_training_results(tmp_path):
         assert abs(evaluated[key] - trained[key]) < 1e-9, key
     codes = read_code_file(str(run_dir / "eval_best" / "codes.mat"))
     assert codes["Qi"].shape[1] == 16
+    # Never into a run's own records, its or another run's.
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    before, other_before = listing(run_dir), listing(other)
+    for output, fragment in (
+        (run_dir, "is a run directory"),
+        (other, "is a run directory"),
+        (run_dir / "checkpoints", "part of the run"),
+        (other / "eval_best", "already holds the results of"),
+    ):
+        result = run_cli("ssah_tf.cli.evaluate", f"--model_dir={run_dir}", f"--output_dir={output}")
+        assert_one_line_error(result, 2, fragment)
+    assert listing(run_dir) == before and listing(other) == other_before
+    # Its own eval_best is replaced by a re-evaluation.
+    result = run_cli("ssah_tf.cli.evaluate", f"--model_dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_code_file_report_and_projector_need_no_data(tmp_path):
