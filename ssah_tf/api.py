@@ -49,6 +49,42 @@ def _flatten(ssah=None, schedule=None, run=None, data=None) -> dict[str, Any]:
     return out
 
 
+def _array(name: str, value) -> np.ndarray:
+    """``value`` as a real numeric array; UserError naming ``name`` otherwise."""
+    if isinstance(value, (str, bytes)):
+        raise UserError(f"`{name}` must be an array, not the string {value!r}")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"`{name}` is not an array ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise UserError(f"`{name}` must hold real numbers, not {array.dtype} values")
+    return array
+
+
+def _matrix(name: str, value, width: int, *, binary: bool = False) -> np.ndarray:
+    """A float32 [n, width] matrix of finite values (0/1 with ``binary``), checked
+    before TensorFlow sees it."""
+    array = _array(name, value)
+    if array.ndim != 2 or array.shape[1] != width:
+        raise UserError(
+            f"`{name}` must be a 2-D array [items, {width}] for this run, got shape "
+            f"{tuple(array.shape)}"
+        )
+    matrix = array.astype(np.float32)
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        raise UserError(f"`{name}` row {int(np.argmin(finite))} has NaN or inf")
+    if binary:
+        wrong = ~((matrix == 0) | (matrix == 1)).all(axis=1)
+        if wrong.any():
+            row = int(np.argmax(wrong))
+            raise UserError(
+                f"`{name}` must be 0/1 multi-hot vectors; row {row} is {matrix[row].tolist()}"
+            )
+    return matrix
+
+
 class Run:
     """A run directory with the networks of one of its checkpoints."""
 
@@ -103,21 +139,23 @@ class Run:
         ((kind, array),) = given.items()
         nets, built = self._loaded.networks, self._loaded.built
         modalities = self.config.run.modalities
+        network = self.config.ssah.network
         if kind == "labels":
-            return "label", nets.labnet, np.asarray(array, np.float32)
+            return "label", nets.labnet, _matrix("labels", array, network.num_labels, binary=True)
         if kind == "texts":
             if "text" not in modalities:
                 raise UserError("this run trained no text network; it cannot encode `texts`")
-            return "text", nets.txtnet, np.asarray(array, np.float32)
+            return "text", nets.txtnet, _matrix("texts", array, network.text_dim)
         if "image" not in modalities:
             raise UserError("this run trained no image network; it cannot encode images")
         if kind == "image_features":
             if built.pixel_images:
                 raise UserError("this run's ImgNet reads pictures: pass `images` (uint8 RGB)")
-            return "image", nets.imgnet, np.asarray(array, np.float32)
+            width = built.feature_matrix.shape[1]
+            return "image", nets.imgnet, _matrix("image_features", array, width)
         if not built.pixel_images:
             raise UserError("this run's ImgNet reads image features: pass `image_features`")
-        pixels = np.asarray(array)
+        pixels = _array("images", array)
         if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
             raise UserError(
                 f"`images` must be uint8 RGB [n, height, width, 3], got "
@@ -143,6 +181,8 @@ class Run:
         is inside its networks)."""
         import tensorflow as tf
 
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise UserError(f"`batch_size` must be a positive integer, not {batch_size!r}")
         kind, net, inputs = self._network_inputs(images, texts, labels, image_features)
         if kind not in self._encoders:
             pixels = kind == "image" and self._loaded.built.pixel_images
@@ -177,9 +217,25 @@ class Run:
         projector files and, with ``report``, report/index.html in ``output_dir``
         (default: <run>/eval_<checkpoint>)."""
         from ssah_tf.evaluation.outputs import OutputOptions, evaluate_loaded_run
+        from ssah_tf.output_paths import check_evaluation_folder, refuse_output_over_inputs
+        from ssah_tf.training.session import path_argument
 
         name = self._checkpoint_name
-        output_dir = output_dir or os.path.join(self.directory, f"eval_{name}")
+        output_dir = path_argument("output_dir", output_dir) or os.path.join(
+            self.directory, f"eval_{name}"
+        )
+        baseline_dir = path_argument("baseline_dir", baseline_dir)
+        for flag_name, flag in (("report", report), ("write_codes", write_codes)):
+            if not isinstance(flag, bool):
+                raise UserError(f"`{flag_name}` must be True or False, not {flag!r}")
+        if isinstance(projector_items, bool) or not isinstance(projector_items, int):
+            raise UserError(f"`projector_items` must be an integer, not {projector_items!r}")
+        if projector_items < 0:
+            raise UserError(f"`projector_items` must be >= 0, not {projector_items}")
+        refuse_output_over_inputs(
+            output_dir, output_name="output_dir", inputs={"baseline_dir": baseline_dir}
+        )
+        check_evaluation_folder(output_dir, output_name="output_dir", run_dir=self.directory)
         options = OutputOptions(
             map_variant=map_variant,
             top_k=top_k,
@@ -209,7 +265,17 @@ def load_run(
     ``execution``: mixed_precision / jit_compile overrides. Data or a split other than
     the run recorded are refused unless ``allow_data_change``."""
     from ssah_tf.training.runs import load_run as load
+    from ssah_tf.training.session import path_argument
 
+    path = path_argument("path", path, required=True)
+    checkpoint = path_argument("checkpoint", checkpoint, required=True)
+    if not isinstance(allow_data_change, bool):
+        raise UserError(f"`allow_data_change` must be True or False, not {allow_data_change!r}")
+    unknown = sorted(set(execution) - {"mixed_precision", "jit_compile"})
+    if unknown:
+        raise UserError(
+            f"unknown argument `{unknown[0]}`; load_run takes mixed_precision, jit_compile"
+        )
     loaded = load(path, checkpoint, allow_data_change=allow_data_change, **execution)
     loaded.which = checkpoint if checkpoint in ("best", "latest") else "checkpoint"
     return Run(loaded)

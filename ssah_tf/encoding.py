@@ -18,6 +18,7 @@ from absl import logging
 from ssah_tf.data.files import load_npy, load_npz
 from ssah_tf.data.pictures import background_colour
 from ssah_tf.data.tags import tags_to_vectors
+from ssah_tf.data.text_files import number_rows, read_text_lines
 from ssah_tf.errors import UserError
 from ssah_tf.retrieval import decode_image, read_image_paths
 
@@ -48,13 +49,7 @@ def load_array(path: str, key: str) -> np.ndarray:
         return _numeric(arrays[key], f"{path}:{key}")
     if path.endswith(".npy"):
         return _numeric(load_npy(path, "input file"), path)
-    with open(path) as f:
-        try:
-            return np.array(
-                [[float(v) for v in line.split()] for line in f if line.strip()], np.float32
-            )
-        except ValueError:
-            raise UserError(f"{path}: expected space-separated numbers per line") from None
+    return number_rows(read_text_lines(path), path)
 
 
 def _numeric(array: np.ndarray, where: str) -> np.ndarray:
@@ -103,21 +98,22 @@ def _encode_images(encoder, path: str, *, batch_size: int, on_error: str, log) -
     return codes, ids, skipped, rows
 
 
-def _input_matrix(encoder, source: str, path: str, vocab_file: str | None) -> np.ndarray:
-    """Texts (tag lines with a vocabulary, or arrays), labels or image features."""
+def _input_matrix(
+    encoder, source: str, path: str, vocab_file: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Texts (tag lines with a vocabulary, or arrays), labels or image features; for tag
+    lines also which lines hold no tag at all."""
 
     if source == "texts" and path.endswith(".txt"):
         vocabulary = encoder.vocabulary
         if vocab_file:
-            with open(vocab_file) as f:
-                vocabulary = [line.strip() for line in f if line.strip()]
+            vocabulary = [line.strip() for line in read_text_lines(vocab_file) if line.strip()]
         if not vocabulary:
             raise UserError("tag strings need a vocabulary: pass `vocab_file`")
-        if not os.path.isfile(path):
-            raise UserError(f"{path} does not exist")
-        with open(path) as f:
-            return tags_to_vectors([line.rstrip("\n") for line in f], vocabulary, path)
-    return load_array(path, source)
+        lines = read_text_lines(path)
+        empty = np.array([not line.replace(",", "").strip() for line in lines], bool)
+        return tags_to_vectors(lines, vocabulary, path), empty
+    return load_array(path, source), None
 
 
 def _encode_arrays(
@@ -126,7 +122,7 @@ def _encode_arrays(
     """Rows of a matrix input, checked against the model's input width; rows with
     NaN/inf fail the call or are skipped."""
     modality = _MODALITY[source]
-    matrix = _input_matrix(encoder, source, path, vocab_file)
+    matrix, empty = _input_matrix(encoder, source, path, vocab_file)
     expected = {
         "text": encoder.info["text_dim"],
         "label": encoder.info["num_labels"],
@@ -137,7 +133,6 @@ def _encode_arrays(
             f"{path}: expected rows of {expected} values for this model, got shape {matrix.shape}"
         )
     bad = ~np.isfinite(matrix).all(axis=1)
-    skipped = []
     if bad.any():
         if on_error == "fail":
             raise UserError(
@@ -145,7 +140,16 @@ def _encode_arrays(
                 "or pass `on_error=skip`"
             )
         logging.warning("skipping %d rows with NaN/inf", int(bad.sum()))
-        skipped = [str(i) for i in np.flatnonzero(bad)]
+    if empty is not None and empty.any():
+        # An empty line would get the code of "no tag at all", the same for every one.
+        if on_error == "fail":
+            raise UserError(
+                f"{path} line {int(np.argmax(empty)) + 1} is empty (no tag); give its tags "
+                "or pass `on_error=skip`"
+            )
+        logging.warning("skipping %d empty lines (no tag)", int(empty.sum()))
+        bad |= empty
+    skipped = [str(i) for i in np.flatnonzero(bad)]
     keep = np.flatnonzero(~bad)
     codes = []
     for start, stop in _batches(len(keep), batch_size):

@@ -60,6 +60,28 @@ def setting(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "bool": (lambda v: isinstance(v, bool), "True or False"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "tuple": (lambda v: isinstance(v, (tuple, list)), "a sequence such as a tuple"),
+}
+
+
+def type_problem(field: dataclasses.Field, value: Any) -> str | None:
+    """Why ``value`` is not of ``field``'s declared type (None: it is, or the type is
+    not one checked here). Strings are never taken for sequences."""
+    annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    kinds = [part.strip().split("[")[0] for part in annotation.split("|")]
+    if value is None or any(kind not in _KINDS for kind in kinds if kind != "None"):
+        return None
+    if any(_KINDS[kind][0](value) for kind in kinds if kind != "None"):
+        return None
+    expected = " or ".join(_KINDS[kind][1] for kind in kinds if kind != "None")
+    return f"must be {expected}, not {type(value).__name__} {value!r}"
+
+
 def check_fields(obj: Any) -> None:
     """UserError naming the first field of ``obj`` whose value its declaration refuses
     (None passes where the field allows it: a default of None, or the preset's)."""
@@ -77,6 +99,9 @@ def check_fields(obj: Any) -> None:
             )
         if rule is not None and not RULES[rule][0](value):
             raise UserError(f"`{field.name}={shown}` {RULES[rule][1]}")
+        problem = type_problem(field, value)
+        if problem:
+            raise UserError(f"`{field.name}` {problem}")
 
 
 def declared(cls) -> dict[str, dataclasses.Field]:

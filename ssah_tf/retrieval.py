@@ -212,6 +212,7 @@ class ExportedEncoder:
     """An ssah-export SavedModel with its input description."""
 
     def __init__(self, export_dir: str, *, trust: bool = False):
+        from ssah_tf.data.text_files import read_text, read_text_lines
         from ssah_tf.export import EXPORT_INFO, VOCABULARY
         from ssah_tf.vetting import check_trusted
 
@@ -221,8 +222,7 @@ class ExportedEncoder:
         import tensorflow as tf
 
         try:
-            with open(info_path) as f:
-                self.info = json.load(f)
+            self.info = json.loads(read_text(info_path))
         except ValueError as error:
             raise UserError(f"{info_path} is damaged ({error}); export the run again") from None
         if not trust:
@@ -232,8 +232,8 @@ class ExportedEncoder:
         self.identity = f"{os.path.abspath(export_dir)} ({self.info.get('source', '')})"
         self.vocabulary = None
         if self.info.get("vocabulary"):
-            with open(os.path.join(export_dir, VOCABULARY)) as f:
-                self.vocabulary = [line.rstrip("\n") for line in f if line.strip()]
+            lines = read_text_lines(os.path.join(export_dir, VOCABULARY))
+            self.vocabulary = [line for line in lines if line.strip()]
 
     def encode(self, modality: str, batch: np.ndarray) -> np.ndarray:
         """{-1, +1} int8 codes for a batch already in the signature's input form."""

@@ -100,3 +100,43 @@ def test_run_encodes_what_its_evaluation_encodes(tmp_path):
     assert "map_i2t@5" in results and results["protocol"]["map_variant"] == "first_k_relevant"
     latest = ssah_tf.load_run(run.directory, "latest")
     assert latest.checkpoint == tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
+    # The API checks like the CLI: one UserError naming the argument, before TensorFlow.
+    labels, texts = run.data.labels[:3], run.data.texts[:3]
+    bad_inputs = [
+        ({"labels": labels[:, :2]}, "`labels` must be a 2-D array [items, 5]"),
+        ({"labels": labels[0]}, "`labels` must be a 2-D array"),
+        ({"labels": labels * 7.0}, "`labels` must be 0/1 multi-hot vectors; row 0"),
+        ({"labels": "1 0 1 0 0"}, "`labels` must be an array, not the string"),
+        ({"labels": labels.astype(np.complex64)}, "must hold real numbers, not complex64"),
+        ({"texts": np.where(texts > 0, np.nan, texts)}, "`texts` row 0 has NaN or inf"),
+        ({"texts": [["a"] * texts.shape[1]]}, "must hold real numbers"),
+        ({"texts": texts, "batch_size": 0}, "`batch_size` must be a positive integer"),
+    ]
+    for arguments, fragment in bad_inputs:
+        with pytest.raises(UserError) as caught:
+            run.encode(**arguments)
+        assert fragment in str(caught.value), str(caught.value)
+    for arguments, fragment in (
+        ({"output_dir": 5}, "`output_dir` must be a path"),
+        ({"output_dir": run.directory}, "is a run directory"),
+        ({"report": "yes"}, "`report` must be True or False"),
+        ({"projector_items": -1}, "`projector_items` must be >= 0"),
+    ):
+        with pytest.raises(UserError, match=fragment.replace("[", r"\[")):
+            run.evaluate(**arguments)
+    for call, fragment in (
+        (lambda: ssah_tf.load_run(None), "`path` must be a path"),
+        (lambda: ssah_tf.load_run(run.directory, jit=True), "unknown argument `jit`"),
+        (
+            lambda: ssah_tf.train(str(tmp_path / "x"), modalities="audio"),
+            "`modalities` must be a sequence",
+        ),
+        (lambda: ssah_tf.train(str(tmp_path / "x"), data_path=5), "`data_path` must be a string"),
+        (lambda: ssah_tf.train(5), "`model_dir` must be a path"),
+        (lambda: ssah_tf.train(str(tmp_path / "x"), bits="16"), "`bits`"),
+        (lambda: ssah_tf.train(str(tmp_path / "nothing"), resume=True), "nothing does not exist"),
+        (lambda: ssah_tf.train(str(tmp_path), resume=True), "holds no run"),
+    ):
+        with pytest.raises(UserError, match=fragment):
+            call()
+    assert not (tmp_path / "x").exists() and not (tmp_path / "nothing").exists()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from absl import app, flags, logging
 
 from ssah_tf.config import PRESETS, make_config, preset_fields
+from ssah_tf.data.text_files import read_text_lines
 from ssah_tf.errors import UserError
 from ssah_tf.output_paths import refuse_output_over_inputs
 from ssah_tf.training.session import WORKSPACE, default_run_dir  # noqa: F401 (the CLIs' paths)
@@ -452,6 +453,28 @@ def _help_text(module) -> str:
     return "\n".join(lines)
 
 
+def _flag_files(arguments: list[str], seen: set[str] | None = None) -> list[str]:
+    """The --flagfile files among ``arguments``, and those they name in turn."""
+    seen = set() if seen is None else seen
+    found = []
+    for index, argument in enumerate(arguments):
+        path = None
+        if argument.startswith("--flagfile="):
+            path = argument.split("=", 1)[1]
+        elif argument == "--flagfile" and index + 1 < len(arguments):
+            path = arguments[index + 1]
+        if path and path not in seen and os.path.isfile(path):
+            seen.add(path)
+            found.append(path)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    inner = [line.strip() for line in f]
+            except OSError:
+                continue
+            found += _flag_files(inner, seen)
+    return found
+
+
 def parse_flags(module):
     """absl flag parsing with --help / --helpfull that print and exit 0, and parse
     errors as one ``<tool>: error:`` line with exit status 2."""
@@ -466,6 +489,14 @@ def parse_flags(module):
                 sys.exit(0)
         try:
             return FLAGS(argv)
+        except UnicodeDecodeError:
+            # absl reads flag files itself; name the file, line and column it choked on.
+            for path in _flag_files(argv[1:]):
+                try:
+                    read_text_lines(path)
+                except UserError as error:
+                    fail(str(error), 2)
+            fail("a flag file is not UTF-8; save it as UTF-8", 2)
         except flags.Error as error:
             # absl shows list flags parsed (['16', '0']); show them as the user typed them.
             message = re.sub(

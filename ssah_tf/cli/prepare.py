@@ -34,6 +34,11 @@ flags.DEFINE_string("manual_dir", None, "Older name of --data_path.")
 flags.DEFINE_string(
     "image_root", None, "Folder the picture paths are relative to (default: the list's folder)."
 )
+flags.DEFINE_bool(
+    "allow_images_outside_root",
+    False,
+    "Accept picture paths that lead outside the image folder (../ or absolute paths).",
+)
 flags.DEFINE_string("vocab_file", None, "Vocabulary (default: found with the data).")
 flags.DEFINE_string("name", None, "Name of the copy (default: the data's folder or file name).")
 flags.DEFINE_string("data_dir", None, "Where copies are written (default: $SSAH_WORKSPACE/tfds).")
@@ -81,6 +86,7 @@ def main(argv):
             image_root=FLAGS.image_root,
             vocab_file=FLAGS.vocab_file,
             background=background,
+            allow_images_outside_root=FLAGS.allow_images_outside_root,
         )
     destination = os.path.join(FLAGS.data_dir or os.path.join(WORKSPACE, "tfds"), name)
     info = prepare(

@@ -332,6 +332,11 @@ def validate(dataset: CrossModalDataset, where: str) -> CrossModalDataset:
             f"{dataset.texts.shape[1]} text columns; give one word per column"
         )
     empty_labels = int((labels.sum(1) == 0).sum())
+    if empty_labels == n:
+        raise UserError(
+            f"{where}: no item has a label (all {n} label rows are zero); SSAH learns from "
+            "labels, so give the items theirs"
+        )
     if empty_labels:
         logging.warning(
             "%s: %d items have no label; they can never be relevant to a query", where, empty_labels

@@ -28,11 +28,16 @@ def _head(path: str, what: str) -> bytes:
 
 
 def _plain(array: np.ndarray, path: str, key: str | None) -> np.ndarray:
+    where = f"{path}:{key}" if key else path
     if array.dtype.hasobject:
-        where = f"{path}:{key}" if key else path
         raise UserError(
             f"{where} holds Python objects (an object array); save plain numeric "
             "arrays (e.g. np.asarray(x, np.float32))"
+        )
+    if np.iscomplexobj(array):
+        raise UserError(
+            f"{where} holds complex numbers; save real arrays (e.g. np.real(x) if the "
+            "imaginary parts are zero)"
         )
     return array
 

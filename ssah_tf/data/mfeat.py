@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from ssah_tf.data.dataset import CrossModalDataset, validate
+from ssah_tf.data.text_files import number_rows, read_text_lines
 from ssah_tf.errors import UserError
 
 VIEWS = ("pix", "fou", "fac", "kar", "zer", "mor")
@@ -16,7 +17,7 @@ def _read_view(folder: str, view: str) -> np.ndarray:
     path = os.path.join(folder, f"mfeat-{view}.csv")
     if not os.path.isfile(path):
         raise UserError(f"{path} does not exist; `data_path` must be the mfeat folder")
-    return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32)
+    return number_rows(read_text_lines(path)[1:], path, delimiter=",", first_line=2)
 
 
 def read_mfeat(

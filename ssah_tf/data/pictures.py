@@ -18,6 +18,7 @@ import re
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ssah_tf.data.text_files import read_text_lines
 from ssah_tf.errors import UserError
 
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128)}
@@ -151,10 +152,9 @@ def image_paths(path: str) -> list[str]:
         raise UserError(f"{path} does not exist")
     if path.lower().endswith(".txt"):
         base = os.path.dirname(os.path.abspath(path))
-        with open(path, encoding="utf-8") as f:
-            return [
-                p if os.path.isabs(p) else os.path.join(base, p)
-                for p in (line.strip() for line in f)
-                if p
-            ]
+        return [
+            p if os.path.isabs(p) else os.path.join(base, p)
+            for p in (line.strip() for line in read_text_lines(path))
+            if p
+        ]
     return [path]

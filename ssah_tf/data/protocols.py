@@ -163,8 +163,16 @@ def make_split(
 ) -> Split:
     """Seeded permutation: first ``query_size`` items are queries, the rest the database;
     the training items are the first ``train_size`` database items."""
+    if num_items < 2:
+        raise UserError(
+            f"the data set has {num_items} item{'s' * (num_items != 1)}; a split needs at "
+            "least 2 (a query and a database item to train on)"
+        )
     if query_size <= 0 or train_size <= 0:
-        raise UserError("`query_size` and `train_size` must be positive")
+        raise UserError(
+            f"`query_size` ({query_size}) and `train_size` ({train_size}) must be positive "
+            f"(the data set has {num_items} items)"
+        )
     if query_size >= num_items:
         raise UserError(
             f"`query_size` {query_size} leaves no database: the split sizes exceed "

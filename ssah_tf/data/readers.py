@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import json
 import os
 from typing import Any
@@ -23,6 +24,7 @@ import scipy.io
 from ssah_tf.data.dataset import ArrayImages, CrossModalDataset, FileImages, validate
 from ssah_tf.data.files import load_npz
 from ssah_tf.data.tags import tags_to_vectors
+from ssah_tf.data.text_files import number_rows, read_text, read_text_lines
 from ssah_tf.errors import UserError
 
 IMAGE_KEYS = ("images", "IAll", "I_all")
@@ -179,8 +181,7 @@ def read_matlab(path: str, name: str = "mat") -> CrossModalDataset:
 # ----------------------------------------------------------------------------- text lists
 def _read_lines(path: str) -> list[str]:
     _require_exists(path, "file")
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\r\n") for line in f]
+    return read_text_lines(path)
 
 
 def _read_names(path: str) -> tuple[str, ...]:
@@ -195,6 +196,7 @@ def _pictures(
     lines: list[str],
     background: tuple[int, int, int],
     listed_in: str,
+    allow_outside_root: bool = False,
 ) -> tuple[FileImages | None, str | None]:
     """(pictures, None) when every listed picture exists under the image root (given,
     or else ``default_root``), else (None, why): a run that asks for images is refused
@@ -202,6 +204,16 @@ def _pictures(
     root = image_root if image_root is not None else default_root
     if image_root is not None:
         _require_exists(image_root, "image folder")
+    if not allow_outside_root:
+        inside = os.path.realpath(root)
+        for path, line in zip(relative, lines):
+            full = os.path.realpath(os.path.join(root, path))
+            if os.path.commonpath([inside, full]) != inside:
+                raise UserError(
+                    f"{line}: {path} lies outside the image "
+                    f"folder {root}; list paths inside it, or pass "
+                    "`allow_images_outside_root` if that is deliberate"
+                )
     missing = [p for p in relative if not os.path.isfile(os.path.join(root, p))]
     if missing:
         note = (
@@ -224,6 +236,7 @@ def read_text_lists(
     vocab_file: str | None = None,
     name: str = "text_lists",
     background: tuple[int, int, int] = (255, 255, 255),
+    allow_images_outside_root: bool = False,
 ) -> CrossModalDataset:
     """all_imgs.txt / all_tags.txt / all_labels.txt / vocabulary (+ label_names.txt),
     with the pictures all_imgs.txt lists under ``image_root`` (default: the folder)."""
@@ -258,12 +271,7 @@ def read_text_lists(
     texts = tags_to_vectors(
         tag_lines, vocab, f"{tags_path} (vocabulary {os.path.basename(vocab_file)})"
     )
-    try:
-        labels = np.array([[float(v) for v in line.split()] for line in label_lines], np.float32)
-    except ValueError:
-        raise UserError(f"{labels_path}: every line must be space-separated 0/1 values") from None
-    if labels.ndim != 2:
-        raise UserError(f"{labels_path}: lines have different numbers of labels")
+    labels = number_rows(label_lines, labels_path, skip_blank=False)
     names_path = os.path.join(folder, LABEL_NAMES_FILE)
     label_names = _read_names(names_path) if os.path.isfile(names_path) else None
     images, note, item_ids = None, None, None
@@ -280,6 +288,7 @@ def read_text_lists(
             lines=[f"all_imgs.txt line {n}" for n, _ in listed],
             background=background,
             listed_in="all_imgs.txt",
+            allow_outside_root=allow_images_outside_root,
         )
         item_ids = tuple(relative)
     elif image_root is not None:
@@ -308,29 +317,28 @@ def _manifest_rows(path: str) -> list[tuple[int, dict]]:
     """(line number, {image, words, labels}) of a .csv (header row; words and labels
     separated by ';' in their cells) or .jsonl manifest (lists or ';'-separated strings)."""
     rows = []
+    text = read_text(path, "manifest")
     if path.lower().endswith(".csv"):
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-            if "labels" not in header:
-                raise UserError(
-                    f"{path}: the header row needs a 'labels' column (and 'image' and/or "
-                    f"'words'); found {', '.join(header) or 'no header'}"
-                )
-            for row in reader:
-                rows.append((reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}))
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        if "labels" not in header:
+            raise UserError(
+                f"{path}: the header row needs a 'labels' column (and 'image' and/or "
+                f"'words'); found {', '.join(header) or 'no header'}"
+            )
+        for row in reader:
+            rows.append((reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}))
         return rows
-    with open(path, encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise UserError(f"{path} line {number}: not a JSON object ({error})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path} line {number}: expected a JSON object per line")
-            rows.append((number, {k.lower(): v for k, v in record.items()}))
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            raise UserError(f"{path} line {number}: not a JSON object ({error})") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{path} line {number}: expected a JSON object per line")
+        rows.append((number, {k.lower(): v for k, v in record.items()}))
     return rows
 
 
@@ -351,6 +359,7 @@ def read_manifest(
     vocab_file: str | None = None,
     name: str = "collection",
     background: tuple[int, int, int] = (255, 255, 255),
+    allow_images_outside_root: bool = False,
 ) -> CrossModalDataset:
     """A hand-written manifest, one item per row: its picture path (relative to
     ``image_root``, default the manifest's folder), its words and its labels by name.
@@ -403,6 +412,7 @@ def read_manifest(
             lines=[f"{base} line {n}" for n, _ in paths],
             background=background,
             listed_in=base,
+            allow_outside_root=allow_images_outside_root,
         )
         item_ids = tuple(relative)
     return validate(
@@ -496,20 +506,31 @@ def detect_and_read(
     image_root: str | None = None,
     vocab_file: str | None = None,
     background: tuple[int, int, int] = (255, 255, 255),
+    allow_images_outside_root: bool = False,
 ) -> CrossModalDataset:
     """Read ``path`` in whichever supported format it is."""
     _require_exists(path, "data path")
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "all_labels.txt")):
             return read_text_lists(
-                path, image_root=image_root, vocab_file=vocab_file, name=name, background=background
+                path,
+                image_root=image_root,
+                vocab_file=vocab_file,
+                name=name,
+                background=background,
+                allow_images_outside_root=allow_images_outside_root,
             )
         if glob.glob(os.path.join(path, "*.mat")):
             return read_matlab(path, name=name)
         raise UserError(f"{path}: folder has neither all_labels.txt (text lists) nor .mat files")
     if path.lower().endswith((".csv", ".jsonl")):
         return read_manifest(
-            path, image_root=image_root, vocab_file=vocab_file, name=name, background=background
+            path,
+            image_root=image_root,
+            vocab_file=vocab_file,
+            name=name,
+            background=background,
+            allow_images_outside_root=allow_images_outside_root,
         )
     if path.endswith(".npz"):
         return read_feature_file(path, name=name, vocab_file=vocab_file)

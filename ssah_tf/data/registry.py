@@ -46,6 +46,11 @@ class DataConfig:
         "Folder the picture paths of all_imgs.txt or a manifest are relative to "
         "(default: the list's own folder).",
     )
+    allow_images_outside_root: bool = setting(
+        False,
+        "Accept picture paths that lead outside the image folder (../ or absolute paths); "
+        "refused by default so a list cannot reach files elsewhere.",
+    )
     image_background: str = setting(
         "white",
         "Colour transparent pictures are composited on: white, black, gray or #rrggbb.",
@@ -135,6 +140,7 @@ def load_dataset(config: DataConfig) -> CrossModalDataset:
         config.data_path,
         name=collection_name(config) if config.dataset == "collection" else config.dataset,
         image_root=config.image_root,
+        allow_images_outside_root=config.allow_images_outside_root,
         vocab_file=config.vocab_file,
         background=background,
     )

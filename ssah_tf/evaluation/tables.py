@@ -20,7 +20,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ssah_tf.data.files import load_json
 from ssah_tf.data.registry import data_label
+from ssah_tf.data.text_files import read_text, read_text_lines
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.directions import DIRECTIONS
 
@@ -65,6 +67,15 @@ class RunResult:
         )
 
 
+def _map_value(value, key: str, file: str) -> float:
+    """A results.json mAP: a number in [0, 1], else one line naming the file and key."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{file}: {key} is {value!r}, not a number; re-evaluate the run")
+    if not 0.0 <= float(value) <= 1.0:  # also refuses NaN
+        raise UserError(f"{file}: {key} is {value!r}, not a mAP in [0, 1]; re-evaluate the run")
+    return float(value)
+
+
 def read_run(path: str) -> RunResult:
     """A run directory's results.json (or the file itself); UserError when it is
     missing or predates the protocol record."""
@@ -74,9 +85,8 @@ def read_run(path: str) -> RunResult:
             f"{path}: no results.json; give ssah-train or ssah-baseline run directories"
         )
     try:
-        with open(file) as f:
-            record = json.load(f)
-    except (OSError, ValueError) as error:
+        record = json.loads(read_text(file))
+    except ValueError as error:
         raise UserError(f"{file} cannot be read ({type(error).__name__}); restore it") from None
     if (
         not isinstance(record, dict)
@@ -87,15 +97,15 @@ def read_run(path: str) -> RunResult:
             f"{file} has no protocol record (written by an older ssah_tf); "
             "finish or resume the run with this version to rewrite it"
         )
-    maps = {k: float(v) for k, v in record.items() if k.startswith("map_")}
+    maps = {k: _map_value(v, k, file) for k, v in record.items() if k.startswith("map_")}
     folder = os.path.dirname(os.path.abspath(file))
     setup = dict(record["setup"])
     if "data" not in setup:  # runs written before setup named the data: their records do
         data = record.get("data")
         config = os.path.join(folder, "config.json")
         if not isinstance(data, dict) and os.path.isfile(config):
-            with open(config) as f:
-                data = json.load(f).get("data")
+            data = load_json(config)
+            data = data.get("data") if isinstance(data, dict) else None
         data = data if isinstance(data, dict) else {}
         setup["data"] = data_label(data.get("dataset", setup.get("dataset")), data.get("data_path"))
     return RunResult(folder, setup, record["protocol"], maps)
@@ -371,8 +381,8 @@ def read_paper_table(path: str) -> list[dict]:
     direction, map."""
     if not os.path.isfile(path):
         raise UserError(f"`paper={path}` does not exist")
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(line for line in f if not line.startswith("#"))]
+    lines = read_text_lines(path)
+    rows = [r for r in csv.DictReader(line for line in lines if not line.startswith("#"))]
     needed = {"dataset", "backbone", "bits", "direction", "map"}
     if not rows or not needed <= set(rows[0]):
         raise UserError(f"`paper={path}` needs the columns {', '.join(sorted(needed))}")

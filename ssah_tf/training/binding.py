@@ -49,7 +49,10 @@ def checkpoint_split(path: str) -> dict[str, np.ndarray] | None:
         key = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
         if key not in names:
             return None
-        arrays[part] = reader.get_tensor(key)
+        try:
+            arrays[part] = reader.get_tensor(key)
+        except (tf.errors.OpError, ValueError, IndexError):
+            return None  # damaged: the restore that follows names an intact checkpoint
     return arrays
 
 

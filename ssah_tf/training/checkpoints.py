@@ -71,21 +71,31 @@ def checkpoint_prefixes(directory: str) -> list[str]:
     return [prefix for _, prefix in sorted(found)]
 
 
-def state_file_readable(directory: str) -> bool:
-    """Whether ``directory/checkpoint`` is a well-formed state file naming files that exist."""
+def state_file_problem(directory: str) -> str | None:
+    """What is wrong with ``directory/checkpoint`` (None: a well-formed state file
+    naming a checkpoint whose files exist), naming the file that is actually missing."""
     path = os.path.join(directory, STATE_FILE)
+    if not os.path.exists(path):
+        return f"{path} is missing"
     try:
         with open(path, encoding="utf-8") as f:
             lines = [line.strip() for line in f if line.strip()]
     except (OSError, UnicodeDecodeError):
-        return False
+        return f"{path} is unreadable"
     if not lines or not all(_STATE_LINE.match(line) for line in lines):
-        return False
+        return f"{path} is unreadable"
     latest = lines[0].split('"')[1] if lines[0].startswith("model_checkpoint_path") else None
     if latest is None:
-        return False
+        return f"{path} is unreadable"
     latest = latest if os.path.isabs(latest) else os.path.join(directory, latest)
-    return os.path.exists(latest + ".index")
+    if not os.path.exists(latest + ".index"):
+        return f"{latest}.index, the latest checkpoint's index that {path} names, is missing"
+    return None
+
+
+def state_file_readable(directory: str) -> bool:
+    """Whether ``directory/checkpoint`` is a well-formed state file naming files that exist."""
+    return state_file_problem(directory) is None
 
 
 def check_folder(directory: str) -> None:
@@ -94,18 +104,24 @@ def check_folder(directory: str) -> None:
         glob.glob(os.path.join(glob.escape(directory), "*.index"))
         or glob.glob(os.path.join(glob.escape(directory), "*.data-*"))
     )
-    if not has_data or state_file_readable(directory):
+    problem = state_file_problem(directory) if has_data else None
+    if problem is None:
         return
     prefixes = checkpoint_prefixes(directory)
     intact = [p for p in reversed(prefixes) if is_intact(p)]
-    hint = (
-        f"resume from the newest intact one with `resume_from={intact[0]}`"
-        if intact
-        else "no checkpoint there is intact: start a new `model_dir` (or `init_from` another run)"
-    )
+    best_dir = os.path.join(os.path.dirname(os.path.normpath(directory)), "best")
+    best = [p for p in reversed(checkpoint_prefixes(best_dir)) if is_intact(p)]
+    if intact:
+        hint = f"resume from the newest intact one with `resume_from={intact[0]}`"
+    elif best:
+        hint = (
+            f"no checkpoint there is intact, but {best[0]} in best/ is: evaluate or export "
+            f"it, or start a new `model_dir` with `init_from={best[0]}`"
+        )
+    else:
+        hint = "no checkpoint there is intact: start a new `model_dir` (or `init_from` another run)"
     raise UserError(
-        f"{os.path.join(directory, STATE_FILE)} is missing or unreadable although "
-        f"{directory} holds checkpoint files; nothing was changed: {hint}"
+        f"{problem} although {directory} holds checkpoint files; nothing was changed: {hint}"
     )
 
 

@@ -16,6 +16,7 @@ import socket
 import time
 
 import numpy as np
+from absl import logging
 
 from ssah_tf.atomic import write_atomic
 from ssah_tf.config import TrainConfig, from_dict, run_from_dict, schedule_from_dict
@@ -233,8 +234,29 @@ def read_run_config(model_dir: str, **run_overrides):
 RUN_RECORDS = ("ssah", "schedule", "run", "data")
 
 
+def unknown_config_keys(saved: dict) -> list[str]:
+    """Keys of a config.json record that no setting of this version reads (dotted)."""
+    from ssah_tf.config import SECTIONS, RunConfig, ScheduleConfig
+
+    def names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+    unknown = [k for k in saved if k not in {*RUN_RECORDS, "replicas", "binding"}]
+    for record, cls in (("run", RunConfig), ("data", DataConfig), ("schedule", ScheduleConfig)):
+        unknown += [f"{record}.{k}" for k in saved[record] if k not in names(cls)]
+    for key, value in saved["ssah"].items():
+        if key == "preset":
+            continue
+        if key in SECTIONS and isinstance(value, dict):
+            unknown += [f"ssah.{key}.{k}" for k in value if k not in names(SECTIONS[key])]
+        else:
+            unknown.append(f"ssah.{key}")
+    return unknown
+
+
 def read_config_record(path: str) -> dict:
-    """A run's config.json, refused in one line when it lacks one of its records."""
+    """A run's config.json, refused in one line when it lacks one of its records; keys
+    no setting reads (hand-added, or from another version) are named in a warning."""
     saved = load_json(path)
     missing = [
         k for k in RUN_RECORDS if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)
@@ -242,6 +264,14 @@ def read_config_record(path: str) -> dict:
     if missing:
         raise UserError(
             f"{path} is damaged (no {', '.join(missing)} record); restore it from a backup"
+        )
+    unknown = unknown_config_keys(saved)
+    if unknown:
+        logging.warning(
+            "%s: %s not read by this version of ssah_tf (ignored; remove them, or they "
+            "are from another version)",
+            path,
+            ", ".join(unknown),
         )
     return saved
 

@@ -24,7 +24,7 @@ from ssah_tf import config as config_lib
 from ssah_tf.data.protocols import resolve_validation, save_split
 from ssah_tf.data.registry import DataConfig, data_label, load_dataset, resolve_split, split_path
 from ssah_tf.errors import UserError
-from ssah_tf.fields import declared
+from ssah_tf.fields import declared, type_problem
 from ssah_tf.output_paths import is_run_directory
 from ssah_tf.training.binding import BINDING, binding_record, check_binding
 from ssah_tf.training.runs import (
@@ -71,6 +71,49 @@ def setting_names() -> dict[str, str]:
     names["schedule"] = "schedule"
     names.update({name: "run" for name in declared(config_lib.RunConfig) if name != "model_dir"})
     return names
+
+
+def _setting_fields() -> dict[str, dataclasses.Field]:
+    fields = dict(declared(DataConfig))
+    for section in config_lib.SECTIONS.values():
+        fields.update(declared(section))
+    fields.update(declared(config_lib.ScheduleConfig))
+    fields.update(declared(config_lib.RunConfig))
+    return fields
+
+
+def check_setting_types(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings with paths as strings and NumPy scalars as Python numbers; UserError
+    naming the first whose type its field refuses (a string where a sequence belongs
+    is refused, not read letter by letter)."""
+    fields = _setting_fields()
+    out = {}
+    for name, value in settings.items():
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        elif hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            value = value.item()
+        if name in ("preset", "schedule"):
+            if not isinstance(value, str):
+                raise UserError(f"`{name}` must be a string, not {type(value).__name__} {value!r}")
+        elif name in fields:
+            problem = type_problem(fields[name], value)
+            if problem:
+                raise UserError(f"`{name}` {problem}")
+        out[name] = value
+    return out
+
+
+def path_argument(name: str, value: Any, *, required: bool = False) -> str | None:
+    """A path argument as a string (None stays None unless ``required``); UserError for
+    anything else."""
+    if value is None and not required:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise UserError(f"`{name}` must be a path (a non-empty string), not {value!r}")
+    return value
 
 
 def default_run_dir(name: str) -> str:
@@ -300,7 +343,7 @@ class Session:
         path = os.path.join(self.model_dir, "results.json")
         if self.resuming and os.path.isfile(path):
             try:
-                with open(path) as f:
+                with open(path, encoding="utf-8") as f:
                     stored = json.load(f).get("setup") or {}
             except (OSError, ValueError):
                 stored = {}
@@ -410,6 +453,17 @@ def prepare(
             f"unknown setting `{unknown[0]}`; the settings are the fields of the "
             "configuration (docs/python.md)"
         )
+    settings = check_setting_types(settings)
+    model_dir = path_argument("model_dir", model_dir)
+    resume_from = path_argument("resume_from", resume_from)
+    init_from = path_argument("init_from", init_from)
+    for name, flag in (
+        ("resume", resume),
+        ("deterministic", deterministic),
+        ("allow_data_change", allow_data_change),
+    ):
+        if not isinstance(flag, bool):
+            raise UserError(f"`{name}` must be True or False, not {flag!r}")
     resuming = bool(resume or resume_from)
     if resuming and init_from:
         raise UserError(
@@ -482,6 +536,9 @@ def prepare(
     checkpoint_dir = os.path.join(model_dir, "checkpoints")
     data_changed: list[str] = []
     if stored:
+        from ssah_tf.training import checkpoints
+
+        checkpoints.check_folder(checkpoint_dir)  # before TF parses its state file
         latest = resume_from or tf.train.latest_checkpoint(checkpoint_dir)
         data_changed = check_binding(
             model_dir,

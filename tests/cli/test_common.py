@@ -42,3 +42,15 @@ def test_a_tool_that_hits_a_full_disk_exits_with_one_line():
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert "error: no space left on device" in last and "Traceback" not in result.stderr
+
+
+def test_a_flag_file_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    from tests.helpers import assert_one_line_error, run_cli
+
+    inner = tmp_path / "inner.flags"
+    inner.write_bytes(b"--bits=16\n# caf\xe9\n")
+    outer = tmp_path / "outer.flags"
+    outer.write_text(f"--flagfile={inner}\n")
+    result = run_cli("ssah_tf.cli.train", f"--flagfile={outer}", f"--model_dir={tmp_path / 'r'}")
+    assert_one_line_error(result, 2, f"{inner} line 2 column 6: byte 0xe9 is not UTF-8")
+    assert not (tmp_path / "r").exists()

@@ -137,3 +137,29 @@ def test_outputs_never_overwrite_inputs(exported, tmp_path):
         )
         assert_one_line_error(result, 2, "is the same path as --database=")
     assert db.read_bytes() == written
+
+
+def test_empty_text_lines_and_complex_arrays(exported, tmp_path):
+    tmp, _ = exported
+    (tmp_path / "tags.txt").write_text("tag1,tag2\n\ntag3\n , \n")
+    out = tmp_path / "c.npz"
+    args = [
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--texts={tmp_path / 'tags.txt'}",
+        f"--output={out}",
+    ]
+    assert_one_line_error(run_cli(*args), 2, "tags.txt line 2 is empty (no tag)")
+    assert not out.exists()
+    result = run_cli(*args, "--on_error=skip")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "skipped 2" in result.stdout
+    assert list(load_code_file(str(out))["ids"]) == ["0", "2"]
+    np.save(tmp_path / "labels.npy", np.eye(5, dtype=np.complex64))
+    result = run_cli(
+        "ssah_tf.cli.encode",
+        f"--export_dir={tmp / 'export'}",
+        f"--labels={tmp_path / 'labels.npy'}",
+        f"--output={tmp_path / 'l.npz'}",
+    )
+    assert_one_line_error(result, 2, "holds complex numbers")

@@ -66,7 +66,7 @@ def test_corrupt_state_file_stops_and_names_the_intact_checkpoint(trained, tmp_p
     before = listing(run_dir)
     for extra in (["--resume"], []):
         result = run_cli("ssah_tf.cli.train", *QUICK, f"--model_dir={run_dir}", *extra)
-        line = assert_one_line_error(result, 2, "checkpoints/checkpoint is missing or unreadable")
+        line = assert_one_line_error(result, 2, "checkpoints/checkpoint is unreadable")
         assert "--resume_from=" in line and "ckpt-" in line
     assert listing(run_dir) == before
 

@@ -139,3 +139,12 @@ def test_resolve_validation_automatic_takes_training_items_when_too_few_are_outs
     np.testing.assert_array_equal(again.validation, held.validation)
     with pytest.raises(UserError, match="disagrees"):
         resolve_validation(held, 11, seed=0)
+
+
+def test_size_errors_name_the_data_sets_item_count():
+    with pytest.raises(UserError, match="the data set has 1 item; a split needs at least 2"):
+        make_split(1, query_size=1, train_size=0)
+    with pytest.raises(UserError, match=r"\(0\) must be positive \(the data set has 50 items\)"):
+        make_split(50, query_size=5, train_size=0)
+    split = make_split(2, query_size=1, train_size=1)
+    assert len(split.query) == 1 and len(split.train) == 1

@@ -258,3 +258,49 @@ def test_missing_listed_pictures_are_not_silently_text_only(tmp_path):
     (tmp_path / "lists" / "imgs" / "im0.jpg").unlink()
     data = read_text_lists(str(tmp_path / "lists"))
     assert data.images is None and "im0.jpg" in data.image_note
+
+
+def test_strict_inputs_name_the_file_line_and_column(tmp_path):
+    images, texts, labels = small_dataset_arrays(h=8, w=8)
+    vocab = [f"t{i}" for i in range(7)]
+    write_text_lists(tmp_path / "lists", texts, labels, vocab)
+    folder = str(tmp_path / "lists")
+    tags = tmp_path / "lists" / "all_tags.txt"
+    good = tags.read_bytes()
+    tags.write_bytes(good.replace(b"t1", b"t\xe91", 1))
+    line = good[: good.index(b"t1")].count(b"\n") + 1
+    expect_error(lambda: read_text_lists(folder), f"all_tags.txt line {line}", "0xe9")
+    tags.write_bytes(good)
+    rows = (tmp_path / "lists" / "all_labels.txt").read_text().split("\n")
+    rows[2] = rows[2].replace("1", "yes", 1)
+    (tmp_path / "lists" / "all_labels.txt").write_text("\n".join(rows))
+    expect_error(lambda: read_text_lists(folder), "all_labels.txt line 3 column", "'yes'")
+
+
+def test_npz_label_names_complex_arrays_and_unlabelled_data_are_refused(tmp_path):
+    _, texts, labels = small_dataset_arrays(c=5)
+    path = str(tmp_path / "d.npz")
+    np.savez(path, texts=texts, labels=labels, label_names=np.array(["a", "b"]))
+    expect_error(lambda: read_feature_file(path), "2 label names for 5 label columns")
+    np.savez(path, texts=texts.astype(np.complex64), labels=labels)
+    expect_error(lambda: read_feature_file(path), "d.npz:texts holds complex numbers")
+    np.savez(path, texts=texts, labels=np.zeros_like(labels))
+    expect_error(lambda: read_feature_file(path), "no item has a label")
+
+
+def test_picture_paths_stay_inside_the_image_folder(tmp_path):
+    images, texts, labels = small_dataset_arrays(n=4, h=8, w=8)
+    write_text_lists(tmp_path / "lists", texts, labels, [f"t{i}" for i in range(7)], images)
+    tf.io.write_file(str(tmp_path / "outside.png"), tf.io.encode_png(images[0]))
+    listed = (tmp_path / "lists" / "all_imgs.txt").read_text().split("\n")
+    for escape in ("../outside.png", str(tmp_path / "outside.png")):
+        listed[1] = escape
+        (tmp_path / "lists" / "all_imgs.txt").write_text("\n".join(listed))
+        expect_error(
+            lambda: read_text_lists(str(tmp_path / "lists")),
+            "all_imgs.txt line 2",
+            "lies outside the image folder",
+            "allow_images_outside_root",
+        )
+        data = read_text_lists(str(tmp_path / "lists"), allow_images_outside_root=True)
+        assert data.images.path(1).endswith("outside.png")

@@ -121,6 +121,24 @@ def test_results_without_a_protocol_are_refused(tmp_path):
         read_run(str(tmp_path / "missing"))
 
 
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        (float("nan"), "is nan, not a mAP in [0, 1]"),
+        (-0.25, "is -0.25, not a mAP in [0, 1]"),
+        (1.5, "is 1.5, not a mAP in [0, 1]"),
+        ("0.7", "is '0.7', not a number"),
+        (None, "is None, not a number"),
+        (True, "is True, not a number"),
+    ],
+)
+def test_figures_that_are_not_maps_are_refused_in_one_line(tmp_path, value, fragment):
+    run = write_run(tmp_path / "r", maps={"i2t": 0.8, "t2i": value})
+    with pytest.raises(UserError) as caught:
+        read_run(run)
+    assert "map_t2i " + fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_paper_layout_puts_ours_beside_the_paper(tmp_path):
     runs = [
         write_run(

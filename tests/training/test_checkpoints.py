@@ -63,9 +63,29 @@ def test_unreadable_state_file_is_refused_naming_the_newest_intact(tmp_path):
     (tmp_path / "checkpoint").write_bytes(b"\x00\xff garbage")
     with pytest.raises(UserError, match=r"unreadable.*`resume_from=.*ckpt-3`"):
         check_folder(str(tmp_path))
-    (tmp_path / "checkpoint").unlink()  # a missing state file with data files: the same
-    with pytest.raises(UserError, match="missing or unreadable"):
+    (tmp_path / "checkpoint").unlink()  # a missing state file with data files
+    with pytest.raises(UserError, match=r"checkpoint is missing although"):
         check_folder(str(tmp_path))
     (tmp_path / "ckpt-3.index").write_bytes(b"garbage")
     message = damaged_message(prefixes[-1], ValueError("x"))
     assert "the older ckpt-2 is intact" in message and prefixes[1] in message
+
+
+def test_a_deleted_index_is_named_and_an_intact_best_is_offered(tmp_path):
+    from ssah_tf.errors import UserError
+    from ssah_tf.training.checkpoints import check_folder
+
+    folder = tmp_path / "checkpoints"
+    prefixes = _three_checkpoints(folder)
+    (folder / "ckpt-3.index").unlink()
+    # The message names the index that is gone, not the (intact) state file.
+    with pytest.raises(UserError) as caught:
+        check_folder(str(folder))
+    message = str(caught.value)
+    assert f"{prefixes[-1]}.index, the latest checkpoint's index" in message
+    assert "is missing" in message and "`resume_from=" in message and "ckpt-2" in message
+    for prefix in prefixes[:2]:
+        os.remove(prefix + ".index")
+    best = _three_checkpoints(tmp_path / "best")
+    with pytest.raises(UserError, match=f"but {best[-1]} in best/ is: evaluate or export it"):
+        check_folder(str(folder))

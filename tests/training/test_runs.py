@@ -136,3 +136,25 @@ def test_old_run_evaluates_exports_and_resumes(tmp_path, val_size, selected_on):
     results = json.loads((run_dir / "results.json").read_text())
     assert results["selected_on"] == selected_on and results["last_epoch"]["epoch"] == 2
     assert results["evaluations"] == 3  # the two old evaluations and the new one
+
+
+def test_config_keys_no_setting_reads_are_named(tmp_path, caplog):
+    import logging
+    import shutil
+
+    from ssah_tf.training.runs import read_config_record
+
+    fixture = os.path.join(
+        os.path.dirname(__file__), "..", "fixtures", "run_12e0d0f", "config.json"
+    )
+    shutil.copy(fixture, tmp_path / "config.json")
+    assert read_config_record(str(tmp_path / "config.json"))["run"]
+    record = json.loads((tmp_path / "config.json").read_text())
+    record["run"]["learning_rate_typo"] = 0.1
+    record["ssah"]["loss"]["gamma2"] = 1.0
+    record["extra"] = {}
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    with caplog.at_level(logging.WARNING):
+        read_config_record(str(tmp_path / "config.json"))
+    (warning,) = [r.getMessage() for r in caplog.records if "not read by" in r.getMessage()]
+    assert "extra, run.learning_rate_typo, ssah.loss.gamma2" in warning
