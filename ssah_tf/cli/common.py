@@ -289,6 +289,7 @@ def define_allow_data_change() -> None:
         "Go on although the data (or, for evaluation, the split) differs from what the "
         "run recorded in config.json; the difference is recorded with the results.",
     )
+    group_flags("data binding", ["allow_data_change"])
 
 
 def check_output_file(path: str, *, inputs: dict[str, str | None] | None = None) -> None:

@@ -68,7 +68,8 @@ def main(argv):
         raise UserError("--runs is required (run directories or glob patterns)")
     paper = read_paper_table(FLAGS.paper) if FLAGS.paper else None
     if FLAGS.output:
-        common.check_output_file(FLAGS.output + ".md")
+        for suffix in (".md", ".csv"):
+            common.check_output_file(FLAGS.output + suffix, inputs={"--paper": FLAGS.paper})
     rows = group_rows(read_run(path) for path in expand(FLAGS.runs))
     text = markdown(build_tables(rows))
     if paper is not None:

@@ -1,7 +1,9 @@
 """ssah-table end to end: tables written from run directories; refusals in one line."""
 
+import os
+
 from tests.evaluation.test_tables import write_run
-from tests.helpers import assert_one_line_error, run_cli
+from tests.helpers import REPO, assert_one_line_error, run_cli
 
 
 def test_table_from_runs_and_the_paper_layout(tmp_path):
@@ -54,3 +56,22 @@ def test_map_variant_flags_are_checked_in_one_line(tmp_path):
     )
     assert_one_line_error(result, 2, "--map_top_k=5 is given with --map_variant='all'")
     assert not (tmp_path / "b").exists() and not (tmp_path / "o").exists()
+
+
+def test_the_output_never_replaces_the_paper_table_or_a_bad_figure(tmp_path):
+    write_run(tmp_path / "a", seed=0, dataset="mirflickr25k")
+    paper = tmp_path / "paper.csv"
+    with open(os.path.join(REPO, "experiments", "tables", "paper_ssah.csv")) as f:
+        paper.write_text(f.read())
+    before = paper.read_text()
+    result = run_cli(
+        "ssah_tf.cli.table",
+        f"--runs={tmp_path / 'a'}",
+        f"--output={tmp_path / 'paper'}",
+        f"--paper={paper}",
+    )
+    assert_one_line_error(result, 2, "is the same path as --paper=")
+    assert paper.read_text() == before and not (tmp_path / "paper.md").exists()
+    write_run(tmp_path / "nan", seed=1, maps={"i2t": float("nan"), "t2i": 0.5})
+    result = run_cli("ssah_tf.cli.table", f"--runs={tmp_path / 'nan'}")
+    assert_one_line_error(result, 2, "map_i2t is nan, not a mAP in [0, 1]")
