@@ -9,8 +9,7 @@ TxtNet, discriminators), ``losses`` (pure loss functions, both presets),
 and ``cli`` (the command-line tools, thin layers over the API).
 """
 
-__version__ = "0.1.0"
-
-from ssah_tf.api import Run, load_run, train  # noqa: E402 (after the version: api reads it)
+from ssah_tf.api import Run, load_run, train
+from ssah_tf.version import __version__
 
 __all__ = ["Run", "load_run", "train", "__version__"]

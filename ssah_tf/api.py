@@ -13,7 +13,6 @@ The settings of :func:`train` are the fields of the configuration dataclasses by
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -24,29 +23,10 @@ from ssah_tf.bits import codes_from_hash
 from ssah_tf.data.dataset import resize_uint8
 from ssah_tf.data.files import load_json
 from ssah_tf.errors import UserError
+from ssah_tf.training.run_record import flatten_sections
 
 # TensorFlow and the training and evaluation modules load inside the calls that use
 # them: ``import ssah_tf`` stays light.
-
-
-def _flatten(ssah=None, schedule=None, run=None, data=None) -> dict[str, Any]:
-    """Config objects as the flat settings :func:`train` takes."""
-    out: dict[str, Any] = {}
-    if data is not None:
-        out.update(dataclasses.asdict(data))
-    if ssah is not None:
-        out["preset"] = ssah.preset
-        for section in config_lib.SECTIONS:
-            out.update(dataclasses.asdict(getattr(ssah, section)))
-    if schedule is not None:
-        values = dataclasses.asdict(schedule)
-        out["schedule"] = values.pop("name")
-        out.update(values)
-    if run is not None:
-        values = dataclasses.asdict(run)
-        values.pop("model_dir")
-        out.update(values)
-    return out
 
 
 def _array(name: str, value) -> np.ndarray:
@@ -310,7 +290,7 @@ def train(
 
     if run is not None and model_dir is None:
         model_dir = run.model_dir
-    merged = {**_flatten(ssah, schedule, run, data), **settings}
+    merged = {**flatten_sections(ssah, schedule, run, data), **settings}
     session = prepare(
         model_dir,
         resume=resume,

@@ -21,12 +21,6 @@ class UserError(Exception):
     """
 
 
-def require(condition: bool, message: str) -> None:
-    """Raise :class:`UserError` with ``message`` unless ``condition`` holds."""
-    if not condition:
-        raise UserError(message)
-
-
 def as_flags(message: str, flags: Container[str] | Callable[[str], bool]) -> str:
     """``message`` with every backticked field that is a flag (in ``flags``) written
     as that flag (`lr_img` -> --lr_img, `val_size=0` -> --val_size=0); other

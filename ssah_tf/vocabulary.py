@@ -16,3 +16,10 @@ MODALITIES = ("label", "image", "text")
 NETWORK_OF = {"label": "lab", "image": "img", "text": "txt"}
 MODALITY_OF = {network: modality for modality, network in NETWORK_OF.items()}
 DISPLAY_NAMES = {"lab": "LabNet", "img": "ImgNet", "txt": "TxtNet", "dis": "the discriminators"}
+
+# Data sets a run can name (data/README.md), and those ssah-prepare copies (the demo
+# is generated and mfeat read in place).
+DATASETS = ("demo", "mirflickr25k", "nus_wide", "ms_coco", "mfeat", "npz", "collection")
+PREPARED_DATASETS = ("collection", "mirflickr25k", "nus_wide", "ms_coco", "npz")
+# Settings that are on, off, or decided from the data (input standardisation).
+SWITCH_CHOICES = ("auto", "on", "off")

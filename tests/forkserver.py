@@ -64,7 +64,7 @@ def run_child(request: dict) -> None:
         runpy.run_module(args[1], run_name="__main__", alter_sys=True)
     elif args[0] == "-c":
         sys.argv = ["-c", *args[2:]]
-        exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
+        exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
     else:
         raise ValueError(f"the fork server runs -m or -c, not {args[0]!r}")
     sys.exit(0)

@@ -129,7 +129,7 @@ def test_run_encodes_what_its_evaluation_encodes(tmp_path):
         (lambda: ssah_tf.load_run(run.directory, jit=True), "unknown argument `jit`"),
         (
             lambda: ssah_tf.train(str(tmp_path / "x"), modalities="audio"),
-            "`modalities` must be a sequence",
+            "`modalities=audio` is not valid",
         ),
         (lambda: ssah_tf.train(str(tmp_path / "x"), data_path=5), "`data_path` must be a string"),
         (lambda: ssah_tf.train(5), "`model_dir` must be a path"),

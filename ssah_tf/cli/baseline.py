@@ -20,6 +20,7 @@ from absl import flags, logging
 
 from ssah_tf.cli import common
 from ssah_tf.errors import UserError
+from ssah_tf.workspace import default_run_dir
 
 FLAGS = flags.FLAGS
 common.define_data_flags()
@@ -65,7 +66,7 @@ def main(argv):
     split = resolve_validation(
         resolve_split(data, data_config), FLAGS.val_size, seed=FLAGS.split_seed
     )
-    model_dir = FLAGS.model_dir or common.default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
+    model_dir = FLAGS.model_dir or default_run_dir(f"{data.name}_baseline_{FLAGS.bits}b")
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UserError(f"--model_dir={model_dir} is an existing file; choose a folder")
     if os.path.isfile(os.path.join(model_dir, "config.json")):

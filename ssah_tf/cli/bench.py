@@ -18,6 +18,7 @@ from absl import flags, logging
 
 from ssah_tf.cli import common
 from ssah_tf.errors import UserError
+from ssah_tf.workspace import WORKSPACE
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -61,7 +62,7 @@ def main(argv):
         overrides["repeats"] = FLAGS.repeats
     kind = "scale" if FLAGS.scale else "bench"
     output = FLAGS.output or os.path.join(
-        common.WORKSPACE, "bench", f"{kind}_{time.strftime('%Y%m%d-%H%M%S')}.json"
+        WORKSPACE, "bench", f"{kind}_{time.strftime('%Y%m%d-%H%M%S')}.json"
     )
     markdown = os.path.splitext(output)[0] + ".md"
     start = time.perf_counter()

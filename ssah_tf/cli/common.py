@@ -20,7 +20,6 @@ from ssah_tf.config import PRESETS, make_config, preset_fields
 from ssah_tf.data.text_files import read_text_lines
 from ssah_tf.errors import UserError
 from ssah_tf.output_paths import refuse_output_over_inputs
-from ssah_tf.training.session import WORKSPACE, default_run_dir  # noqa: F401 (the CLIs' paths)
 
 FLAGS = flags.FLAGS
 
@@ -127,7 +126,7 @@ def define_model_flags() -> None:
             return ""
         section = preset_fields()[name][0]
         a, b = (getattr(getattr(c, section), name) for c in (paper, release))
-        show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else v  # noqa: E731
+        show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else v
         return f" (paper: {show(a)}; release: {show(b)})" if a != b else f" (default: {show(a)})"
 
     for cls in SECTIONS.values():
@@ -157,7 +156,7 @@ def define_execution_flags() -> None:
 
 def define_map_flags(top_k_help: str) -> None:
     """--map_variant and --map_top_k (evaluation/metrics.py names the variants)."""
-    from ssah_tf.evaluation.metrics import MAP_VARIANTS
+    from ssah_tf.map_variants import MAP_VARIANTS
 
     flags.DEFINE_enum(
         "map_variant",
@@ -535,7 +534,7 @@ def run_main(main: Callable[[list[str]], int | None], module=None) -> None:
             fail(str(error), 2)
         except KeyboardInterrupt:
             fail("interrupted (Ctrl-C); nothing half-written was left behind", 130)
-        except Exception as error:  # noqa: BLE001 — only I/O failures become one line
+        except Exception as error:  # only I/O failures become one line
             message = io_error_message(error)
             if message is None or FLAGS.verbosity >= 1:
                 raise

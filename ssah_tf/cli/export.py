@@ -15,6 +15,7 @@ from absl import flags
 
 from ssah_tf.cli import common
 from ssah_tf.errors import UserError
+from ssah_tf.workspace import WORKSPACE
 
 FLAGS = flags.FLAGS
 common.define_execution_flags()
@@ -32,7 +33,7 @@ def main(argv):
     from ssah_tf.training.runs import load_run
 
     export_dir = FLAGS.export_dir or os.path.join(
-        common.WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir))
+        WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir))
     )
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise UserError(f"export directory {export_dir} is an existing file; choose a folder")

@@ -40,8 +40,8 @@ def main(argv):
     if os.path.exists(FLAGS.output_dir) and os.listdir(FLAGS.output_dir):
         raise UserError(f"--output_dir {FLAGS.output_dir} exists and is not empty")
     # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
-    from ssah_tf.config import to_dict
     from ssah_tf.release import load_release_checkpoint
+    from ssah_tf.training.run_record import to_dict
 
     models = load_release_checkpoint(
         FLAGS.checkpoint,

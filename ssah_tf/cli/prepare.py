@@ -18,12 +18,13 @@ from absl import flags
 
 from ssah_tf.cli import common
 from ssah_tf.errors import UserError
+from ssah_tf.vocabulary import PREPARED_DATASETS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum(
     "dataset",
     "collection",
-    ["collection", "mirflickr25k", "nus_wide", "ms_coco", "npz"],
+    list(PREPARED_DATASETS),
     "What the copy is of: collection (your own), or a protocol data set (its "
     "query/train/database sizes then apply when training).",
 )
@@ -69,7 +70,7 @@ def main(argv):
     from ssah_tf.data.readers import detect_and_read, read_feature_file
     from ssah_tf.data.registry import path_name
     from ssah_tf.data.tfds_builders import prepare, summary
-    from ssah_tf.training.session import WORKSPACE
+    from ssah_tf.workspace import WORKSPACE
 
     background = background_colour(FLAGS.image_background)
     name = FLAGS.name or (

@@ -10,8 +10,6 @@ from ssah_tf.data.dataset import CrossModalDataset, validate
 from ssah_tf.data.text_files import number_rows, read_text_lines
 from ssah_tf.errors import UserError
 
-VIEWS = ("pix", "fou", "fac", "kar", "zer", "mor")
-
 
 def _read_view(folder: str, view: str) -> np.ndarray:
     path = os.path.join(folder, f"mfeat-{view}.csv")

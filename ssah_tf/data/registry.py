@@ -21,8 +21,7 @@ from ssah_tf.data.readers import detect_and_read, read_feature_file
 from ssah_tf.data.synthetic import make_demo_dataset
 from ssah_tf.errors import UserError
 from ssah_tf.fields import check_fields, setting
-
-DATASETS = ("demo", "mirflickr25k", "nus_wide", "ms_coco", "mfeat", "npz", "collection")
+from ssah_tf.vocabulary import DATASETS
 
 
 @dataclasses.dataclass(frozen=True)

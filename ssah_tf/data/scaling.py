@@ -14,8 +14,9 @@ import dataclasses
 import numpy as np
 
 from ssah_tf.errors import UserError
+from ssah_tf.vocabulary import SWITCH_CHOICES
 
-SCALING_CHOICES = ("auto", "on", "off")
+SCALING_CHOICES = SWITCH_CHOICES
 
 
 @dataclasses.dataclass(frozen=True)

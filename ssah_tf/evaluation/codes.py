@@ -17,7 +17,6 @@ from ssah_tf.atomic import write_atomic
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.directions import DIRECTIONS, label_prior_map
 from ssah_tf.evaluation.metrics import (
-    map_key,
     map_variant_and_k,
     mean_average_precision,
     mean_average_precision_tie_aware,
@@ -25,6 +24,7 @@ from ssah_tf.evaluation.metrics import (
     precision_recall_by_radius,
     precision_within_radius,
 )
+from ssah_tf.map_variants import map_key, precision_within_radius_key, tie_aware_key
 
 RELEASE_CODE_KEYS = ("Qi", "Qt", "Di", "Dt", "query_L", "retrieval_L")
 # direction -> (query codes key, database codes key): Q/D + the modality's initial.
@@ -131,13 +131,13 @@ def evaluate_codes(
             query_labels=codes["query_L"],
             database_labels=codes["retrieval_L"],
         )
-        results[f"map_{name}"] = mean_average_precision(**kw)
+        results[map_key(name)] = mean_average_precision(**kw)
         if top_k is not None:
             results[map_key(name, variant, top_k)] = mean_average_precision(
                 **kw, map_variant=variant, top_k=top_k
             )
-        results[f"map_tie_aware_{name}"] = mean_average_precision_tie_aware(**kw)
-        results[f"precision_r2_{name}"] = precision_within_radius(**kw, radius=2)
+        results[tie_aware_key(name)] = mean_average_precision_tie_aware(**kw)
+        results[precision_within_radius_key(name)] = precision_within_radius(**kw, radius=2)
         radii, precision, recall = precision_recall_by_radius(**kw)
         curves[f"pr_{name}"] = {"radius": radii, "precision": precision, "recall": recall}
         curves[f"precision_at_n_{name}"] = {

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ssah_tf.bits import codes_from_hash
-from ssah_tf.evaluation.metrics import map_key, mean_average_precision
+from ssah_tf.evaluation.metrics import mean_average_precision
+from ssah_tf.map_variants import map_key
 
 # name -> (query modality, database modality); a label query retrieves both others.
 DIRECTIONS = {
@@ -30,7 +31,7 @@ def direction_maps(
     top_k: int | None = None,
 ) -> dict[str, float]:
     """The mAP (``map_variant`` with ``top_k``: metrics.mean_average_precision) of
-    every direction whose two modalities are present, under ``metrics.map_key``.
+    every direction whose two modalities are present, under ``map_variants.map_key``.
 
     ``query_codes`` / ``database_codes``: modality -> codes (or real-valued H: only
     the signs count), e.g. {"label": ..., "image": ..., "text": ...}.

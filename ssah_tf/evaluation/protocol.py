@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ssah_tf import __version__
-from ssah_tf.evaluation.metrics import map_variant_and_k
+from ssah_tf.map_variants import map_variant_and_k
+from ssah_tf.version import __version__
 
 TIES = "broken by database index (stable order)"
 EMPTY_QUERIES = "count as AP 0 in the mean"

@@ -22,6 +22,7 @@ from ssah_tf.evaluation.codes import CODE_DIRECTIONS
 from ssah_tf.evaluation.directions import DIRECTIONS
 from ssah_tf.evaluation.metrics import average_precisions, distance_histogram, hamming_distance
 from ssah_tf.evaluation.svg import bar_chart, line_chart
+from ssah_tf.map_variants import map_key, precision_within_radius_key, tie_aware_key
 
 ARROW = {name: f"{source}→{target}" for name, (source, target) in DIRECTIONS.items()}
 GROUPS = ("best", "median", "worst")
@@ -211,14 +212,14 @@ def _map_section(inputs: ReportInputs, directions: list[str]) -> str:
     for d in directions:
         row = [
             ARROW[d],
-            _fmt(results.get(f"map_{d}")),
-            _fmt(results.get(f"map_tie_aware_{d}")),
-            _fmt(results.get(f"precision_r2_{d}")),
+            _fmt(results.get(map_key(d))),
+            _fmt(results.get(tie_aware_key(d))),
+            _fmt(results.get(precision_within_radius_key(d))),
         ]
         if extra:
-            row.append(_fmt(results.get(f"map_{d}@{extra[0].split('@')[1]}")))
+            row.append(_fmt(results.get(map_key(d, top_k=int(extra[0].split("@")[1])))))
         if baseline:
-            row.append(_fmt(baseline.get(f"map_{d}")))
+            row.append(_fmt(baseline.get(map_key(d))))
         rows.append(row)
     prior = results.get("label_prior_map")
     note = (

@@ -25,6 +25,7 @@ from ssah_tf.data.registry import data_label
 from ssah_tf.data.text_files import read_text, read_text_lines
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.directions import DIRECTIONS
+from ssah_tf.map_variants import map_key
 
 ARROWS = {name: f"{source[0]}→{target[0]}" for name, (source, target) in DIRECTIONS.items()}
 # What must agree for runs to share a cell (the seed and the package version may differ).
@@ -261,8 +262,7 @@ def build_tables(rows: Sequence[Row]) -> list[Table]:
 
 
 def _map_key(direction: str, protocol: dict) -> str:
-    k = protocol.get("top_k")
-    return f"map_{direction}" if k is None else f"map_{direction}@{k}"
+    return map_key(direction, protocol.get("map_variant"), protocol.get("top_k"))
 
 
 def _cell(stats) -> str:

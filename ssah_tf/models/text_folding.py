@@ -87,11 +87,6 @@ class FoldedFirstLayer:
             self._unfold.append((tf.constant(columns.reshape(-1)), tf.constant(coefficients)))
         self._raw_rows = tf.constant(np.arange(self.text_dim, dtype=np.int32) * self.channels)
 
-    @property
-    def folded_rows(self) -> int:
-        """Rows of the folded kernel: d_t for the raw text plus one per pooled position."""
-        return self.text_dim + sum(self.branch_sizes)
-
     def fold(self, kernel: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """``kernel`` [d_t * channels, hidden] -> (raw [d_t, hidden],
         branches [sum_c d_t / w_c, hidden])."""

@@ -131,7 +131,7 @@ def is_intact(prefix: str) -> bool:
         reader = tf.train.load_checkpoint(prefix)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
-    except Exception:  # noqa: BLE001 — TF raises OpError, IndexError, ValueError ... here
+    except Exception:  # TF raises OpError, IndexError, ValueError ... here
         return False
     return True
 

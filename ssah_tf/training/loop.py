@@ -164,8 +164,6 @@ class Trainer:
     optimizers = property(lambda self: self.parts.optimizers)
     stage_variables = property(lambda self: self.parts.stage_variables)
     inputs = property(lambda self: self.parts.inputs)
-    has_image = property(lambda self: self.parts.has_image)
-    has_text = property(lambda self: self.parts.has_text)
     batch_size = property(lambda self: self.parts.batch_size)
     steps_per_pass = property(lambda self: self.parts.steps_per_pass)
     networks_present = property(lambda self: self.parts.networks_present)
@@ -463,7 +461,7 @@ class Trainer:
             logging.info("%s", checkpoints.disk_use_line(path, self.config.run.keep_checkpoints))
         return path
 
-    def _on_stop_signal(self, signum, frame):  # noqa: ARG002
+    def _on_stop_signal(self, signum, frame):  # (signal handler signature)
         if self._preempt_requested:
             # A second stop signal: stop now, without a checkpoint (the step in progress
             # runs in a worker thread and would hold the process until it ends).

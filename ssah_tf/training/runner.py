@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ssah_tf.config import TrainConfig, schedule_table
+from ssah_tf.config import TrainConfig
 from ssah_tf.training import monitors
 from ssah_tf.training import state as state_lib
 from ssah_tf.training.inputs import StageInputs, batch_geometry, draw_pass_table
 from ssah_tf.training.optimizers import make_stage_optimizers, stage_variables
 from ssah_tf.training.runs import RunNetworks, build_run_networks, check_modalities
+from ssah_tf.training.schedules import schedule_table
 from ssah_tf.training.steps import (
     StepContext,
     discriminator_inputs,

@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import json
 import os
 import socket
 import time
 
 import numpy as np
-from absl import logging
 
-from ssah_tf.atomic import write_atomic
-from ssah_tf.config import TrainConfig, from_dict, run_from_dict, schedule_from_dict
-from ssah_tf.data.files import load_json
 from ssah_tf.data.protocols import legacy_validation, load_split
-from ssah_tf.data.registry import DataConfig, load_dataset, split_path
+from ssah_tf.data.registry import load_dataset, split_path
 from ssah_tf.data.scaling import fit_standardizer, wants_scaling
 from ssah_tf.errors import UserError
 from ssah_tf.training.binding import check_binding
+from ssah_tf.training.run_record import read_config_record, read_run_config
 
 
 def chief_and_scratch_dir(strategy, model_dir: str) -> tuple[bool, str]:
@@ -207,75 +203,6 @@ class LoadedRun:
         return self.built.networks
 
 
-def read_run_config(model_dir: str, **run_overrides):
-    """(TrainConfig, DataConfig) of a run directory from its config.json; everything of
-    a run is found relative to the directory given, so a copied or moved run reads
-    its own checkpoints (not those at the path it was trained in)."""
-
-    path = os.path.join(model_dir, "config.json")
-    if not os.path.isdir(model_dir):
-        raise UserError(f"`model_dir={model_dir}` is not a directory")
-    if not os.path.isfile(path):
-        raise UserError(f"{model_dir} has no config.json; is it a ssah-train run directory?")
-    saved = read_config_record(path)
-    try:
-        data_config = DataConfig(**saved["data"])
-        run = run_from_dict(saved["run"], model_dir=model_dir, **run_overrides)
-        config = TrainConfig(
-            ssah=from_dict(saved["ssah"]), schedule=schedule_from_dict(saved["schedule"]), run=run
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise UserError(
-            f"{path} is damaged or from an unknown version ({type(error).__name__}: {error})"
-        ) from None
-    return config, data_config
-
-
-RUN_RECORDS = ("ssah", "schedule", "run", "data")
-
-
-def unknown_config_keys(saved: dict) -> list[str]:
-    """Keys of a config.json record that no setting of this version reads (dotted)."""
-    from ssah_tf.config import SECTIONS, RunConfig, ScheduleConfig
-
-    def names(cls) -> set[str]:
-        return {f.name for f in dataclasses.fields(cls)}
-
-    unknown = [k for k in saved if k not in {*RUN_RECORDS, "replicas", "binding"}]
-    for record, cls in (("run", RunConfig), ("data", DataConfig), ("schedule", ScheduleConfig)):
-        unknown += [f"{record}.{k}" for k in saved[record] if k not in names(cls)]
-    for key, value in saved["ssah"].items():
-        if key == "preset":
-            continue
-        if key in SECTIONS and isinstance(value, dict):
-            unknown += [f"ssah.{key}.{k}" for k in value if k not in names(SECTIONS[key])]
-        else:
-            unknown.append(f"ssah.{key}")
-    return unknown
-
-
-def read_config_record(path: str) -> dict:
-    """A run's config.json, refused in one line when it lacks one of its records; keys
-    no setting reads (hand-added, or from another version) are named in a warning."""
-    saved = load_json(path)
-    missing = [
-        k for k in RUN_RECORDS if not isinstance(saved, dict) or not isinstance(saved.get(k), dict)
-    ]
-    if missing:
-        raise UserError(
-            f"{path} is damaged (no {', '.join(missing)} record); restore it from a backup"
-        )
-    unknown = unknown_config_keys(saved)
-    if unknown:
-        logging.warning(
-            "%s: %s not read by this version of ssah_tf (ignored; remove them, or they "
-            "are from another version)",
-            path,
-            ", ".join(unknown),
-        )
-    return saved
-
-
 def checkpoint_path(model_dir: str, which: str) -> str:
     """The run's best or latest checkpoint, or ``which`` itself as a prefix."""
     import tensorflow as tf
@@ -392,44 +319,3 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-
-
-# ----------------------------------------------------------------------------- records
-CHANGES_FILE = "config_changes.json"
-
-
-def config_differences(stored: dict, new: dict, prefix: str = "") -> dict[str, tuple]:
-    """{dotted field: (stored, new)} for every leaf that differs (lists as tuples)."""
-    out = {}
-    for key in sorted(set(stored) | set(new)):
-        a, b = stored.get(key), new.get(key)
-        name = f"{prefix}{key}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            out.update(config_differences(a, b, name + "."))
-        elif _plain(a) != _plain(b):
-            out[name] = (a, b)
-    return out
-
-
-def _plain(value):
-    if isinstance(value, (list, tuple)):
-        return tuple(_plain(v) for v in value)
-    return value
-
-
-def record_config_changes(model_dir: str, changes: dict[str, tuple], *, step: int) -> None:
-    """Append a dated record of the settings a resumed run changed (config.json, the
-    run's original settings, is never rewritten)."""
-
-    path = os.path.join(model_dir, CHANGES_FILE)
-    history = []
-    if os.path.isfile(path):
-        history = load_json(path)
-    history.append(
-        {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "global_step": step,
-            "changes": {k: {"was": a, "now": b} for k, (a, b) in changes.items()},
-        }
-    )
-    write_atomic(path, lambda f: json.dump(history, f, indent=1, sort_keys=True))

@@ -1,17 +1,71 @@
 """Which stages run in an epoch, how many passes, at which learning rate.
 
-Pure functions of a :class:`ssah_tf.config.ScheduleTable` (the paper's, built from
-the flags, or the release's fixed one): docs/method.md describes both.
+A schedule is a :class:`ScheduleTable` (the paper's, built from the flags, or the
+release's fixed one), and everything here is a pure function of it: docs/method.md
+describes both.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
-from ssah_tf.config import RELEASE_SCHEDULE, ScheduleConfig, ScheduleTable, schedule_table
+from ssah_tf.config import ScheduleConfig
+from ssah_tf.errors import UserError
+from ssah_tf.vocabulary import NETWORKS
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleTable:
+    """Every choice a schedule makes, as data; the training loop reads only this."""
+
+    stage_order: tuple[str, ...]  # the networks' stages in epoch order
+    stage_passes: Mapping[str, tuple[int, ...]]  # per network: passes of each of its stages
+    early_break: Mapping[str, str]  # per network: 'none', 'lab' or 'hash' (monitors.py)
+    # 'decay': base_rates[x] * lr_decay ** epoch; 'release_lists': the release's
+    # 0.1 ** (base_rates[x] + 0.5 * (epoch + stage)), its lists ending below 100.
+    learning_rates: str
+    base_rates: Mapping[str, float]
+    lr_decay: float
+    # 'shuffled_pass': a pass is a prefix of one shuffled permutation; 'permutation_prefix'
+    # (release): every step takes the first batch_size of its own fresh permutation.
+    batch_sampling: str
+    min_stage_steps: int  # generator stages run at least this many steps
+
+
+RELEASE_SCHEDULE = ScheduleTable(
+    stage_order=("lab", "dis", "img", "txt"),
+    stage_passes={"lab": (10, 5), "dis": (1, 1), "img": (15, 7, 5), "txt": (15, 7, 5)},
+    early_break={"lab": "lab", "dis": "none", "img": "hash", "txt": "hash"},
+    learning_rates="release_lists",
+    base_rates={"lab": 2.0, "img": 4.5, "txt": 3.5, "dis": 3.0},
+    lr_decay=1.0,
+    batch_sampling="permutation_prefix",
+    min_stage_steps=0,
+)
+
+
+def schedule_table(config: ScheduleConfig) -> ScheduleTable:
+    """The table of ``config``: the schedule's name is read here and in
+    ``ScheduleConfig``'s default epochs; everything downstream reads the table."""
+    if config.name == "release":
+        return RELEASE_SCHEDULE
+    if config.name != "paper":
+        raise UserError(f"unknown schedule {config.name!r}; use paper or release")
+    networks = NETWORKS  # Algorithm 1's order: LabNet, ImgNet, TxtNet, discriminators last
+    return ScheduleTable(
+        stage_order=networks,
+        stage_passes={n: (getattr(config, f"passes_{n}"),) for n in networks},
+        early_break={n: "none" for n in networks},
+        learning_rates="decay",
+        base_rates={n: getattr(config, f"lr_{n}") for n in networks},
+        lr_decay=config.lr_decay,
+        batch_sampling="shuffled_pass",
+        min_stage_steps=config.min_stage_steps,
+    )
 
 
 def stage_passes(passes: int, min_steps: int, steps_per_pass: int) -> int:

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import shutil
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,37 +25,27 @@ from ssah_tf.data.registry import DataConfig, data_label, load_dataset, resolve_
 from ssah_tf.errors import UserError
 from ssah_tf.fields import declared, type_problem
 from ssah_tf.output_paths import is_run_directory
+from ssah_tf.training import run_record
 from ssah_tf.training.binding import BINDING, binding_record, check_binding
-from ssah_tf.training.runs import (
-    RunLock,
-    config_differences,
-    load_run_split,
+from ssah_tf.training.run_record import (
+    absolute_paths,
+    known_fields,
     read_config_record,
     record_config_changes,
+    resume_changes,
 )
+from ssah_tf.training.runs import (
+    RunLock,
+    load_run_split,
+)
+from ssah_tf.workspace import default_run_dir
 
 # TensorFlow and the trainer load inside make_strategy, prepare and Session.run: the
 # command-line tools import this module to define their flags, and --help and flag
 # errors come before TensorFlow starts.
 
-WORKSPACE = os.environ.get("SSAH_WORKSPACE", "workspace")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 MODALITIES = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}
-# Fields of a run that a resume may not change (with the whole method and data records).
-FIXED_RUN_FIELDS = (
-    "modalities",
-    "backbone",
-    "backbone_weights",
-    "freeze_backbone",
-    "image_size",
-    "select_on",
-    "val_size",
-    "selection_criterion",
-    "selection_tolerance",
-    "map_variant",
-    "map_top_k",
-)
-PATH_FIELDS = ("data_path", "data_dir", "image_root", "vocab_file", "split_file")
 
 
 def setting_names() -> dict[str, str]:
@@ -93,7 +82,13 @@ def check_setting_types(settings: Mapping[str, Any]) -> dict[str, Any]:
             value = os.fspath(value)
         elif hasattr(value, "item") and getattr(value, "ndim", None) == 0:
             value = value.item()
-        if name in ("preset", "schedule"):
+        if name == "modalities" and isinstance(value, str):
+            if value not in MODALITIES:
+                raise UserError(
+                    f"`modalities={value}` is not valid; use {', '.join(MODALITIES)} or a "
+                    "sequence such as ('image', 'text')"
+                )
+        elif name in ("preset", "schedule"):
             if not isinstance(value, str):
                 raise UserError(f"`{name}` must be a string, not {type(value).__name__} {value!r}")
         elif name in fields:
@@ -116,11 +111,6 @@ def path_argument(name: str, value: Any, *, required: bool = False) -> str | Non
     return value
 
 
-def default_run_dir(name: str) -> str:
-
-    return os.path.join(WORKSPACE, "runs", f"{name}_{time.strftime('%Y%m%d-%H%M%S')}")
-
-
 def make_strategy(name: str):
     import tensorflow as tf
 
@@ -135,18 +125,6 @@ def make_strategy(name: str):
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-
-
-def absolute_paths(data_config: DataConfig) -> DataConfig:
-    """The data config with every path absolute (what a run stores and compares)."""
-    return dataclasses.replace(
-        data_config,
-        **{
-            name: os.path.abspath(getattr(data_config, name))
-            for name in PATH_FIELDS
-            if getattr(data_config, name)
-        },
-    )
 
 
 def _stored_record(model_dir: str | None, resuming: bool) -> dict | None:
@@ -166,14 +144,9 @@ def _stored_record(model_dir: str | None, resuming: bool) -> dict | None:
     return read_config_record(path)
 
 
-def _known(cls, values: Mapping[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in values.items() if k in names}
-
-
 def data_config(given: Mapping[str, Any], stored: dict | None) -> DataConfig:
     """The data settings: a resumed run's stored ones, overridden by those given."""
-    values = _known(DataConfig, stored["data"]) if stored else {}
+    values = known_fields(DataConfig, stored["data"]) if stored else {}
     values.update({k: v for k, v in given.items() if k in declared(DataConfig)})
     return absolute_paths(DataConfig(**values))
 
@@ -182,7 +155,7 @@ def ssah_config(
     given: Mapping[str, Any], stored: dict | None, *, num_labels: int, text_dim: int
 ) -> config_lib.SSAHConfig:
     """The method: the preset's fields (a resumed run's stored ones) with those given."""
-    base = config_lib.from_dict(stored["ssah"]) if stored else None
+    base = run_record.from_dict(stored["ssah"]) if stored else None
     preset = given.get("preset", base.preset if base is not None else "paper")
     overrides = {}
     for name, (section, _) in config_lib.preset_fields().items():
@@ -200,7 +173,7 @@ def schedule_config(
 ) -> config_lib.ScheduleConfig:
     """The schedule: the preset's (a resumed run's stored one) with the knobs given."""
     values = (
-        dataclasses.asdict(config_lib.schedule_from_dict(stored["schedule"]))
+        dataclasses.asdict(run_record.schedule_from_dict(stored["schedule"]))
         if stored
         else {"name": "release" if preset == "release" else "paper"}
     )
@@ -243,15 +216,15 @@ def image_size(given: Mapping[str, Any], stored_run: dict | None, backbone: str)
     if given.get("image_size"):
         return given["image_size"]
     if stored_run:
-        return config_lib.legacy_run_record(stored_run)["image_size"] or 224
+        return run_record.legacy_run_record(stored_run)["image_size"] or 224
     return config_lib.DEFAULT_IMAGE_SIZE[backbone]
 
 
 def run_values(given: Mapping[str, Any], stored_run: dict | None, preset: str) -> dict:
     """The RunConfig fields: a resumed run's stored values unless given; fields left unset
     take the preset's run defaults, then RunConfig's."""
-    values = config_lib.legacy_run_record(stored_run) if stored_run else {}
-    values = _known(config_lib.RunConfig, values)
+    values = run_record.legacy_run_record(stored_run) if stored_run else {}
+    values = known_fields(config_lib.RunConfig, values)
     values.pop("model_dir", None)
     values.update({k: v for k, v in given.items() if k in declared(config_lib.RunConfig)})
     for name, value in config_lib.preset_run_defaults(preset).items():
@@ -284,39 +257,6 @@ def validation_split(split, values: dict, split_seed: int, select_on_given: bool
         "select_on": select_on,
         "val_size": 0 if split.validation is None else len(split.validation),
     }
-
-
-def resume_changes(stored: dict, record: dict) -> dict:
-    """The changed settings a resume may make; UserError for the ones it may not.
-
-    Both sides are compared as the code reads them (a stored record without a newer
-    field holds that field's legacy value), so reading an old run is no change."""
-
-    normalised = {
-        "ssah": config_lib.to_dict(config_lib.from_dict(stored["ssah"])),
-        "schedule": dataclasses.asdict(config_lib.schedule_from_dict(stored["schedule"])),
-        "run": dataclasses.asdict(config_lib.run_from_dict(stored["run"])),
-        "data": dataclasses.asdict(
-            absolute_paths(DataConfig(**_known(DataConfig, stored["data"])))
-        ),
-        "replicas": stored.get("replicas"),
-    }
-    changes = config_differences(normalised, record)
-    fixed = {
-        k: v
-        for k, v in changes.items()
-        if k.split(".")[0] in ("ssah", "data") or k in {f"run.{name}" for name in FIXED_RUN_FIELDS}
-    }
-    if fixed:
-        listed = "; ".join(
-            f"`{k.split('.')[-1]}` (run: {a}, now: {b})" for k, (a, b) in fixed.items()
-        )
-        raise UserError(
-            f"`resume` would change the run's method or data: {listed}. A run's "
-            "method and data are fixed: drop these settings, or start a new "
-            "`model_dir`"
-        )
-    return {k: v for k, v in changes.items() if k != "run.model_dir"}
 
 
 @dataclasses.dataclass
@@ -510,7 +450,7 @@ def prepare(
             model_dir,
             data,
             data_settings,
-            config_lib.run_from_dict({**values, "model_dir": model_dir}),
+            run_record.run_from_dict({**values, "model_dir": model_dir}),
         )
     else:
         split, values = validation_split(
@@ -525,7 +465,7 @@ def prepare(
         ssah=ssah, schedule=schedule_config(settings, stored, ssah.preset), run=run
     )
     record = {
-        "ssah": config_lib.to_dict(ssah),
+        "ssah": run_record.to_dict(ssah),
         "schedule": dataclasses.asdict(config.schedule),
         "run": dataclasses.asdict(run),
         "data": dataclasses.asdict(data_settings),

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssah_tf.atomic import write_atomic
-from ssah_tf.config import to_dict
+from ssah_tf.training.run_record import to_dict
 
 
 def write_json_atomic(path: str, payload: Any) -> None:

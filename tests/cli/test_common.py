@@ -54,3 +54,19 @@ def test_a_flag_file_that_is_not_utf8_is_one_line_naming_it(tmp_path):
     result = run_cli("ssah_tf.cli.train", f"--flagfile={outer}", f"--model_dir={tmp_path / 'r'}")
     assert_one_line_error(result, 2, f"{inner} line 2 column 6: byte 0xe9 is not UTF-8")
     assert not (tmp_path / "r").exists()
+
+
+def test_script_names_are_the_console_scripts_of_setup_cfg():
+    import configparser
+    import os
+
+    from ssah_tf.cli.common import _SCRIPT_NAMES
+    from tests.helpers import REPO
+
+    config = configparser.ConfigParser()
+    config.read(os.path.join(REPO, "setup.cfg"))
+    scripts = {}
+    for line in config["options.entry_points"]["console_scripts"].strip().splitlines():
+        name, target = (part.strip() for part in line.split("="))
+        scripts[target.split(":")[0].rsplit(".", 1)[1]] = name
+    assert scripts == _SCRIPT_NAMES

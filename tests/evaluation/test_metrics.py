@@ -5,8 +5,6 @@ import pytest
 
 from ssah_tf.evaluation.metrics import (
     hamming_distance,
-    map_key,
-    map_variant_and_k,
     mean_average_precision,
     mean_average_precision_tie_aware,
     precision_at_n,
@@ -246,21 +244,6 @@ def test_variants_differ_on_the_same_codes():
         for v in ("all", "top_k", "first_k_relevant")
     }
     assert len({round(f, 9) for f in figures.values()}) == 3
-
-
-def test_map_variant_checks_and_keys():
-    assert map_variant_and_k(None, None) == ("all", None)
-    assert map_variant_and_k(None, 50) == ("top_k", 50)
-    assert map_variant_and_k("first_k_relevant", 5000) == ("first_k_relevant", 5000)
-    with pytest.raises(ValueError, match="given with map_variant='all'"):
-        map_variant_and_k("all", 5)
-    with pytest.raises(ValueError, match="needs top_k"):
-        map_variant_and_k("first_k_relevant", None)
-    with pytest.raises(ValueError, match="map_variant="):
-        map_variant_and_k("mean", None)
-    with pytest.raises(ValueError, match="positive"):
-        map_variant_and_k("top_k", 0)
-    assert map_key("i2t") == "map_i2t" and map_key("t2i", "first_k_relevant", 50) == "map_t2i@50"
 
 
 def all_tie_orders_map(qb, db, ql, dl):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ssah_tf.errors import UserError
-from ssah_tf.training.runs import CHANGES_FILE, RunLock, config_differences, record_config_changes
+from ssah_tf.training.runs import RunLock
 from tests.conftest import get_strategy
 from tests.training.tiny import tiny_trainer
 
@@ -20,26 +20,6 @@ def test_a_second_lock_is_refused_with_the_holder_and_released_on_release(tmp_pa
         RunLock(str(tmp_path / "run")).acquire()
     first.release()
     RunLock(str(tmp_path / "run")).acquire().release()
-
-
-def test_differences_are_listed_by_dotted_field():
-    stored = {"ssah": {"loss": {"pairwise_form": "nll", "weights": [1, 2]}}, "run": {"seed": 0}}
-    new = {
-        "ssah": {"loss": {"pairwise_form": "squared_residual", "weights": (1, 2)}},
-        "run": {"seed": 0, "extra": True},
-    }
-    assert config_differences(stored, new) == {
-        "ssah.loss.pairwise_form": ("nll", "squared_residual"),
-        "run.extra": (None, True),
-    }
-
-
-def test_changes_are_appended_never_overwritten(tmp_path):
-    record_config_changes(str(tmp_path), {"schedule.epochs": (2, 5)}, step=10)
-    record_config_changes(str(tmp_path), {"run.jit_compile": (False, True)}, step=20)
-    history = json.loads((tmp_path / CHANGES_FILE).read_text())
-    assert [h["global_step"] for h in history] == [10, 20]
-    assert history[0]["changes"] == {"schedule.epochs": {"was": 2, "now": 5}}
 
 
 def one_device():
@@ -136,25 +116,3 @@ def test_old_run_evaluates_exports_and_resumes(tmp_path, val_size, selected_on):
     results = json.loads((run_dir / "results.json").read_text())
     assert results["selected_on"] == selected_on and results["last_epoch"]["epoch"] == 2
     assert results["evaluations"] == 3  # the two old evaluations and the new one
-
-
-def test_config_keys_no_setting_reads_are_named(tmp_path, caplog):
-    import logging
-    import shutil
-
-    from ssah_tf.training.runs import read_config_record
-
-    fixture = os.path.join(
-        os.path.dirname(__file__), "..", "fixtures", "run_12e0d0f", "config.json"
-    )
-    shutil.copy(fixture, tmp_path / "config.json")
-    assert read_config_record(str(tmp_path / "config.json"))["run"]
-    record = json.loads((tmp_path / "config.json").read_text())
-    record["run"]["learning_rate_typo"] = 0.1
-    record["ssah"]["loss"]["gamma2"] = 1.0
-    record["extra"] = {}
-    (tmp_path / "config.json").write_text(json.dumps(record))
-    with caplog.at_level(logging.WARNING):
-        read_config_record(str(tmp_path / "config.json"))
-    (warning,) = [r.getMessage() for r in caplog.records if "not read by" in r.getMessage()]
-    assert "extra, run.learning_rate_typo, ssah.loss.gamma2" in warning
