@@ -198,7 +198,7 @@ class Run:
         (default: <run>/eval_<checkpoint>)."""
         from ssah_tf.evaluation.outputs import OutputOptions, evaluate_loaded_run
         from ssah_tf.output_paths import check_evaluation_folder, refuse_output_over_inputs
-        from ssah_tf.training.session import path_argument
+        from ssah_tf.training.settings import path_argument
 
         name = self._checkpoint_name
         output_dir = path_argument("output_dir", output_dir) or os.path.join(
@@ -244,8 +244,8 @@ def load_run(
     """A run directory's networks at ``checkpoint`` (best, latest or a ckpt-N prefix);
     ``execution``: mixed_precision / jit_compile overrides. Data or a split other than
     the run recorded are refused unless ``allow_data_change``."""
-    from ssah_tf.training.runs import load_run as load
-    from ssah_tf.training.session import path_argument
+    from ssah_tf.training.runs import open_run
+    from ssah_tf.training.settings import path_argument
 
     path = path_argument("path", path, required=True)
     checkpoint = path_argument("checkpoint", checkpoint, required=True)
@@ -256,7 +256,7 @@ def load_run(
         raise UserError(
             f"unknown argument `{unknown[0]}`; load_run takes mixed_precision, jit_compile"
         )
-    loaded = load(path, checkpoint, allow_data_change=allow_data_change, **execution)
+    loaded = open_run(path, checkpoint, allow_data_change=allow_data_change, **execution)
     loaded.which = checkpoint if checkpoint in ("best", "latest") else "checkpoint"
     return Run(loaded)
 
@@ -275,9 +275,10 @@ def train(
     schedule=None,
     run=None,
     **settings: Any,
-) -> Run:
+) -> Run | None:
     """Train (or with ``resume`` continue) the run in ``model_dir`` exactly as
-    ``ssah-train`` does and return it at its best checkpoint.
+    ``ssah-train`` does and return it at its best checkpoint (None on the workers of a
+    multi-worker run other than the chief, which write no run directory).
 
     ``settings``: configuration fields by name (dataset, data_path, preset, bits,
     epochs, lr_img, select_on, ...; docs/python.md lists them), and/or the config

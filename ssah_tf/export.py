@@ -129,7 +129,7 @@ def export_saved_model(
 
 
 def export_run(run, export_dir: str) -> str:
-    """Export a loaded run (training.runs.load_run) to ``export_dir``: its networks with
+    """Export a loaded run (training.runs.open_run) to ``export_dir``: its networks with
     their input scaling, the run's input spec and vocabulary."""
     network, built, modalities = run.config.ssah.network, run.built, run.config.run.modalities
     image_shape = None

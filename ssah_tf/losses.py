@@ -1,9 +1,11 @@
 """SSAH objectives as pure functions (docs/method.md §3), both the paper and the release form.
 
 Every function takes tensors and keyword-only options and returns tensors; no
-variables, no flags. Sums are over the global batch when called per replica
-(Keras sums replica gradients); means go through ``tf.nn.compute_average_loss``
-so that they too add up to the single-device value across replicas.
+variables and no configuration object (the callers pass the fields they need); the
+one side effect is :func:`warn_once_on_overflow`'s log line. Sums are over the
+global batch when called per replica (Keras sums replica gradients); means go
+through ``tf.nn.compute_average_loss`` so that they too add up to the single-device
+value across replicas.
 """
 
 from __future__ import annotations

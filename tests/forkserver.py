@@ -37,8 +37,10 @@ import ssah_tf.cli.common  # noqa: F401 (defines no flags: each tool defines its
 import ssah_tf.evaluation.evaluator  # noqa: F401
 import ssah_tf.training.runs  # noqa: F401
 
+# Shared modules that define no flags; every other ssah_tf.cli module is a tool.
+SHARED = ("ssah_tf.cli.common", "ssah_tf.cli.tool")
 PRE_IMPORTED_TOOLS = [
-    name for name in sys.modules if name.startswith("ssah_tf.cli.") and name != "ssah_tf.cli.common"
+    name for name in sys.modules if name.startswith("ssah_tf.cli.") and name not in SHARED
 ]
 # A tool imported here would be run a second time as __main__ and define its flags twice.
 assert not PRE_IMPORTED_TOOLS, PRE_IMPORTED_TOOLS

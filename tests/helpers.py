@@ -273,3 +273,18 @@ def assert_one_line_error(result, status: int, fragment: str) -> str:
     assert len(lines) == 1, "\n".join(lines)[-3000:]
     assert ": error: " in lines[0] and fragment in lines[0], lines[0]
     return lines[0]
+
+
+def expect_error(fn, *fragments):
+    """``fn()`` raises a one-line UserError containing every fragment; its message."""
+    import pytest
+
+    from ssah_tf.errors import UserError
+
+    with pytest.raises(UserError) as info:
+        fn()
+    message = str(info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message

@@ -18,7 +18,7 @@ import os
 
 from absl import flags, logging
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.errors import UserError
 from ssah_tf.workspace import default_run_dir
 
@@ -94,7 +94,7 @@ def main(argv):
             "dataset": data.name,
             "preset": None,
             "data": data_label(data_config.dataset, data_config.data_path),
-            "command": common.command_line(),
+            "command": tool.command_line(),
         },
         protocol=protocol_record(
             map_variant=FLAGS.map_variant,
@@ -113,7 +113,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 
 from absl import flags, logging
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.errors import UserError
 from ssah_tf.workspace import WORKSPACE
 
@@ -91,7 +91,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 
 from absl import flags
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.encoding import SOURCES
 from ssah_tf.errors import UserError
 
@@ -101,7 +101,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

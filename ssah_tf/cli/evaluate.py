@@ -18,7 +18,7 @@ import os
 
 from absl import flags
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.errors import UserError
 from ssah_tf.output_paths import check_evaluation_folder, refuse_output_over_inputs
 
@@ -82,9 +82,9 @@ def main(argv):
             read_code_file(FLAGS.codes), os.path.abspath(FLAGS.codes), output_dir, options
         )
     else:
-        from ssah_tf.training.runs import load_run
+        from ssah_tf.training.runs import open_run
 
-        run = load_run(
+        run = open_run(
             FLAGS.model_dir,
             FLAGS.checkpoint,
             allow_data_change=FLAGS.allow_data_change,
@@ -100,7 +100,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

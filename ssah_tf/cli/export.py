@@ -13,7 +13,7 @@ import os
 
 from absl import flags
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.errors import UserError
 from ssah_tf.workspace import WORKSPACE
 
@@ -30,7 +30,7 @@ def main(argv):
         raise UserError("--model_dir is required")
     # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.export import export_run
-    from ssah_tf.training.runs import load_run
+    from ssah_tf.training.runs import open_run
 
     export_dir = FLAGS.export_dir or os.path.join(
         WORKSPACE, "exports", os.path.basename(os.path.normpath(FLAGS.model_dir))
@@ -39,7 +39,7 @@ def main(argv):
         raise UserError(f"export directory {export_dir} is an existing file; choose a folder")
     if os.path.isdir(export_dir) and os.listdir(export_dir):
         raise UserError(f"export directory {export_dir} exists and is not empty")
-    run = load_run(
+    run = open_run(
         FLAGS.model_dir,
         FLAGS.checkpoint,
         allow_data_change=FLAGS.allow_data_change,
@@ -50,7 +50,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

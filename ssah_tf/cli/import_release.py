@@ -15,7 +15,7 @@ import os
 from absl import flags, logging
 
 from ssah_tf.atomic import staged_directory
-from ssah_tf.cli import common
+from ssah_tf.cli import tool
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -74,7 +74,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

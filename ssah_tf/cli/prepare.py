@@ -16,7 +16,7 @@ import os
 
 from absl import flags
 
-from ssah_tf.cli import common
+from ssah_tf.cli import tool
 from ssah_tf.errors import UserError
 from ssah_tf.vocabulary import PREPARED_DATASETS
 
@@ -69,7 +69,7 @@ def main(argv):
     from ssah_tf.data.pictures import background_colour
     from ssah_tf.data.readers import detect_and_read, read_feature_file
     from ssah_tf.data.registry import path_name
-    from ssah_tf.data.tfds_builders import prepare, summary
+    from ssah_tf.data.tfds_builders import summary, write_prepared_copy
     from ssah_tf.workspace import WORKSPACE
 
     background = background_colour(FLAGS.image_background)
@@ -90,7 +90,7 @@ def main(argv):
             allow_images_outside_root=FLAGS.allow_images_outside_root,
         )
     destination = os.path.join(FLAGS.data_dir or os.path.join(WORKSPACE, "tfds"), name)
-    info = prepare(
+    info = write_prepared_copy(
         data,
         destination=destination,
         dataset=FLAGS.dataset,
@@ -104,7 +104,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

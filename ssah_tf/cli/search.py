@@ -16,7 +16,7 @@ import json
 import numpy as np
 from absl import flags, logging
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -160,7 +160,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import os
 
 from absl import flags
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -54,15 +54,13 @@ def expand(patterns: list[str]) -> list[str]:
 def main(argv):
     # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.atomic import write_atomic
-    from ssah_tf.evaluation.tables import (
-        build_tables,
+    from ssah_tf.evaluation.table_text import (
         csv_text,
-        group_rows,
         markdown,
         paper_markdown,
         read_paper_table,
-        read_run,
     )
+    from ssah_tf.evaluation.tables import build_tables, group_rows, read_run
 
     if not FLAGS.runs:
         raise UserError("--runs is required (run directories or glob patterns)")
@@ -83,7 +81,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

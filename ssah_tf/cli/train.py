@@ -18,9 +18,10 @@ import sys
 
 from absl import flags
 
-from ssah_tf.cli import common
+from ssah_tf.cli import common, tool
 from ssah_tf.config import RunConfig, ScheduleConfig
-from ssah_tf.training.session import STRATEGIES, setting_names
+from ssah_tf.training.session import STRATEGIES
+from ssah_tf.training.settings import setting_names
 
 FLAGS = flags.FLAGS
 common.define_data_flags()
@@ -46,7 +47,7 @@ flags.DEFINE_enum(
 common.define_field_flags(
     ScheduleConfig, group="schedule (the paper schedule's knobs; the release schedule is fixed)"
 )
-common.group_flags(
+tool.group_flags(
     "schedule (the paper schedule's knobs; the release schedule is fixed)", ["schedule"]
 )
 flags.DEFINE_string("model_dir", None, RunConfig.__dataclass_fields__["model_dir"].metadata["help"])
@@ -102,7 +103,7 @@ common.define_field_flags(
     ],
     group="model selection (README: what best means)",
 )
-common.group_flags("model selection (README: what best means)", ["eval_every"])
+tool.group_flags("model selection (README: what best means)", ["eval_every"])
 common.define_report_flags()
 
 
@@ -125,18 +126,18 @@ def main(argv):
         **settings,
     )
     trainer = session.trainer
-    session.record_command(common.command_line())
+    session.record_command(tool.command_line())
     try:
         results = session.run()
     except Preempted as stop:
         print(
-            f"{common.tool_name()}: stopped by {trainer.stop_signal}: checkpoint {stop} "
+            f"{tool.tool_name()}: stopped by {trainer.signals.name}: checkpoint {stop} "
             "written; rerun with --resume to continue",
             file=sys.stderr,
         )
         return 3
     except Diverged as error:
-        print(f"{common.tool_name()}: error: {common.flag_text(error)}", file=sys.stderr)
+        print(f"{tool.tool_name()}: error: {tool.flag_text(error)}", file=sys.stderr)
         return 4
     if not trainer.is_chief:
         return 0
@@ -144,11 +145,11 @@ def main(argv):
     print(common.final_table(results, os.path.join(model_dir, "results.json")))
     if FLAGS.report:
         from ssah_tf.evaluation.outputs import evaluate_loaded_run
-        from ssah_tf.training.runs import load_run
+        from ssah_tf.training.runs import open_run
 
         output_dir = os.path.join(model_dir, "eval_best")
         evaluate_loaded_run(
-            load_run(model_dir, "best", allow_data_change=FLAGS.allow_data_change),
+            open_run(model_dir, "best", allow_data_change=FLAGS.allow_data_change),
             output_dir,
             common.output_options(),
         )
@@ -156,7 +157,7 @@ def main(argv):
     return 0
 
 
-run = common.entry_point(main)
+run = tool.entry_point(main)
 
 
 if __name__ == "__main__":

@@ -94,3 +94,8 @@ def load_json(path: str):
         raise UserError(
             f"{path} is damaged (not valid JSON: {error}); restore it from a backup or remove it"
         ) from None
+
+
+def require_exists(path: str, what: str) -> None:
+    if not os.path.exists(path):
+        raise UserError(f"{what} {path} does not exist; check `data_path`")

@@ -152,7 +152,7 @@ def _record_positions(copy: str, count: int) -> np.ndarray:
     return order.astype(np.int64)
 
 
-def prepare(
+def write_prepared_copy(
     data: CrossModalDataset,
     *,
     destination: str,

@@ -1,12 +1,12 @@
 """Evaluation: retrieval metrics (pure functions)."""
 
-from ssah_tf.evaluation.metrics import (
-    hamming_distance,
-    mean_average_precision,
+from ssah_tf.evaluation.curves import (
     precision_at_n,
     precision_recall_by_radius,
     precision_within_radius,
 )
+from ssah_tf.evaluation.hamming import hamming_distance
+from ssah_tf.evaluation.metrics import mean_average_precision
 
 __all__ = [
     "hamming_distance",

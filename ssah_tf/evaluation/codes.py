@@ -15,16 +15,19 @@ import scipy.io
 
 from ssah_tf.atomic import write_atomic
 from ssah_tf.errors import UserError
-from ssah_tf.evaluation.directions import DIRECTIONS, label_prior_map
-from ssah_tf.evaluation.metrics import (
-    map_variant_and_k,
-    mean_average_precision,
-    mean_average_precision_tie_aware,
+from ssah_tf.evaluation.curves import (
     precision_at_n,
     precision_recall_by_radius,
     precision_within_radius,
 )
-from ssah_tf.map_variants import map_key, precision_within_radius_key, tie_aware_key
+from ssah_tf.evaluation.directions import DIRECTIONS, label_prior_map
+from ssah_tf.evaluation.metrics import mean_average_precision, mean_average_precision_tie_aware
+from ssah_tf.map_variants import (
+    map_key,
+    map_variant_and_k,
+    precision_within_radius_key,
+    tie_aware_key,
+)
 
 RELEASE_CODE_KEYS = ("Qi", "Qt", "Di", "Dt", "query_L", "retrieval_L")
 # direction -> (query codes key, database codes key): Q/D + the modality's initial.

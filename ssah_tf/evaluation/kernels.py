@@ -237,7 +237,7 @@ def _average_precisions(
             out_num_relevant[i] = hits
 
 
-def average_precisions(
+def packed_average_precisions(
     query_words,
     database_words,
     query_label_words,

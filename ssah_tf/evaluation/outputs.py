@@ -176,7 +176,7 @@ def _write(
 def evaluate_loaded_run(
     run, output_dir: str, options: OutputOptions = OutputOptions(), *, checkpoint_name: str = "best"
 ) -> dict[str, Any]:
-    """Evaluate ``run`` (training.runs.load_run) into ``output_dir``; returns results.json."""
+    """Evaluate ``run`` (training.runs.open_run) into ``output_dir``; returns results.json."""
     baseline = _baseline(options, run.split)
     codes = run_codes(run)
     results, curves = evaluate_codes(codes, map_variant=options.map_variant, top_k=options.top_k)

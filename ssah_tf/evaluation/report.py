@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from ssah_tf.evaluation.codes import CODE_DIRECTIONS
+from ssah_tf.evaluation.curves import distance_histogram
 from ssah_tf.evaluation.directions import DIRECTIONS
-from ssah_tf.evaluation.metrics import average_precisions, distance_histogram, hamming_distance
+from ssah_tf.evaluation.hamming import hamming_distance
+from ssah_tf.evaluation.metrics import average_precisions
 from ssah_tf.evaluation.svg import bar_chart, line_chart
 from ssah_tf.map_variants import map_key, precision_within_radius_key, tie_aware_key
 

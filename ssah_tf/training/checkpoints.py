@@ -11,8 +11,10 @@ import glob
 import os
 import re
 import shutil
+import time
 
 import tensorflow as tf
+from absl import logging
 
 from ssah_tf.errors import UserError
 
@@ -151,3 +153,43 @@ def damaged_message(prefix: str, error: BaseException) -> str:
         f"checkpoint {prefix} is damaged and cannot be restored ({kind}); nothing was changed: "
         f"{hint}"
     )
+
+
+class RunCheckpoints:
+    """A run's latest checkpoints (``checkpoints/``, the newest ``keep``) and its best
+    one (``best/``), both of one ``tf.train.Checkpoint``. ``before_save`` runs before
+    every save (the divergence check: nothing non-finite is written); the first save
+    logs how much disk the run's checkpoints take."""
+
+    def __init__(self, checkpoint, base: str, *, keep: int, global_step, before_save):
+        for folder in ("checkpoints", "best"):
+            check_folder(os.path.join(base, folder))
+        self.latest_manager = tf.train.CheckpointManager(
+            checkpoint, os.path.join(base, "checkpoints"), max_to_keep=keep, checkpoint_name="ckpt"
+        )
+        self.best_manager = tf.train.CheckpointManager(
+            checkpoint, os.path.join(base, "best"), max_to_keep=1, checkpoint_name="best"
+        )
+        self.keep, self.global_step, self.before_save = keep, global_step, before_save
+        self.last_save = time.time()
+        self._disk_use_said = False
+
+    @property
+    def latest(self) -> str | None:
+        return self.latest_manager.latest_checkpoint
+
+    def save(self, reason: str) -> str:
+        """A new latest checkpoint (``reason``: for the debug log)."""
+        self.before_save()
+        path = save_checkpoint(self.latest_manager, self.global_step)
+        self.last_save = time.time()
+        logging.debug("checkpoint %s (%s)", path, reason)
+        if not self._disk_use_said:
+            self._disk_use_said = True
+            logging.info("%s", disk_use_line(path, self.keep))
+        return path
+
+    def save_best(self) -> str:
+        """Keep the current state as best/."""
+        self.before_save()
+        return save_checkpoint(self.best_manager, self.global_step)

@@ -83,3 +83,71 @@ def weights_message(*, networks: list[str], step: int, advice: str, latest: str 
         f"non-finite weights or banks at global step {step}, so they were not saved; "
         f"{advice}; {continue_hint(latest)}"
     )
+
+
+class DivergenceWatch:
+    """Stops training (:class:`Diverged`) as soon as a loss term, a weight a stage
+    updates or its network's banks stop being finite, and before any save: nothing
+    non-finite is ever written, so the latest and best checkpoints stay finite.
+
+    Handed what it reads: the finite guard, the training state (for where it
+    happened), the stage's loss-term names, the latest checkpoint and the advice's
+    inputs (fixed learning rates? the pairwise form)."""
+
+    def __init__(
+        self,
+        guard: FiniteGuard,
+        state,
+        *,
+        term_names,
+        latest_checkpoint,
+        fixed_rates: bool,
+        pairwise_form: str,
+    ):
+        self.guard, self.state = guard, state
+        self.term_names, self.latest_checkpoint = term_names, latest_checkpoint
+        self.fixed_rates, self.pairwise_form = fixed_rates, pairwise_form
+
+    def _advice(self, network: str) -> str:
+        return divergence_advice(
+            network, fixed_rates=self.fixed_rates, pairwise_form=self.pairwise_form
+        )
+
+    def check_pass(self, stage, sums: np.ndarray, step_in_pass: int) -> None:
+        """After a run of steps of ``stage``: its loss sums, weights and banks."""
+        if np.all(np.isfinite(sums)) and self.guard.finite(stage.network):
+            return
+        state = self.state
+        step = int(state.global_step.numpy()) + step_in_pass - int(state.step_in_pass.numpy())
+        where = (
+            f"epoch {int(state.epoch.numpy())}, stage {stage.network}[{stage.index}] "
+            f"pass {int(state.pass_cursor.numpy()) + 1} (global step {step}, "
+            f"learning rate {stage.learning_rate:.3g})"
+        )
+        latest = self.latest_checkpoint()
+        raise Diverged(
+            loss_message(
+                network=stage.network,
+                names=self.term_names(stage.network),
+                sums=sums,
+                where=where,
+                advice=self._advice(stage.network),
+                latest=latest,
+            ),
+            latest,
+        )
+
+    def check_weights(self) -> None:
+        """Before any save: every network's weights and banks are finite."""
+        bad = self.guard.non_finite_networks()
+        if bad:
+            latest = self.latest_checkpoint()
+            raise Diverged(
+                weights_message(
+                    networks=bad,
+                    step=int(self.state.global_step.numpy()),
+                    advice=self._advice(bad[0]),
+                    latest=latest,
+                ),
+                latest,
+            )

@@ -4,8 +4,9 @@
 
 The trainer owns the strategy, networks, optimizers, the training state (state.py)
 and its checkpoint; it checkpoints at pass and epoch ends (and on SIGTERM / Ctrl-C
-at the next step boundary), evaluates after epochs (evaluation/evaluator.py) and
-keeps the best checkpoint.
+at the next step boundary; with MultiWorkerMirroredStrategy, whose workers must agree,
+at the end of the running ``steps_per_loop`` chunk), evaluates after epochs
+(evaluation/evaluator.py) and keeps the best checkpoint.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import signal
-import threading
 import time
 from typing import Any
 
@@ -30,14 +29,7 @@ from ssah_tf.evaluation.protocol import protocol_record
 from ssah_tf.evaluation.selection import ModelSelection
 from ssah_tf.training import checkpoints
 from ssah_tf.training import state as state_lib
-from ssah_tf.training.checkpoints import save_checkpoint
-from ssah_tf.training.divergence import (
-    Diverged,
-    FiniteGuard,
-    divergence_advice,
-    loss_message,
-    weights_message,
-)
+from ssah_tf.training.divergence import Diverged, DivergenceWatch, FiniteGuard
 from ssah_tf.training.hooks import (
     EvaluationReport,
     PassReport,
@@ -45,6 +37,7 @@ from ssah_tf.training.hooks import (
     default_pass_hooks,
 )
 from ssah_tf.training.monitors import CollapseMonitor
+from ssah_tf.training.preemption import Preempted, StopSignals
 from ssah_tf.training.progress import Progress
 from ssah_tf.training.runner import StageRunner, build_parts
 from ssah_tf.training.runs import chief_and_scratch_dir, make_evaluator
@@ -58,32 +51,6 @@ from ssah_tf.training.schedules import (
 from ssah_tf.training.summaries import SummaryWriter, write_json_atomic
 
 __all__ = ["Diverged", "Preempted", "Trainer"]
-
-
-class Preempted(Exception):
-    """Training stopped on SIGTERM or Ctrl-C after writing a checkpoint."""
-
-
-def run_in_worker(fn):
-    """``fn()`` in a daemon thread while this (main) thread waits in short slices, so
-    signal handlers run at once: Python runs them only in the main thread between
-    bytecodes, never inside a long TensorFlow call. A second stop signal can then end
-    the process without waiting for the call (a daemon thread does not hold it)."""
-    outcome: dict[str, Any] = {}
-
-    def target():
-        try:
-            outcome["value"] = fn()
-        except BaseException as error:  # re-raised in the calling thread
-            outcome["error"] = error
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(0.2)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 class Trainer:
@@ -137,7 +104,14 @@ class Trainer:
         }
         # Why training ended (results.json "stopped"); None while it runs.
         self.stopped: dict[str, Any] | None = None
-        self.finite = FiniteGuard(self.stage_variables, self.state.banks)
+        self.divergence = DivergenceWatch(
+            FiniteGuard(self.stage_variables, self.state.banks),
+            self.state,
+            term_names=self.runner.term_names,
+            latest_checkpoint=lambda: self.saves.latest,
+            fixed_rates=self.table.learning_rates != "decay",
+            pairwise_form=ssah.loss.pairwise_form,
+        )
         self.collapse_monitor = CollapseMonitor(
             pairwise_form=ssah.loss.pairwise_form,
             squares_factor=ssah.loss.squares_factor,
@@ -149,10 +123,7 @@ class Trainer:
         self.evaluation_hooks = (
             default_evaluation_hooks() if evaluation_hooks is None else list(evaluation_hooks)
         )
-        self._preempt_requested, self.stop_signal = False, "SIGTERM"
-        self._last_save = time.time()
-        self._disk_use_said = False
-        self._step_seconds = 0.0
+        self.signals = StopSignals(self.runner.stop_requested, lambda: self.saves.latest)
         self._last_epoch_seconds = 0.0
         self.history: list[dict[str, Any]] = []
         # How the start went (resumed, initialised from ...), logged once the run is ours.
@@ -178,16 +149,12 @@ class Trainer:
         run = self.config.run
         self.is_chief, self._scratch_dir = chief_and_scratch_dir(self.strategy, run.model_dir)
         base = run.model_dir if self.is_chief else self._scratch_dir
-        for folder in ("checkpoints", "best"):
-            checkpoints.check_folder(os.path.join(base, folder))
-        self.manager = tf.train.CheckpointManager(
+        self.saves = checkpoints.RunCheckpoints(
             self.checkpoint,
-            os.path.join(base, "checkpoints"),
-            max_to_keep=run.keep_checkpoints,
-            checkpoint_name="ckpt",
-        )
-        self.best_manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(base, "best"), max_to_keep=1, checkpoint_name="best"
+            base,
+            keep=run.keep_checkpoints,
+            global_step=self.state.global_step,
+            before_save=lambda: self.divergence.check_weights(),
         )
         self.summaries = SummaryWriter(os.path.join(base, "tensorboard"))
 
@@ -205,7 +172,7 @@ class Trainer:
         """Restore the run's state as the flags ask (state.restore_or_initialize)."""
         resumed, self.start_message = state_lib.restore_or_initialize(
             self.checkpoint,
-            self.manager,
+            self.saves.latest_manager,
             self.networks,
             resume=resume,
             init_from=init_from,
@@ -221,131 +188,42 @@ class Trainer:
         """Draw the batches of a new pass (StageRunner.new_pass_table)."""
         self.runner.new_pass_table()
 
-    def run_steps(self, network: str, start: int, count: int, image_batches=None) -> np.ndarray:
-        """StageRunner.run_steps: ``count`` steps of a stage from row ``start``."""
-        return self.runner.run_steps(network, start, count, image_batches)
-
     def _run_pass(self, stage: StagePlan) -> np.ndarray:
         """One pass (from a mid-pass checkpoint's step on); the mean loss terms.
 
         Steps run ``steps_per_loop`` at a time (one tf.function call each), in a worker
         thread while this thread stays free for stop signals; a stop signal ends the
-        call at the next step boundary and checkpoints there."""
+        call at the next step boundary (multi-worker: at the chunk's end) and
+        checkpoints there."""
         state, chunk = self.state, self.config.run.steps_per_loop or self.steps_per_pass
         start = int(state.step_in_pass.numpy())
         if start == 0:
             self.new_pass_table()
-        iterator = (
-            self.runner.image_batches(start)
-            if self.runner.needs_image_batches(stage.network)
-            else None
-        )
-        loop, totals, step = self.runner.loop(stage.network), None, start
-        while step < self.steps_per_pass:
-            count = min(chunk, self.steps_per_pass - step)
-            began = time.time()
-            # Multi-worker collectives need the main thread's strategy context: there
-            # the step runs in place (a stop is then honoured between chunks).
-            call = (
-                (lambda work: work())
-                if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                else run_in_worker
-            )
-            result, done = call(
-                lambda first=step, count=count: [
-                    t.numpy()
-                    for t in loop(
-                        tf.constant(first, tf.int64), tf.constant(count, tf.int64), iterator
-                    )
-                ]
-            )
-            done = int(done)
+        totals, step = None, start
+        for result, done, seconds in self.runner.pass_chunks(stage.network, start, chunk):
             if done:
-                self._step_seconds = (time.time() - began) / done
-                self._check_finite(stage, result, step + done)
+                self.signals.step_seconds = seconds / done
+                self.divergence.check_pass(stage, result, step + done)
                 totals = result if totals is None else totals + result
                 step += done
                 state.step_in_pass.assign(step)
                 state.global_step.assign_add(done)
-            if self._preempt_requested and step < self.steps_per_pass:
-                raise Preempted(self._save("preempted"))
+            if self.signals.requested and step < self.steps_per_pass:
+                raise Preempted(self.saves.save("preempted"))
         state.step_in_pass.assign(0)
         return totals / max(1, self.steps_per_pass - start)
-
-    def _advice(self, network: str) -> str:
-        return divergence_advice(
-            network,
-            fixed_rates=self.table.learning_rates != "decay",
-            pairwise_form=self.config.ssah.loss.pairwise_form,
-        )
-
-    def _check_finite(self, stage: StagePlan, sums: np.ndarray, step_in_pass: int) -> None:
-        """Stop training (Diverged) as soon as a loss term, a weight the stage updates or
-        its network's banks stop being finite: nothing after this is saved, so the
-        latest and best checkpoints stay finite."""
-        if np.all(np.isfinite(sums)) and self.finite.finite(stage.network):
-            return
-        step = (
-            int(self.state.global_step.numpy())
-            + step_in_pass
-            - int(self.state.step_in_pass.numpy())
-        )
-        where = (
-            f"epoch {int(self.state.epoch.numpy())}, stage {stage.network}[{stage.index}] "
-            f"pass {int(self.state.pass_cursor.numpy()) + 1} (global step {step}, "
-            f"learning rate {stage.learning_rate:.3g})"
-        )
-        latest = self.manager.latest_checkpoint
-        raise Diverged(
-            loss_message(
-                network=stage.network,
-                names=self.runner.term_names(stage.network),
-                sums=sums,
-                where=where,
-                advice=self._advice(stage.network),
-                latest=latest,
-            ),
-            latest,
-        )
-
-    def _check_weights_finite(self) -> None:
-        """Before any save: every network's weights and banks are finite (Diverged
-        otherwise), so no checkpoint, latest or best, ever holds NaN or inf."""
-        bad = self.finite.non_finite_networks()
-        if bad:
-            latest = self.manager.latest_checkpoint
-            raise Diverged(
-                weights_message(
-                    networks=bad,
-                    step=int(self.state.global_step.numpy()),
-                    advice=self._advice(bad[0]),
-                    latest=latest,
-                ),
-                latest,
-            )
 
     # ------------------------------------------------------------------ outer loop
     def train(self) -> dict[str, Any]:
         """Run (or continue) training to ``schedule.epochs``; returns the final results."""
-        previous = {
-            sig: signal.signal(sig, self._on_stop_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
         self.summaries.run_config(self.config, self.split, self.strategy.num_replicas_in_sync)
         try:
-            while self.stopped is None:
-                self.stopped = self._stop_reason()
-                if self.stopped is None:
-                    epoch = int(self.state.epoch.numpy())
-                    self._run_epoch(
-                        epoch,
-                        epoch_plan(self.table, epoch, self.networks_present, self.steps_per_pass),
-                    )
+            with self.signals.installed():
+                self._train_epochs()
         except ScheduleExhausted as stop:
             logging.warning("stopping before epoch %d: %s", int(self.state.epoch.numpy()), stop)
             self.stopped = {"reason": "schedule_exhausted", "message": str(stop)}
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
             self.summaries.flush()
         if not self.history or self.history[-1]["epoch"] != int(self.state.epoch.numpy()) - 1:
             # The last epoch's time when this process trained it (0.0: resumed after it).
@@ -354,6 +232,16 @@ class Trainer:
         if not self.is_chief:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
         return results
+
+    def _train_epochs(self) -> None:
+        while self.stopped is None:
+            self.stopped = self._stop_reason()
+            if self.stopped is None:
+                epoch = int(self.state.epoch.numpy())
+                self._run_epoch(
+                    epoch,
+                    epoch_plan(self.table, epoch, self.networks_present, self.steps_per_pass),
+                )
 
     def _stop_reason(self) -> dict[str, Any] | None:
         """Why training ends before the next epoch (None: it goes on)."""
@@ -392,8 +280,8 @@ class Trainer:
         done = int(state.epoch.numpy())
         if run.eval_every and (done % run.eval_every == 0 or done >= self.config.schedule.epochs):
             self.evaluate_and_select(epoch, time.time() - started)
-        path = self._save("epoch")
-        if self._preempt_requested:
+        path = self.saves.save("epoch")
+        if self.signals.requested:
             raise Preempted(path)
 
     def _run_stage(self, epoch: int, stage: StagePlan, plan: list[StagePlan]) -> None:
@@ -428,11 +316,11 @@ class Trainer:
             if (
                 run.save_every_passes > 0
                 and (pass_index + 1) % run.save_every_passes == 0
-                and time.time() - self._last_save >= run.checkpoint_interval_seconds
+                and time.time() - self.saves.last_save >= run.checkpoint_interval_seconds
             ):
-                self._save("pass")
-            if self._preempt_requested:  # a stop signal: stop at this pass boundary
-                raise Preempted(self._save("preempted"))
+                self.saves.save("pass")
+            if self.signals.requested:  # a stop signal: stop at this pass boundary
+                raise Preempted(self.saves.save("preempted"))
             if stage_done:
                 return
 
@@ -440,63 +328,17 @@ class Trainer:
         """Apply the release's early-break rule after a pass; returns (break?, monitored)."""
         if not monitors_this_pass(stage.early_break, pass_index):
             return False, None
-        monitored = self.monitor_loss(stage.network)
+        monitored = self.runner.monitor_loss(stage.network)
         stop, log = early_break(
             stage.early_break, pass_index, tuple(self.state.monitor_log.numpy()), monitored
         )
         self.state.monitor_log.assign(log)
         return stop, monitored
 
-    def monitor_loss(self, network: str = "lab") -> float:
-        """The release's early-break monitoring loss of ``network`` (StageRunner)."""
-        return self.runner.monitor_loss(network)
-
-    def _save(self, reason: str) -> str:
-        self._check_weights_finite()
-        path = save_checkpoint(self.manager, self.state.global_step)
-        self._last_save = time.time()
-        logging.debug("checkpoint %s (%s)", path, reason)
-        if not self._disk_use_said:
-            self._disk_use_said = True
-            logging.info("%s", checkpoints.disk_use_line(path, self.config.run.keep_checkpoints))
-        return path
-
-    def _on_stop_signal(self, signum, frame):  # (signal handler signature)
-        if self._preempt_requested:
-            # A second stop signal: stop now, without a checkpoint (the step in progress
-            # runs in a worker thread and would hold the process until it ends).
-            logging.warning(
-                "%s again: stopping now without a checkpoint; --resume continues from %s",
-                signal.Signals(signum).name,
-                self.manager.latest_checkpoint or "the start (no checkpoint yet)",
-            )
-            logging.flush()
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            os._exit(128 + signum)
-        self.stop_signal = signal.Signals(signum).name
-        self.runner.stop_requested.assign(True)  # the running loop ends after its step
-        logging.warning(
-            "%s: checkpointing at the next step boundary (steps take about %.1f s here; "
-            "Ctrl-C or SIGTERM again to stop at once without a checkpoint)",
-            self.stop_signal,
-            self._step_seconds,
-        )
-        self._preempt_requested = True
-
     # ------------------------------------------------------------------ evaluation
-    def discriminator_accuracy(self, sample: int = 1024) -> dict[str, float]:
-        """StageRunner.discriminator_accuracy on the current banks."""
-        return self.runner.discriminator_accuracy(sample)
-
-    def encode(self, indices: np.ndarray, modality: str) -> np.ndarray:
-        """Real-valued hash outputs H for dataset rows ``indices`` (evaluator.encode)."""
-        return self.evaluator.encode(indices, modality)
-
     def save_best(self) -> str:
         """Keep the current (finite) state as best/."""
-        self._check_weights_finite()
-        return save_checkpoint(self.best_manager, self.state.global_step)
+        return self.saves.save_best()
 
     def evaluate_and_select(self, epoch: int, epoch_seconds: float) -> dict[str, Any]:
         """Evaluate and run the evaluation hooks (summaries, the best checkpoint by the

@@ -12,6 +12,7 @@ benchmark uses these two alone.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from ssah_tf.training import monitors
 from ssah_tf.training import state as state_lib
 from ssah_tf.training.inputs import StageInputs, batch_geometry, draw_pass_table
 from ssah_tf.training.optimizers import make_stage_optimizers, stage_variables
+from ssah_tf.training.preemption import run_in_worker
 from ssah_tf.training.runs import RunNetworks, build_run_networks, check_modalities
 from ssah_tf.training.schedules import schedule_table
 from ssah_tf.training.steps import (
@@ -262,6 +264,34 @@ class StageRunner:
 
     def needs_image_batches(self, network: str) -> bool:
         return network == "img" and self.parts.built.pixel_images
+
+    def pass_chunks(self, network: str, start: int, chunk: int):
+        """Run the current pass of ``network`` from row ``start`` in calls of ``chunk``
+        steps; yields (summed loss terms, steps run, seconds) per call, so the caller
+        checks, counts and may stop between calls. Each call runs in a worker thread
+        (preemption.run_in_worker: the main thread stays free for stop signals), except
+        under MultiWorkerMirroredStrategy, whose collectives need the main thread's
+        strategy context (a stop is then honoured between calls)."""
+        steps = self.parts.steps_per_pass
+        iterator = self.image_batches(start) if self.needs_image_batches(network) else None
+        loop = self.loop(network)
+        threaded = not isinstance(self.parts.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        step = start
+        while step < steps:
+            count = min(chunk, steps - step)
+            began = time.time()
+
+            def call(first=step, count=count):
+                totals, done = loop(
+                    tf.constant(first, tf.int64), tf.constant(count, tf.int64), iterator
+                )
+                return totals.numpy(), int(done.numpy())
+
+            result, done = run_in_worker(call) if threaded else call()
+            yield result, done, time.time() - began
+            step += done
+            if done < count:
+                return  # a stop signal ended the call: the caller stops here
 
     def run_steps(self, network: str, start: int, count: int, image_batches=None) -> np.ndarray:
         """Run ``count`` steps of a stage from row ``start`` of the current pass table;

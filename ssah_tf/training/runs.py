@@ -237,7 +237,7 @@ def load_run_split(model_dir: str, data, data_config, run):
     return legacy_validation(split, run.val_size or 0)
 
 
-def load_run(
+def open_run(
     model_dir: str, which: str = "best", *, allow_data_change: bool = False, **run_overrides
 ) -> LoadedRun:
     """A run's networks with the weights of its ``which`` checkpoint (best, latest or

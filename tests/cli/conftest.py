@@ -2,7 +2,7 @@
 
 import pytest
 
-from ssah_tf.training.runs import load_run
+from ssah_tf.training.runs import open_run
 from tests.cli.test_train import TINY
 from tests.helpers import run_cli
 
@@ -19,4 +19,4 @@ def exported(tmp_path_factory):
         "ssah_tf.cli.export", f"--model_dir={tmp / 'run'}", f"--export_dir={tmp / 'export'}"
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return tmp, load_run(str(tmp / "run"), "best")
+    return tmp, open_run(str(tmp / "run"), "best")

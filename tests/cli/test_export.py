@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ssah_tf.training.runs import load_run
+from ssah_tf.training.runs import open_run
 from tests.cli.test_train import TINY
 from tests.helpers import run_cli
 
@@ -33,7 +33,7 @@ def test_export_reloads_without_ssah_tf_and_matches(tmp_path):
     export_dir = tmp_path / "export"
     result = run_cli("ssah_tf.cli.export", f"--model_dir={run_dir}", f"--export_dir={export_dir}")
     assert result.returncode == 0, result.stderr[-2000:]
-    trainer = load_run(str(run_dir), "best")
+    trainer = open_run(str(run_dir), "best")
     rows = np.asarray(trainer.split.query)[:7]
     inputs = {
         "labels": trainer.data.labels[rows],

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.data.test_readers import write_text_lists
+from tests.data.test_text_lists import write_text_lists
 from tests.helpers import assert_one_line_error, run_cli, small_dataset_arrays
 
 

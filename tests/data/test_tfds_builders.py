@@ -11,10 +11,10 @@ from ssah_tf.data.dataset import CrossModalDataset
 from ssah_tf.data.protocols import make_split
 from ssah_tf.data.readers import read_text_lists
 from ssah_tf.data.registry import DataConfig
-from ssah_tf.data.tfds_builders import load_prepared, prepare
+from ssah_tf.data.tfds_builders import load_prepared, write_prepared_copy
 from ssah_tf.errors import UserError
 from tests.conftest import get_strategy
-from tests.data.test_readers import write_text_lists
+from tests.data.test_text_lists import write_text_lists
 from tests.helpers import small_dataset_arrays
 
 
@@ -30,7 +30,9 @@ def prepared(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tfds")
     images, texts, labels = _collection(tmp / "lists")  # any vocabulary and label count
     source = read_text_lists(str(tmp / "lists"))
-    info = prepare(source, destination=str(tmp / "copy"), dataset="collection", background="white")
+    info = write_prepared_copy(
+        source, destination=str(tmp / "copy"), dataset="collection", background="white"
+    )
     return tmp, source, info, texts, labels
 
 
@@ -57,7 +59,9 @@ def test_streamed_copy_is_read_without_loading_every_picture(prepared):
 def test_existing_destination_is_refused(prepared):
     tmp, source, *_ = prepared
     with pytest.raises(UserError, match="exists"):
-        prepare(source, destination=str(tmp / "copy"), dataset="collection", background="white")
+        write_prepared_copy(
+            source, destination=str(tmp / "copy"), dataset="collection", background="white"
+        )
 
 
 def test_a_failed_prepare_leaves_nothing(tmp_path):
@@ -66,7 +70,9 @@ def test_a_failed_prepare_leaves_nothing(tmp_path):
     source = read_text_lists(str(tmp_path / "lists"))
     destination = tmp_path / "out" / "copy"
     with pytest.raises(UserError, match=r"im4\.jpg.*line 5"):
-        prepare(source, destination=str(destination), dataset="collection", background="white")
+        write_prepared_copy(
+            source, destination=str(destination), dataset="collection", background="white"
+        )
     assert os.listdir(tmp_path / "out") == []  # no copy, no staging folder
 
 
@@ -74,7 +80,7 @@ def test_unreadable_pictures_skipped_and_counted(tmp_path):
     _, texts, labels = _collection(tmp_path / "lists")
     (tmp_path / "lists" / "imgs" / "im4.jpg").write_bytes(b"not a picture")
     source = read_text_lists(str(tmp_path / "lists"))
-    info = prepare(
+    info = write_prepared_copy(
         source,
         destination=str(tmp_path / "copy"),
         dataset="collection",
@@ -97,7 +103,9 @@ def test_feature_collection_with_dense_texts(tmp_path):
         texts=rng.normal(size=(9, 4)).astype(np.float32),
         image_features=rng.normal(size=(9, 6)).astype(np.float32),
     )
-    info = prepare(data, destination=str(tmp_path / "c"), dataset="npz", background="white")
+    info = write_prepared_copy(
+        data, destination=str(tmp_path / "c"), dataset="npz", background="white"
+    )
     assert info["text"] == "dense" and not info["pictures"]
     copy = load_prepared(DataConfig(dataset="npz", data_dir=str(tmp_path / "c")))
     np.testing.assert_array_equal(copy.texts, data.texts)
@@ -143,7 +151,7 @@ def test_pictures_of_any_size_decode_to_the_asked_size(tmp_path):
     _collection(folder, n=6)
     tall = tf.io.encode_png(np.zeros((50, 7, 3), np.uint8)).numpy()
     (folder / "imgs" / "im1.png").write_bytes(tall)
-    copy = prepare(
+    copy = write_prepared_copy(
         read_text_lists(str(folder)),
         destination=str(tmp_path / "copy"),
         dataset="collection",

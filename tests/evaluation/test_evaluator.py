@@ -19,9 +19,9 @@ def test_bulk_text_encoding_uses_the_folded_layer_and_agrees(tmp_path):
     trainer = tiny_trainer(tmp_path, one_device(), preset="release", schedule="paper", eval_every=0)
     trainer.train()
     rows = np.tile(np.arange(trainer.data.num_items), 2048 // trainer.data.num_items + 1)
-    bulk = trainer.encode(rows, "text")  # >= 2048 rows: the folded path
+    bulk = trainer.evaluator.encode(rows, "text")  # >= 2048 rows: the folded path
     assert ("text", True, "hash") in trainer.evaluator._encoders
-    few = trainer.encode(np.arange(trainer.data.num_items), "text")
+    few = trainer.evaluator.encode(np.arange(trainer.data.num_items), "text")
     np.testing.assert_allclose(bulk[: trainer.data.num_items], few, rtol=0, atol=1e-5)
     net = trainer.networks.txtnet
     texts = trainer.data.texts[:20]

@@ -21,7 +21,7 @@ def test_per_query_ap_by_hand():
     database_labels = pack_words(np.array([[1, 0], [1, 1], [1, 0], [0, 1]], bool), 8)
     for top_k, expected, relevant in ((4, (1 + 2 / 3 + 3 / 4) / 3, 3), (2, 1.0, 1)):
         ap, count = np.zeros(1), np.zeros(1, np.int64)
-        kernels.average_precisions(
+        kernels.packed_average_precisions(
             query, database, query_labels, database_labels, 2, top_k, ap, count
         )
         assert ap[0] == pytest.approx(expected) and count[0] == relevant

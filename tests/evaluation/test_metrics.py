@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 
-from ssah_tf.evaluation.metrics import (
-    hamming_distance,
-    mean_average_precision,
-    mean_average_precision_tie_aware,
+from ssah_tf.evaluation.curves import (
     precision_at_n,
     precision_recall_by_radius,
     precision_within_radius,
 )
+from ssah_tf.evaluation.hamming import hamming_distance
+from ssah_tf.evaluation.metrics import mean_average_precision, mean_average_precision_tie_aware
 
 
 def brute_force_map(qb, db, ql, dl, k=None, skip_empty=False):
@@ -125,29 +124,6 @@ def test_map_equals_brute_force(seed, distinct, k, map_implementation):
             block_size=4,
         )
         assert got == pytest.approx(brute_force_map(qb, db, ql, dl, k, skip), abs=1e-12)
-
-
-def test_precision_curves_equal_brute_force():
-    qb, db, ql, dl = random_case(5, distinct_codes=4, bits=8)
-    kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl, block_size=5)
-    dist = (qb[:, None, :] != db[None, :, :]).sum(-1)
-    rel = (ql @ dl.T) > 0
-    ns = [1, 3, 40, 99]
-    expected = []
-    for n in ns:
-        values = []
-        for i in range(len(qb)):
-            order = sorted(range(len(db)), key=lambda j: (dist[i, j], j))[:n]
-            values.append(rel[i, order].sum() / min(n, len(db)))
-        expected.append(np.mean(values))
-    np.testing.assert_allclose(precision_at_n(**kw, n_values=ns), expected)
-    _, precision, recall = precision_recall_by_radius(**kw)
-    for r in range(9):
-        retrieved = dist <= r
-        p = [rel[i, retrieved[i]].mean() for i in range(len(qb)) if retrieved[i].any()]
-        rc = [rel[i, retrieved[i]].sum() / rel[i].sum() for i in range(len(qb)) if rel[i].any()]
-        assert precision[r] == pytest.approx(np.mean(p) if p else 0.0)
-        assert recall[r] == pytest.approx(np.mean(rc))
 
 
 def test_zero_one_codes_and_errors():
@@ -292,8 +268,8 @@ def test_tie_aware_map_is_the_expectation_over_tie_orders():
     assert mean_average_precision_tie_aware(**kw, skip_empty_queries=True) > expected
 
 
-def test_per_query_ap_and_distance_histogram_equal_brute_force(map_implementation):
-    from ssah_tf.evaluation.metrics import average_precisions, distance_histogram
+def test_per_query_ap_equals_brute_force(map_implementation):
+    from ssah_tf.evaluation.metrics import average_precisions
 
     qb, db, ql, dl = random_case(6, distinct_codes=3)
     kw = dict(query_codes=qb, database_codes=db, query_labels=ql, database_labels=dl)
@@ -303,8 +279,3 @@ def test_per_query_ap_and_distance_histogram_equal_brute_force(map_implementatio
             brute_force_map(qb[i : i + 1], db, ql[i : i + 1], dl), abs=1e-12
         )
     assert not has_relevant[0] and has_relevant.sum() == int(((ql @ dl.T) > 0).any(1).sum())
-    relevant, irrelevant = distance_histogram(**kw, block_size=4)
-    dist = (qb[:, None, :] != db[None, :, :]).sum(-1)
-    rel = (ql @ dl.T) > 0
-    np.testing.assert_array_equal(relevant, np.bincount(dist[rel], minlength=17))
-    np.testing.assert_array_equal(irrelevant, np.bincount(dist[~rel], minlength=17))

@@ -9,7 +9,7 @@ from ssah_tf.errors import UserError
 from ssah_tf.evaluation.outputs import OutputOptions, evaluate_loaded_run, run_codes
 from ssah_tf.evaluation.protocol import split_sha256
 from ssah_tf.training import runs
-from ssah_tf.training.runs import load_run
+from ssah_tf.training.runs import open_run
 from tests.conftest import get_strategy
 from tests.training.tiny import tiny_trainer
 
@@ -44,9 +44,9 @@ def loaded(tmp_path_factory):
 
 def test_results_protocol_and_projector_of_a_run(loaded, tmp_path, monkeypatch):
     folder, trainer = loaded
-    # load_run's own name for the loader: the run's data are the tiny trainer's.
+    # open_run's own name for the loader: the run's data are the tiny trainer's.
     monkeypatch.setattr(runs, "load_dataset", lambda config: trainer.data)
-    run = load_run(str(folder / "run"))
+    run = open_run(str(folder / "run"))
     codes = run_codes(run)
     assert codes["Qi"].shape == (12, 8) and codes["Di"].shape == (48, 8)
     out = tmp_path / "eval"
@@ -66,13 +66,13 @@ def test_results_protocol_and_projector_of_a_run(loaded, tmp_path, monkeypatch):
 
 def test_a_baseline_on_another_split_is_refused(loaded, tmp_path, monkeypatch):
     folder, trainer = loaded
-    # load_run's own name for the loader: the run's data are the tiny trainer's.
+    # open_run's own name for the loader: the run's data are the tiny trainer's.
     monkeypatch.setattr(runs, "load_dataset", lambda config: trainer.data)
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "results.json").write_text(
         json.dumps({"map_i2t": 0.5, "protocol": {"split_sha256": "0" * 64}})
     )
-    run = load_run(str(folder / "run"))
+    run = open_run(str(folder / "run"))
     with pytest.raises(UserError, match="measured on another split"):
         evaluate_loaded_run(
             run,

@@ -1,17 +1,10 @@
 import json
 
-import numpy as np
 import pytest
 
 from ssah_tf.errors import UserError
-from ssah_tf.evaluation.tables import (
-    build_tables,
-    csv_text,
-    group_rows,
-    markdown,
-    paper_markdown,
-    read_run,
-)
+from ssah_tf.evaluation.table_text import csv_text, markdown
+from ssah_tf.evaluation.tables import build_tables, group_rows, read_run
 
 
 def write_run(
@@ -137,39 +130,6 @@ def test_figures_that_are_not_maps_are_refused_in_one_line(tmp_path, value, frag
     with pytest.raises(UserError) as caught:
         read_run(run)
     assert "map_t2i " + fragment in str(caught.value) and "\n" not in str(caught.value)
-
-
-def test_paper_layout_puts_ours_beside_the_paper(tmp_path):
-    runs = [
-        write_run(
-            tmp_path / f"s{s}",
-            seed=s,
-            dataset="mirflickr25k",
-            k=None,
-            maps={"i2t": 0.78 + 0.01 * s, "t2i": 0.8},
-        )
-        for s in (0, 1)
-    ]
-    rows = group_rows(read_run(r) for r in runs)
-    paper = [
-        {
-            "dataset": "mirflickr25k",
-            "backbone": "mlp",
-            "bits": "16",
-            "direction": "i2t",
-            "map": "0.782",
-        },
-        {
-            "dataset": "mirflickr25k",
-            "backbone": "mlp",
-            "bits": "32",
-            "direction": "i2t",
-            "map": "0.790",
-        },
-    ]
-    text = paper_markdown(paper, rows)
-    assert "| mirflickr25k (mlp) | i→t | 0.785 ± 0.007 (2) / 0.782 | — / 0.790 |" in text
-    assert np.isclose(np.std([0.78, 0.79], ddof=1), 0.00707, atol=1e-5)
 
 
 def test_npz_files_are_their_own_data_sets(tmp_path):

@@ -60,7 +60,10 @@ def test_text_only_training_reports_existing_directions(tmp_path):
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["map_t2t"] == pytest.approx(results["map_t2t"])
     assert (tmp_path / "eval" / "epoch_0000.json").exists()
-    assert trainer.manager.latest_checkpoint and trainer.best_manager.latest_checkpoint
+    assert (
+        trainer.saves.latest_manager.latest_checkpoint
+        and trainer.saves.best_manager.latest_checkpoint
+    )
 
 
 def test_init_from_takes_network_weights_only(tmp_path):
@@ -88,7 +91,7 @@ def test_release_overflow_is_a_divergence_naming_the_stable_form(tmp_path):
     trainer.networks.labnet.semantic.bias.assign(tf.fill([16], 500.0))
     with pytest.raises(Diverged, match="LabNet.*`pairwise_form=nll`"):
         trainer.train()
-    assert trainer.manager.latest_checkpoint is None
+    assert trainer.saves.latest_manager.latest_checkpoint is None
 
 
 def scripted_evaluations(trainer, validation, test):

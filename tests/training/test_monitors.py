@@ -119,7 +119,7 @@ def test_monitoring_losses_match_numpy(tmp_path):
 
     hashes, features, predicted = s["bank/lab/hash"], s["bank/lab/feature"], s["bank/lab/label"]
     expected = np.sum((predicted - labels) ** 2) + nll(hashes, hashes) + nll(features, features)
-    np.testing.assert_allclose(trainer.monitor_loss("lab"), expected, rtol=1e-5)
+    np.testing.assert_allclose(trainer.runner.monitor_loss("lab"), expected, rtol=1e-5)
     x = s["bank/img/hash"]
     b = np.sign(x)
     expected = (
@@ -128,7 +128,7 @@ def test_monitoring_losses_match_numpy(tmp_path):
         + np.sum((hashes - x) ** 2)
         + np.sum((s["bank/img/label"] - labels) ** 2)
     )
-    np.testing.assert_allclose(trainer.monitor_loss("img"), expected, rtol=1e-5)
+    np.testing.assert_allclose(trainer.runner.monitor_loss("img"), expected, rtol=1e-5)
 
 
 def test_discriminator_accuracy_by_hand(tmp_path):
@@ -138,7 +138,7 @@ def test_discriminator_accuracy_by_hand(tmp_path):
         out = trainer.networks.discriminators[key].out
         out.kernel.assign(tf.zeros_like(out.kernel))
         out.bias.assign([1.0])  # logit 1 > 0: everything is called "label feature"
-    acc = trainer.discriminator_accuracy()
+    acc = trainer.runner.discriminator_accuracy()
     # Modality features are misclassified (0 correct), label features all correct.
     assert acc == {"IL": 0.0, "L1": 1.0, "TL": 0.0, "L2": 1.0}
 

@@ -68,9 +68,9 @@ def old_run_copy(tmp_path, val_size=None):
 
 
 def test_old_run_loads_with_its_validation_queries_and_legacy_selection(tmp_path):
-    from ssah_tf.training.runs import load_run
+    from ssah_tf.training.runs import open_run
 
-    run = load_run(str(old_run_copy(tmp_path)))
+    run = open_run(str(old_run_copy(tmp_path)))
     config = run.config.run
     assert (
         config.select_on,
@@ -81,21 +81,21 @@ def test_old_run_loads_with_its_validation_queries_and_legacy_selection(tmp_path
     split = run.split
     outside = [i for i in split.database if i not in set(split.train)]
     np.testing.assert_array_equal(split.validation, outside[-10:])  # what that version used
-    plain = load_run(str(old_run_copy(tmp_path / "b", val_size=0)))
+    plain = open_run(str(old_run_copy(tmp_path / "b", val_size=0)))
     assert plain.config.run.select_on == "test" and plain.split.validation is None
 
 
 def test_a_run_from_before_the_selection_tolerance_keeps_its_plain_criterion(tmp_path):
     # A run written with `min` but before selection_tolerance existed selected by the
     # plain min: it resumes and evaluates with that, not with today's default.
-    from ssah_tf.training.runs import load_run
+    from ssah_tf.training.runs import open_run
 
     copy = old_run_copy(tmp_path)
     config = json.loads((copy / "config.json").read_text())
     config["run"]["selection_criterion"] = "min"
     config["run"].pop("selection_tolerance", None)
     (copy / "config.json").write_text(json.dumps(config))
-    run = load_run(str(copy)).config.run
+    run = open_run(str(copy)).config.run
     assert (run.selection_criterion, run.selection_tolerance) == ("min", 0.0)
 
 

@@ -5,26 +5,10 @@ import json
 import pytest
 
 from ssah_tf.errors import UserError
-from ssah_tf.training.session import prepare, setting_names
+from ssah_tf.training.session import prepare
 from tests.helpers import TINY_SETTINGS
 
 TINY = {**TINY_SETTINGS, "min_stage_steps": 0, "epochs": 1}
-
-
-def test_settings_are_the_config_fields():
-    names = setting_names()
-    for name, owner in (
-        ("dataset", "data"),
-        ("preset", "ssah"),
-        ("pairwise_form", "ssah"),
-        ("schedule", "schedule"),
-        ("lr_img", "schedule"),
-        ("select_on", "run"),
-        ("map_variant", "run"),
-    ):
-        assert names[name] == owner
-    with pytest.raises(UserError, match="unknown setting `lr_image`"):
-        prepare(None, lr_image=1e-3)
 
 
 def test_prepare_validates_and_writes_nothing(tmp_path):

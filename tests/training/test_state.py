@@ -40,7 +40,7 @@ CHECKPOINT_NAMES = {
 
 def test_checkpoint_names_are_stable(tmp_path):
     trainer = tiny_trainer(tmp_path, get_strategy(1), eval_every=0)
-    path = trainer.manager.save()
+    path = trainer.saves.latest_manager.save()
     names = {n.split("/")[0] for n in tf.train.load_checkpoint(path).get_variable_to_shape_map()}
     assert names - {"_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"} == CHECKPOINT_NAMES
 
