@@ -17,6 +17,14 @@ from absl import logging
 
 from ssah_tf.config import LossConfig
 from ssah_tf.models.layers import NetworkOutput
+from ssah_tf.vocabulary import IMAGE_D, IMAGE_LABEL_D, TEXT_D, TEXT_LABEL_D
+
+# The loss terms a generator step returns, in order (after them "adversarial" for
+# ImgNet and TxtNet, then "total"); a discriminator step returns one term per
+# discriminator (vocabulary.DISCRIMINATOR_KEYS), then "total".
+GENERATOR_TERMS = ("feature_pair", "hash_pair", "quantization", "label")
+ADVERSARIAL_TERM = "adversarial"
+TOTAL = "total"
 
 
 def similarity(labels_a: tf.Tensor, labels_b: tf.Tensor, *, value: float = 1.0) -> tf.Tensor:
@@ -175,9 +183,9 @@ def generator_loss(
         + config.weight_label * terms["label"]
     )
     if adversarial is not None:
-        terms["adversarial"] = adversarial
+        terms[ADVERSARIAL_TERM] = adversarial
         total = total + config.weight_adversarial * adversarial
-    terms["total"] = total
+    terms[TOTAL] = total
     return terms
 
 
@@ -198,10 +206,10 @@ def discriminator_loss(
     'release_cross_entropy': mean of the per-net mean sigmoid cross-entropies.
     """
     pairs = {
-        "IL": (image_logits, 0.0),
-        "L1": (label_logits_image, 1.0),
-        "TL": (text_logits, 0.0),
-        "L2": (label_logits_text, 1.0),
+        IMAGE_D: (image_logits, 0.0),
+        IMAGE_LABEL_D: (label_logits_image, 1.0),
+        TEXT_D: (text_logits, 0.0),
+        TEXT_LABEL_D: (label_logits_text, 1.0),
     }
     terms: dict[str, tf.Tensor] = {}
     for name, (logits, target) in pairs.items():
@@ -222,7 +230,7 @@ def discriminator_loss(
     total = tf.add_n(values)
     if form == "release_cross_entropy":
         total = total / float(len(values))
-    terms["total"] = total
+    terms[TOTAL] = total
     return terms
 
 

@@ -45,3 +45,9 @@ def tie_aware_key(direction: str) -> str:
 def precision_within_radius_key(direction: str, radius: int = 2) -> str:
     """The results key of a direction's precision within a Hamming radius."""
     return f"precision_r{radius}_{direction}"
+
+
+def queries_within_radius_key(direction: str, radius: int = 2) -> str:
+    """The results key of how many queries that precision averages over (those that
+    retrieve at least one item within the radius)."""
+    return f"queries_r{radius}_{direction}"

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ssah_tf.atomic import write_atomic
-from ssah_tf.bits import as_words, pack_bits
+from ssah_tf.bits import as_words, hamming_packed, pack_bits
 from ssah_tf.data.files import load_npz
 from ssah_tf.data.pictures import PictureError, image_paths, load_picture
 from ssah_tf.errors import UserError
@@ -151,6 +151,18 @@ def _search_rows(queries: np.ndarray, columns: list[np.ndarray], top_k, radius) 
                 target += count[:size]
         out.append(_select(distance, top_k, radius))
     return out
+
+
+def tie_at_cut(query: np.ndarray, database: np.ndarray, distances: np.ndarray, k: int):
+    """When a top-``k`` result cuts inside a tie (more items at the k-th hit's distance
+    than the list shows): (that distance, items at it, items shown at it); else None.
+    ``query``: one packed code; ``distances``: the hits' distances."""
+    if len(distances) < k:
+        return None
+    cut = int(distances[-1])
+    at_cut = int(np.count_nonzero(hamming_packed(query[None, :], database)[0] == cut))
+    shown = int(np.count_nonzero(np.asarray(distances) == cut))
+    return (cut, at_cut, shown) if at_cut > shown else None
 
 
 def search(

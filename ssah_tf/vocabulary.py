@@ -23,3 +23,10 @@ DATASETS = ("demo", "mirflickr25k", "nus_wide", "ms_coco", "mfeat", "npz", "coll
 PREPARED_DATASETS = ("collection", "mirflickr25k", "nus_wide", "ms_coco", "npz")
 # Settings that are on, off, or decided from the data (input standardisation).
 SWITCH_CHOICES = ("auto", "on", "off")
+
+# The discriminators, by the release's names: on the image side IL judges ImgNet's
+# semantic features and L1 LabNet's, on the text side TL and L2 (with
+# discriminator_shared, L1 is IL and L2 is TL). Checkpoints and loss terms use them.
+IMAGE_D, IMAGE_LABEL_D, TEXT_D, TEXT_LABEL_D = "IL", "L1", "TL", "L2"
+DISCRIMINATOR_KEYS = (IMAGE_D, IMAGE_LABEL_D, TEXT_D, TEXT_LABEL_D)
+DISCRIMINATORS_OF = {"img": (IMAGE_D, IMAGE_LABEL_D), "txt": (TEXT_D, TEXT_LABEL_D)}

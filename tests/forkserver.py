@@ -38,7 +38,7 @@ import ssah_tf.evaluation.evaluator  # noqa: F401
 import ssah_tf.training.runs  # noqa: F401
 
 # Shared modules that define no flags; every other ssah_tf.cli module is a tool.
-SHARED = ("ssah_tf.cli.common", "ssah_tf.cli.tool")
+SHARED = ("ssah_tf.cli.common", "ssah_tf.cli.tool", "ssah_tf.cli.quiet_start")
 PRE_IMPORTED_TOOLS = [
     name for name in sys.modules if name.startswith("ssah_tf.cli.") and name not in SHARED
 ]

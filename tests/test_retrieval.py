@@ -115,3 +115,16 @@ def test_blocked_search_across_block_boundaries(monkeypatch, bits):
         order = np.lexsort((np.arange(len(d)), dist[row]))[:10]
         np.testing.assert_array_equal(gi, order)
         np.testing.assert_array_equal(gd, dist[row][order])
+
+
+def test_a_top_k_cut_inside_a_tie_is_counted():
+    from ssah_tf.retrieval import tie_at_cut
+
+    # By hand: 5 database codes at distance 0 from the query, one at distance 8.
+    query = np.packbits(np.ones((1, 8), bool), axis=1)
+    database = np.packbits(np.array([[1] * 8] * 5 + [[0] * 8], bool), axis=1)
+    ((indices, distances),) = list(search(query, database, top_k=3))
+    assert distances.tolist() == [0, 0, 0]
+    assert tie_at_cut(query[0], database, distances, 3) == (0, 5, 3)
+    ((indices, distances),) = list(search(query, database, top_k=6))
+    assert tie_at_cut(query[0], database, distances, 6) is None  # the whole tie is shown

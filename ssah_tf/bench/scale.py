@@ -11,21 +11,14 @@ increasing order, so it is that size's peak or an earlier, smaller one's).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
-import os
-import resource
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 
-import numba
 import numpy as np
 
-from ssah_tf.evaluation.kernels import popcount64
+from ssah_tf.bench.measure import hardware_reference, median_seconds, peak_rss_gb
+from ssah_tf.bench.scale_training import training_scaling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,48 +64,11 @@ class ScaleConfig:
         )
 
 
-def peak_rss_gb() -> float:
-    """This process's peak resident set size so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
-
-
-def _median_seconds(work: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def growth_exponent(sizes, seconds) -> float | None:
     """The log-log slope from the first to the last point (1.0: linear)."""
     if len(sizes) < 2 or seconds[0] <= 0 or seconds[-1] <= 0:
         return None
     return math.log(seconds[-1] / seconds[0]) / math.log(sizes[-1] / sizes[0])
-
-
-@numba.njit(nogil=True, cache=True)
-def _xor_popcount_sum(a, b):
-    total = 0
-    for i in range(a.shape[0]):
-        total += popcount64(a[i] ^ b[i])
-    return total
-
-
-def hardware_reference(repeats: int, words: int = 50_000_000) -> dict[str, float]:
-    """XOR + popcount of 64-bit words per second (one core) and memory copy GB/s."""
-    rng = np.random.default_rng(0)
-    a = rng.integers(0, 2**63, words, dtype=np.uint64)
-    b = rng.integers(0, 2**63, words, dtype=np.uint64)
-    _xor_popcount_sum(a[:10], b[:10])
-    seconds = _median_seconds(lambda: _xor_popcount_sum(a, b), repeats)
-    out = np.empty_like(a)
-    copy = _median_seconds(lambda: np.copyto(out, a), repeats)
-    return {
-        "xor_popcount_words_per_s": words / seconds,
-        "memory_copy_gb_per_s": 2 * a.nbytes / copy / 1e9,  # read + write
-    }
 
 
 def _codes(rng, n: int, bits: int) -> np.ndarray:
@@ -151,7 +107,7 @@ def evaluation_scaling(config: ScaleConfig, log: Callable[..., None]) -> list[di
                 )
             return codes
 
-        encode_s = _median_seconds(encode, 1)  # long at the large sizes: timed once
+        encode_s = median_seconds(encode, 1)  # long at the large sizes: timed once
         database_codes = _codes(rng, size, config.bits)
         labels = (rng.random((size, config.num_labels)) < 0.15).astype(np.float32)
         mean_average_precision(
@@ -160,7 +116,7 @@ def evaluation_scaling(config: ScaleConfig, log: Callable[..., None]) -> list[di
             query_labels=query_labels[:2],
             database_labels=labels[:100],
         )
-        map_s = _median_seconds(
+        map_s = median_seconds(
             lambda database_codes=database_codes, labels=labels: mean_average_precision(
                 query_codes=query_codes,
                 database_codes=database_codes,
@@ -193,7 +149,7 @@ def search_scaling(config: ScaleConfig, log: Callable[..., None]) -> list[dict]:
         database = rng.integers(0, 256, (size, width), dtype=np.uint8)
         queries = rng.integers(0, 256, (config.search_queries, width), dtype=np.uint8)
         list(search(queries[:1], database[:1000], top_k=10))
-        seconds = _median_seconds(
+        seconds = median_seconds(
             lambda database=database, queries=queries: list(
                 search(queries, database, top_k=config.top_k)
             ),
@@ -211,135 +167,6 @@ def search_scaling(config: ScaleConfig, log: Callable[..., None]) -> list[dict]:
             "peak_rss_gb": peak_rss_gb(),
         }
         log("search scale %s", row)
-        rows.append(row)
-    return rows
-
-
-def _synthetic_labels(rng, n: int, num_labels: int) -> np.ndarray:
-    labels = (rng.random((n, num_labels)) < 0.1).astype(np.float32)
-    labels[np.arange(n), rng.integers(0, num_labels, n)] = 1.0  # every item labelled
-    return labels
-
-
-def _feature_collection(path: str, n: int, num_labels: int, rng) -> None:
-    """An .npz the size of a MIRFLICKR-like collection: 512-d image features and
-    1,386-d bag-of-words texts that depend on the labels, 24 labels."""
-    labels = _synthetic_labels(rng, n, num_labels)
-    image_mix = rng.normal(size=(num_labels, 512)).astype(np.float32)
-    text_mix = rng.random((num_labels, 1386)) < 0.02
-    images = labels @ image_mix + rng.normal(size=(n, 512)).astype(np.float32)
-    texts = ((labels @ text_mix) + (rng.random((n, 1386)) < 0.005)) > 0
-    np.savez(path, image_features=images, texts=texts.astype(np.float32), labels=labels)
-
-
-def _picture_collection(folder: str, n: int, num_labels: int, rng) -> str:
-    """``n`` 32-px PNG pictures (a colour a label) and a CSV manifest of them."""
-    from PIL import Image
-
-    os.makedirs(folder, exist_ok=True)
-    palette = rng.integers(0, 256, (num_labels, 3))
-    labels = _synthetic_labels(rng, n, num_labels)
-    manifest = os.path.join(folder, "manifest.csv")
-    with open(manifest, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["image", "words", "labels"])
-        for i in range(n):
-            present = np.flatnonzero(labels[i])
-            pixels = np.zeros((32, 32, 3), np.uint8)
-            for k, label in enumerate(present[:4]):
-                pixels[(k // 2) * 16 : (k // 2 + 1) * 16, (k % 2) * 16 : (k % 2 + 1) * 16] = (
-                    palette[label]
-                )
-            pixels = np.clip(pixels + rng.integers(0, 24, pixels.shape), 0, 255).astype(np.uint8)
-            name = f"p{i:06d}.png"
-            Image.fromarray(pixels).save(os.path.join(folder, name))
-            words = [f"w{label}" for label in present] + [f"n{rng.integers(0, 200)}"]
-            writer.writerow([name, ";".join(words), ";".join(f"c{label}" for label in present)])
-    return manifest
-
-
-def _run_child(command: list[str], log_path: str) -> tuple[float, float]:
-    """Run ``command``; (wall seconds, the child's peak RSS in GB). Fails loudly."""
-    started = time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log_file:
-        child = subprocess.Popen(
-            command,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command[2:4])} failed; its output: {log_path}")
-    return seconds, usage.ru_maxrss * 1024 / 1e9
-
-
-def training_scaling(config: ScaleConfig, workdir: str, log: Callable[..., None]) -> list[dict]:
-    """One epoch of ``ssah-train`` (paper preset) per size, features then pictures:
-    its epoch time (from the run's own evaluation record) and the child's peak RSS."""
-    rng = np.random.default_rng(2)
-    python = sys.executable
-    common = [
-        f"--bits={config.train_bits}",
-        "--epochs=1",
-        "--eval_every=0",
-        "--keep_checkpoints=1",
-        f"--query_size={config.train_queries}",
-    ]
-    rows = []
-    jobs = [("features", n) for n in config.train_feature_sizes] + [
-        ("pictures", n) for n in config.train_picture_sizes
-    ]
-    for kind, size in jobs:
-        # Training items = size; the rest of the database gives the validation queries.
-        items = size + 2 * config.train_queries
-        base = os.path.join(workdir, f"{kind}_{size}")
-        prepare_s = None
-        if kind == "features":
-            data_path = base + ".npz"
-            _feature_collection(data_path, items, config.num_labels, rng)
-            data = ["--dataset=npz", f"--data_path={data_path}"]
-        else:
-            manifest = _picture_collection(base + "_png", items, config.num_labels, rng)
-            copy_root = base + "_tfds"
-            prepare_s, _ = _run_child(
-                [
-                    python,
-                    "-m",
-                    "ssah_tf.cli.prepare",
-                    f"--data_path={manifest}",
-                    f"--data_dir={copy_root}",
-                ],
-                base + "_prepare.log",
-            )
-            copy = os.path.join(copy_root, "manifest")  # named after the manifest file
-            data = ["--dataset=collection", f"--data_dir={copy}", "--image_size=32"]
-        run_dir = base + "_run"
-        wall_s, rss_gb = _run_child(
-            [
-                python,
-                "-m",
-                "ssah_tf.cli.train",
-                *data,
-                *common,
-                f"--train_size={size}",
-                f"--model_dir={run_dir}",
-            ],
-            base + "_train.log",
-        )
-        with open(os.path.join(run_dir, "eval", "epoch_0000.json"), encoding="utf-8") as f:
-            record = json.load(f)
-        row = {
-            "input": kind,
-            "train_items": size,
-            "epoch_s": record["epoch_seconds"],
-            "eval_s": record["eval_seconds"],
-            "wall_s": wall_s,
-            "prepare_s": prepare_s,
-            "peak_rss_gb": rss_gb,
-        }
-        log("training scale %s", row)
         rows.append(row)
     return rows
 

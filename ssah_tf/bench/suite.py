@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
-import resource
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +24,12 @@ from typing import Any
 import numpy as np
 from absl import logging
 
+from ssah_tf.bench.measure import (
+    device_description,
+    matmul_gflops,
+    median_seconds,
+    peak_rss_gib,
+)
 from ssah_tf.bench.random_cnnf import cnnf_forward_flops, write_random_cnnf
 from ssah_tf.data.dataset import CrossModalDataset, ImageSource
 
@@ -121,58 +124,6 @@ def synthetic_dataset(config: BenchConfig, num_items: int) -> CrossModalDataset:
     return CrossModalDataset(
         name="bench", labels=labels, texts=texts, images=RandomImages(num_items, config.seed)
     )
-
-
-def median_seconds(fn: Callable[[], Any], repeats: int, per: float = 1.0) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls, divided by ``per``."""
-    times = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) / per
-
-
-def peak_rss_gb() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 30) * (1 if platform.system() == "Darwin" else 1024)
-
-
-def device_description() -> dict[str, Any]:
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    gpus = [
-        tf.config.experimental.get_device_details(g).get("device_name", g.name)
-        for g in tf.config.list_physical_devices("GPU")
-    ]
-    return {
-        "cpu": cpu,
-        "cpu_cores": os.cpu_count(),
-        "gpus": gpus,
-        "tensorflow": tf.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def matmul_gflops(size: int, dtype: str, repeats: int) -> float:
-    """Achieved GFLOP/s of one size x size matmul in ``dtype`` (2 n^3 flops)."""
-    import tensorflow as tf
-
-    a = tf.random.normal([size, size], dtype=tf.float32)
-    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
-    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
-    matmul(a, b).numpy()  # warm-up
-    seconds = median_seconds(lambda: matmul(a, b).numpy(), repeats)
-    return 2 * size**3 / seconds / 1e9
 
 
 def _build_runner(
@@ -303,7 +254,7 @@ def _fp32_figures(config: BenchConfig, data, cnnf_path: str, scratch: str, log) 
     runner.monitor_loss("lab")  # trace
     results["monitor_loss_s"] = median_seconds(lambda: runner.monitor_loss("lab"), config.repeats)
     log(f"monitor_loss_s: {results['monitor_loss_s']:.3f} s")
-    results["peak_rss_gb"] = peak_rss_gb()  # a training process: data, nets, banks
+    results["peak_rss_gb"] = peak_rss_gib()  # a training process: data, nets, banks
     log(f"peak_rss_gb after training steps: {results['peak_rss_gb']:.2f}")
     text_rows = np.arange(config.num_train)
     evaluator.encode(text_rows[:256], "text")  # trace

@@ -51,8 +51,10 @@ flags.DEFINE_string(
 
 
 def main(argv):
-    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.config import check_map_variant
+
+    check_map_variant(FLAGS.map_variant, FLAGS.map_top_k)
+    # Imported here, after the flag checks: they answer before TensorFlow starts.
     from ssah_tf.data import load_dataset, resolve_split, save_split
     from ssah_tf.data.protocols import resolve_validation
     from ssah_tf.data.registry import data_label, split_path
@@ -60,7 +62,6 @@ def main(argv):
     from ssah_tf.evaluation.protocol import protocol_record
     from ssah_tf.training.summaries import write_json_atomic
 
-    check_map_variant(FLAGS.map_variant, FLAGS.map_top_k)
     data_config = common.data_settings()
     data = load_dataset(data_config)
     split = resolve_validation(

@@ -49,8 +49,6 @@ common.define_report_flags()
 def main(argv):
     # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.config import check_map_variant
-    from ssah_tf.evaluation.codes import read_code_file
-    from ssah_tf.evaluation.outputs import evaluate_code_file, evaluate_loaded_run
 
     check_map_variant(FLAGS.map_variant, FLAGS.map_top_k)
     if bool(FLAGS.codes) == bool(FLAGS.model_dir):
@@ -77,6 +75,9 @@ def main(argv):
         run_dir=FLAGS.model_dir,
     )
     options = common.output_options(write_codes=FLAGS.write_codes)
+    from ssah_tf.evaluation.codes import read_code_file
+    from ssah_tf.evaluation.outputs import evaluate_code_file, evaluate_loaded_run
+
     if FLAGS.codes:
         results = evaluate_code_file(
             read_code_file(FLAGS.codes), os.path.abspath(FLAGS.codes), output_dir, options

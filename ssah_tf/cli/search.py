@@ -102,7 +102,7 @@ def main(argv):
         )
     # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
     from ssah_tf.atomic import write_atomic
-    from ssah_tf.retrieval import FaissSearcher, load_code_file, search
+    from ssah_tf.retrieval import FaissSearcher, load_code_file, search, tie_at_cut
 
     database = load_code_file(FLAGS.database)
     queries = _queries(database)
@@ -120,8 +120,8 @@ def main(argv):
     else:
         searcher = FaissSearcher(database["codes"], kind=FLAGS.backend.split("_")[1])
         found = searcher.search(queries["codes"], top_k=FLAGS.top_k, radius=FLAGS.radius)
-    results = []
-    for query_id, (indices, distances) in zip(queries["ids"], found):
+    results, cut_ties = [], []
+    for row, (query_id, (indices, distances)) in enumerate(zip(queries["ids"], found)):
         hits = [{"id": str(db_ids[i]), "distance": int(d)} for i, d in zip(indices, distances)]
         if labels is not None:
             for hit, i in zip(hits, indices):
@@ -131,7 +131,31 @@ def main(argv):
                     if names is not None
                     else [int(j) for j in columns]
                 )
-        results.append({"query": str(query_id), "results": hits})
+        result = {"query": str(query_id), "results": hits}
+        tie = (
+            tie_at_cut(queries["codes"][row], database["codes"], distances, FLAGS.top_k)
+            if FLAGS.top_k
+            else None
+        )
+        if tie:
+            # The k-th hit is one of many at its distance: say how many tie there.
+            distance, items, shown = tie
+            result["tie_at_cut"] = {"distance": distance, "items": items, "shown": shown}
+            cut_ties.append((str(query_id), distance, items, shown))
+        results.append(result)
+    if cut_ties:
+        query_id, distance, items, shown = cut_ties[0]
+        logging.warning(
+            "%d of %d queries cut inside a tie at their k-th hit (e.g. query %s: %d items "
+            "at distance %d, %d shown; which of them is shown is by database order); "
+            "raise --top_k or use --radius to see them all",
+            len(cut_ties),
+            len(results),
+            query_id,
+            items,
+            distance,
+            shown,
+        )
     if FLAGS.output and FLAGS.output.endswith(".csv"):
 
         def write(f):

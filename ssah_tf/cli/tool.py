@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from absl import app, flags, logging
 
+from ssah_tf.cli import quiet_start
 from ssah_tf.data.text_files import read_text_lines
 from ssah_tf.errors import UserError
 
@@ -178,6 +179,12 @@ def _help_text(module) -> str:
     for name, title in _GROUPS.items():
         if name in FLAGS and name not in own:
             groups.setdefault(title, []).append(name)
+    # The shared flags this tool defined through common.py but no group names.
+    listed = {name for names in groups.values() for name in names}
+    for flag in FLAGS.get_flags_for_module("ssah_tf.cli.common"):
+        if flag.name not in listed:
+            groups.setdefault("shared", []).append(flag.name)
+            listed.add(flag.name)
     lines = [doc, ""]
     for title, names in groups.items():
         if not names:
@@ -264,6 +271,8 @@ def run_main(main: Callable[[list[str]], int | None], module=None) -> None:
         # the progress lines. Its Python logger is set by name: TensorFlow itself starts
         # only when a tool needs it, so flag and input errors answer without its start-up.
         pylogging.getLogger("tensorflow").setLevel("WARNING")
+        if FLAGS.verbosity < 1:
+            quiet_start.install()  # TensorFlow's C++ start-up lines, when it starts
         logging.get_absl_handler().addFilter(_QuietTensorFlow())
         logging.get_absl_handler().addFilter(_FieldsAsFlags())
         try:

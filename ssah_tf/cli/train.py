@@ -21,7 +21,7 @@ from absl import flags
 from ssah_tf.cli import common, tool
 from ssah_tf.config import RunConfig, ScheduleConfig
 from ssah_tf.training.session import STRATEGIES
-from ssah_tf.training.settings import setting_names
+from ssah_tf.training.settings import check_start, setting_names
 
 FLAGS = flags.FLAGS
 common.define_data_flags()
@@ -108,11 +108,14 @@ common.define_report_flags()
 
 
 def main(argv):
-    # Imported here, not at the top: --help and flag errors answer before TensorFlow starts.
+    settings = common.given_settings(setting_names())
+    # Flag combinations are checked before TensorFlow starts (imported below).
+    check_start(
+        settings, resume=FLAGS.resume, resume_from=FLAGS.resume_from, init_from=FLAGS.init_from
+    )
     from ssah_tf.training.loop import Diverged, Preempted
     from ssah_tf.training.session import prepare
 
-    settings = common.given_settings(setting_names())
     # The preset's own run defaults (the release selects on its test queries) apply
     # unless a flag was given; the library does the same for ssah_tf.train.
     session = prepare(

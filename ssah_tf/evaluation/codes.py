@@ -16,9 +16,8 @@ import scipy.io
 from ssah_tf.atomic import write_atomic
 from ssah_tf.errors import UserError
 from ssah_tf.evaluation.curves import (
+    lookup_by_radius,
     precision_at_n,
-    precision_recall_by_radius,
-    precision_within_radius,
 )
 from ssah_tf.evaluation.directions import DIRECTIONS, label_prior_map
 from ssah_tf.evaluation.metrics import mean_average_precision, mean_average_precision_tie_aware
@@ -26,6 +25,7 @@ from ssah_tf.map_variants import (
     map_key,
     map_variant_and_k,
     precision_within_radius_key,
+    queries_within_radius_key,
     tie_aware_key,
 )
 
@@ -140,8 +140,10 @@ def evaluate_codes(
                 **kw, map_variant=variant, top_k=top_k
             )
         results[tie_aware_key(name)] = mean_average_precision_tie_aware(**kw)
-        results[precision_within_radius_key(name)] = precision_within_radius(**kw, radius=2)
-        radii, precision, recall = precision_recall_by_radius(**kw)
+        radii, precision, recall, retrieving = lookup_by_radius(**kw)
+        radius = min(2, len(precision) - 1)  # precision_within_radius, without a second pass
+        results[precision_within_radius_key(name)] = float(precision[radius])
+        results[queries_within_radius_key(name)] = int(retrieving[radius])
         curves[f"pr_{name}"] = {"radius": radii, "precision": precision, "recall": recall}
         curves[f"precision_at_n_{name}"] = {
             "n": np.asarray(n_values),

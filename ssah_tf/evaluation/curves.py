@@ -87,6 +87,28 @@ def precision_recall_by_radius(
     mean, over queries with at least one relevant item, of relevant retrieved /
     relevant. Returns (radii, precision, recall).
     """
+    radii, precision, recall, _ = lookup_by_radius(
+        query_codes=query_codes,
+        database_codes=database_codes,
+        query_labels=query_labels,
+        database_labels=database_labels,
+        block_size=block_size,
+        workers=workers,
+    )
+    return radii, precision, recall
+
+
+def lookup_by_radius(
+    *,
+    query_codes: np.ndarray,
+    database_codes: np.ndarray,
+    query_labels: np.ndarray,
+    database_labels: np.ndarray,
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`precision_recall_by_radius` and, per radius, how many queries retrieve
+    anything that close (the queries each precision figure averages over)."""
     bins = np.asarray(query_codes).shape[1] + 1
 
     def block(distance, relevant, bits, workspace):
@@ -117,7 +139,7 @@ def precision_recall_by_radius(
             precision_count > 0, precision_sum / np.maximum(precision_count, 1), 0.0
         )
     recall = recall_sum / max(recall_count, 1)
-    return np.arange(bins), precision, recall
+    return np.arange(bins), precision, recall, precision_count.astype(np.int64)
 
 
 def precision_within_radius(

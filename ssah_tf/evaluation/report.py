@@ -24,7 +24,12 @@ from ssah_tf.evaluation.directions import DIRECTIONS
 from ssah_tf.evaluation.hamming import hamming_distance
 from ssah_tf.evaluation.metrics import average_precisions
 from ssah_tf.evaluation.svg import bar_chart, line_chart
-from ssah_tf.map_variants import map_key, precision_within_radius_key, tie_aware_key
+from ssah_tf.map_variants import (
+    map_key,
+    precision_within_radius_key,
+    queries_within_radius_key,
+    tie_aware_key,
+)
 
 ARROW = {name: f"{source}→{target}" for name, (source, target) in DIRECTIONS.items()}
 GROUPS = ("best", "median", "worst")
@@ -202,6 +207,17 @@ def _directions(codes: Mapping[str, np.ndarray]) -> list[str]:
     return [name for name, (q, d) in CODE_DIRECTIONS.items() if q in codes and d in codes]
 
 
+def _within_radius(results: Mapping[str, Any], direction: str, total: int | None) -> str:
+    """Precision within radius 2 with how many queries it averages over: a precision of
+    1.0 from a handful of queries says little."""
+    precision = _fmt(results.get(precision_within_radius_key(direction)))
+    queries = results.get(queries_within_radius_key(direction))
+    if queries is None:
+        return precision
+    of = f" of {total}" if total else ""
+    return f"{precision} ({queries}{of} queries retrieve any)"
+
+
 def _map_section(inputs: ReportInputs, directions: list[str]) -> str:
     results, baseline = inputs.results, inputs.baseline
     head = ["direction", "mAP@all", "tie-aware mAP@all", "precision within radius 2"]
@@ -216,7 +232,7 @@ def _map_section(inputs: ReportInputs, directions: list[str]) -> str:
             ARROW[d],
             _fmt(results.get(map_key(d))),
             _fmt(results.get(tie_aware_key(d))),
-            _fmt(results.get(precision_within_radius_key(d))),
+            _within_radius(results, d, inputs.protocol.get("queries")),
         ]
         if extra:
             row.append(_fmt(results.get(map_key(d, top_k=int(extra[0].split("@")[1])))))

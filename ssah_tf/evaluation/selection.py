@@ -23,6 +23,7 @@ import numpy as np
 # smaller of them (a checkpoint is only as good as its weaker direction).
 from ssah_tf.config import SELECT_ON
 from ssah_tf.config import SELECTION_CRITERIA as CRITERIA
+from ssah_tf.errors import UserError
 
 _CROSS_MODAL = ("map_i2t", "map_t2i")
 _SINGLE_MODALITY = ("map_l2t", "map_t2t", "map_l2i", "map_i2i")
@@ -154,3 +155,13 @@ class ModelSelection:
         if self._tolerant():
             rule += f" (within {self.tolerance:g} of the highest min so far: the higher mean)"
         return f"{rule} on {where}"
+
+
+def check_validation_queries(select_on: str, split) -> None:
+    """Refuse selecting on validation queries the split does not have."""
+    if select_on == "validation" and split.validation is None:
+        raise UserError(
+            "`select_on=validation` but the split has no validation queries; give "
+            "`val_size` > 0 (or leave it unset, or drop `val_size=0`), use a larger split, "
+            "or choose `select_on=last`"
+        )

@@ -12,10 +12,16 @@ _MARGIN = (44, 96, 14, 36)  # left, right (the legend), top, bottom
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` ticks at round numbers (a step of 1, 2, 2.5 or 5 times a power
+    of ten) from ``low`` to ``high``."""
     if high <= low:
         return [low]
-    step = (high - low) / (count - 1)
-    return [low + i * step for i in range(count)]
+    raw = (high - low) / (count - 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = max(m * magnitude for m in (1, 2, 2.5, 5) if m * magnitude <= raw * (1 + 1e-9))
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)]
 
 
 def _frame(

@@ -162,7 +162,11 @@ def _text(value: Any) -> str:
 def read_cnnf_file(path: str) -> CNNFSpec:
     """Parse a MatConvNet SimpleNN CNN-F file into a :class:`CNNFSpec`."""
     if not os.path.isfile(path):
-        raise UserError(f"CNN-F file {path} does not exist; pass `cnnf_path=imagenet-vgg-f.mat`")
+        raise UserError(
+            f"CNN-F file {path} does not exist; give `cnnf_path` the path of MatConvNet's "
+            "imagenet-vgg-f.mat (data/README.md says where to get it), or choose another "
+            "`backbone`"
+        )
     try:
         mat = scipy.io.loadmat(path)
     except NotImplementedError:

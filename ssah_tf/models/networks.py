@@ -13,9 +13,14 @@ from ssah_tf.models.imgnet import ImgNet
 from ssah_tf.models.labnet import LabNet
 from ssah_tf.models.layers import Initialization
 from ssah_tf.models.txtnet import TxtNet
-from ssah_tf.vocabulary import NETWORK_OF
-
-DISCRIMINATOR_KEYS = ("IL", "L1", "TL", "L2")
+from ssah_tf.vocabulary import (
+    DISCRIMINATOR_KEYS,
+    IMAGE_D,
+    IMAGE_LABEL_D,
+    NETWORK_OF,
+    TEXT_D,
+    TEXT_LABEL_D,
+)
 
 
 @dataclasses.dataclass
@@ -117,9 +122,13 @@ def build_networks(
 
     discriminators: dict[str, Discriminator] = {}
     if imgnet is not None:
-        discriminators["IL"] = make("IL")
-        discriminators["L1"] = discriminators["IL"] if config.discriminator_shared else make("L1")
+        discriminators[IMAGE_D] = make(IMAGE_D)
+        discriminators[IMAGE_LABEL_D] = (
+            discriminators[IMAGE_D] if config.discriminator_shared else make(IMAGE_LABEL_D)
+        )
     if txtnet is not None:
-        discriminators["TL"] = make("TL")
-        discriminators["L2"] = discriminators["TL"] if config.discriminator_shared else make("L2")
+        discriminators[TEXT_D] = make(TEXT_D)
+        discriminators[TEXT_LABEL_D] = (
+            discriminators[TEXT_D] if config.discriminator_shared else make(TEXT_LABEL_D)
+        )
     return SSAHNetworks(labnet, imgnet, txtnet, discriminators)

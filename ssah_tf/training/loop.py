@@ -23,10 +23,9 @@ from absl import logging
 
 from ssah_tf.config import TrainConfig
 from ssah_tf.data.protocols import Split
-from ssah_tf.errors import UserError
 from ssah_tf.evaluation.evaluator import load_history, results_summary
 from ssah_tf.evaluation.protocol import protocol_record
-from ssah_tf.evaluation.selection import ModelSelection
+from ssah_tf.evaluation.selection import ModelSelection, check_validation_queries
 from ssah_tf.training import checkpoints
 from ssah_tf.training import state as state_lib
 from ssah_tf.training.divergence import Diverged, DivergenceWatch, FiniteGuard
@@ -89,11 +88,7 @@ class Trainer:
             tolerance=run.selection_tolerance,
             patience=run.early_stopping_patience,
         )
-        if run.select_on == "validation" and split.validation is None:
-            raise UserError(
-                "`select_on=validation` but the split has no validation queries; "
-                "give `val_size` > 0 (or leave it unset), or choose `select_on=last`"
-            )
+        check_validation_queries(run.select_on, split)
         # What results.json says the run is (ssah-table groups runs by it).
         self.setup = {
             "method": "ssah",

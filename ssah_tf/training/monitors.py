@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from ssah_tf import losses
 from ssah_tf.bits import codes_from_hash, pack_bits
+from ssah_tf.vocabulary import DISCRIMINATORS_OF
 from ssah_tf.vocabulary import DISPLAY_NAMES as NETWORK_NAMES
 
 PLATEAU_TOLERANCE = 0.01
@@ -256,7 +257,7 @@ def discriminator_accuracy(
     threshold = 0.5 if least_squares else 0.0
     label_features = tf.gather(tf.convert_to_tensor(banks["lab"].feature), rows)
     out = {}
-    for key, label_key, bank in (("IL", "L1", "img"), ("TL", "L2", "txt")):
+    for bank, (key, label_key) in DISCRIMINATORS_OF.items():
         if bank in banks:
             features = tf.gather(tf.convert_to_tensor(banks[bank].feature), rows)
             out[key] = float(

@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from ssah_tf.config import OptimizerConfig
+from ssah_tf.vocabulary import DISCRIMINATOR_KEYS, IMAGE_D, TEXT_D
 from ssah_tf.vocabulary import HASH_NETWORKS as HASH_STAGES
 
 
@@ -126,14 +127,14 @@ def stage_variables(
     out = {"lab": list(networks.labnet.trainable_variables)}
     if networks.imgnet is not None:
         out["img"] = list(networks.imgnet.trainable_variables) + (
-            list(d["IL"].trainable_variables) if generator_moves_discriminator else []
+            list(d[IMAGE_D].trainable_variables) if generator_moves_discriminator else []
         )
     if networks.txtnet is not None:
         out["txt"] = list(networks.txtnet.trainable_variables) + (
-            list(d["TL"].trainable_variables) if generator_moves_discriminator else []
+            list(d[TEXT_D].trainable_variables) if generator_moves_discriminator else []
         )
     seen, dis_vars = set(), []
-    for key in ("IL", "L1", "TL", "L2"):
+    for key in DISCRIMINATOR_KEYS:
         if key in d and id(d[key]) not in seen:
             seen.add(id(d[key]))
             dis_vars += list(d[key].trainable_variables)

@@ -34,6 +34,7 @@ from ssah_tf.training.steps import (
     generator_step,
     term_names,
 )
+from ssah_tf.vocabulary import DISCRIMINATORS_OF
 
 
 @dataclasses.dataclass
@@ -181,7 +182,7 @@ class StageRunner:
         disc = (
             None
             if network == "lab"
-            else self.forward(nets.discriminators["IL" if network == "img" else "TL"])
+            else self.forward(nets.discriminators[DISCRIMINATORS_OF[network][0]])
         )
         context = StepContext(state.banks, inputs.label_bits, parts.num_train)
 

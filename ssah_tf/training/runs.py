@@ -47,18 +47,23 @@ class RunNetworks:
     input_scaling: tuple[str, ...]  # modalities standardised inside the networks
 
 
+def missing_modality(modalities, data) -> str | None:
+    """The one-line refusal of ``modalities`` that ``data`` lacks (None: it has them)."""
+    for modality, other in (("image", "text"), ("text", "image")):
+        if modality in modalities and modality not in data.modalities:
+            return (
+                f"`modalities` asks for {modality} but {data.name} has no {modality}; use "
+                f"`modalities={other}`"
+            )
+    return None
+
+
 def check_modalities(run, data) -> tuple[bool, bool]:
     """(images?, texts?) the run trains; UserError when the data lacks one of them."""
-    has_image, has_text = "image" in run.modalities, "text" in run.modalities
-    if has_image and "image" not in data.modalities:
-        raise UserError(
-            f"`modalities` asks for images but {data.name} has none; use `modalities=text`"
-        )
-    if has_text and data.texts is None:
-        raise UserError(
-            f"`modalities` asks for text but {data.name} has none; use `modalities=image`"
-        )
-    return has_image, has_text
+    problem = missing_modality(run.modalities, data)
+    if problem:
+        raise UserError(problem)
+    return "image" in run.modalities, "text" in run.modalities
 
 
 def make_evaluator(built: RunNetworks, data, split, run):

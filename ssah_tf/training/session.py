@@ -35,7 +35,7 @@ from ssah_tf.training.runs import (
     load_run_split,
 )
 from ssah_tf.training.settings import (
-    check_setting_types,
+    check_start,
     data_config,
     image_size,
     modalities_and_backbone,
@@ -222,7 +222,7 @@ def prepare(
             f"unknown setting `{unknown[0]}`; the settings are the fields of the "
             "configuration (docs/python.md)"
         )
-    settings = check_setting_types(settings)
+    settings = check_start(settings, resume=resume, resume_from=resume_from, init_from=init_from)
     model_dir = path_argument("model_dir", model_dir)
     resume_from = path_argument("resume_from", resume_from)
     init_from = path_argument("init_from", init_from)
@@ -234,10 +234,6 @@ def prepare(
         if not isinstance(flag, bool):
             raise UserError(f"`{name}` must be True or False, not {flag!r}")
     resuming = bool(resume or resume_from)
-    if resuming and init_from:
-        raise UserError(
-            "`resume` and `init_from` exclude each other: a resumed run already has weights"
-        )
     if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UserError(
             f"`model_dir={model_dir}` is an existing file, not a directory; choose a directory"

@@ -15,9 +15,11 @@ from ssah_tf import config as config_lib
 from ssah_tf.data.protocols import resolve_validation
 from ssah_tf.data.registry import DataConfig
 from ssah_tf.errors import UserError
+from ssah_tf.evaluation.selection import check_validation_queries
 from ssah_tf.fields import declared, type_problem
 from ssah_tf.training import run_record
 from ssah_tf.training.run_record import absolute_paths, known_fields
+from ssah_tf.training.runs import missing_modality
 
 # The --modalities words of the command line, as the modality tuples they stand for.
 MODALITIES = {"both": ("image", "text"), "text": ("text",), "image": ("image",)}
@@ -146,7 +148,7 @@ def modalities_and_backbone(
         modalities = tuple(m for m in modalities if m in data.modalities)
         logging.warning("%s has no %s: training %s only", data.name, missing[0], modalities[0])
     elif missing:
-        raise UserError(f"`modalities={asked}` but {data.name} has no {missing[0]}")
+        raise UserError(missing_modality(modalities, data))
     backbone = given.get("backbone", stored_run.get("backbone") if stored_run else "auto")
     if backbone == "auto":
         backbone = "cnnf" if given.get("cnnf_path") else "mlp"
@@ -184,10 +186,7 @@ def validation_split(split, values: dict, split_seed: int, select_on_given: bool
     )
     if select_on == "validation" and split.validation is None:
         if select_on_given:
-            raise UserError(
-                "`select_on=validation` needs validation queries; drop "
-                "`val_size=0` or use a larger split"
-            )
+            check_validation_queries(select_on, split)
         logging.warning(
             "no validation queries (`val_size=0` or a split too small to hold them "
             "out): best/ is the last evaluated epoch, never one chosen on the test "
@@ -199,3 +198,25 @@ def validation_split(split, values: dict, split_seed: int, select_on_given: bool
         "select_on": select_on,
         "val_size": 0 if split.validation is None else len(split.validation),
     }
+
+
+def check_start(
+    settings: Mapping[str, Any],
+    *,
+    resume: bool = False,
+    resume_from: str | None = None,
+    init_from: str | None = None,
+) -> dict[str, Any]:
+    """Everything about a start that can be checked before TensorFlow does: the
+    settings' types, ``resume`` against ``init_from``, and the mAP variant with its k
+    (on resume only when both are given: the run's stored ones may complete them).
+    Returns the settings as check_setting_types leaves them."""
+    settings = check_setting_types(settings)
+    resuming = bool(resume or resume_from)
+    if resuming and init_from:
+        raise UserError(
+            "`resume` and `init_from` exclude each other: a resumed run already has weights"
+        )
+    if not resuming or {"map_variant", "map_top_k"} <= set(settings):
+        config_lib.check_map_variant(settings.get("map_variant"), settings.get("map_top_k"))
+    return settings

@@ -20,6 +20,7 @@ import tensorflow as tf
 from ssah_tf import losses
 from ssah_tf.config import LossConfig
 from ssah_tf.models.layers import NetworkOutput
+from ssah_tf.vocabulary import DISCRIMINATORS_OF, IMAGE_D, IMAGE_LABEL_D, TEXT_D, TEXT_LABEL_D
 
 
 def term_names(network: str, has_image: bool, has_text: bool) -> list[str]:
@@ -27,14 +28,14 @@ def term_names(network: str, has_image: bool, has_text: bool) -> list[str]:
     if network == "dis":
         names = []
         if has_image:
-            names += ["IL", "L1"]
+            names += list(DISCRIMINATORS_OF["img"])
         if has_text:
-            names += ["TL", "L2"]
-        return names + ["total"]
-    names = ["feature_pair", "hash_pair", "quantization", "label"]
+            names += list(DISCRIMINATORS_OF["txt"])
+        return names + [losses.TOTAL]
+    names = list(losses.GENERATOR_TERMS)
     if network != "lab":
-        names.append("adversarial")
-    return names + ["total"]
+        names.append(losses.ADVERSARIAL_TERM)
+    return names + [losses.TOTAL]
 
 
 def apply_gradients(
@@ -159,7 +160,7 @@ def generator_step(
     """One optimizer step on :func:`generator_terms`; returns the terms (``term_order``)."""
     with tf.GradientTape() as tape:
         terms = generator_terms(network, net, batch, **terms_kwargs)
-    apply_gradients(tape, terms["total"], variables, optimizer)
+    apply_gradients(tape, terms[losses.TOTAL], variables, optimizer)
     return tf.stack([terms[name] for name in term_order])
 
 
@@ -188,10 +189,10 @@ def discriminator_terms(
     d = discriminators
     has_image, has_text = inputs.image_features is not None, inputs.text_features is not None
     return losses.discriminator_loss(
-        image_logits=d["IL"](inputs.image_features) if has_image else None,
-        label_logits_image=d["L1"](inputs.label_features) if has_image else None,
-        text_logits=d["TL"](inputs.text_features) if has_text else None,
-        label_logits_text=d["L2"](inputs.label_features) if has_text else None,
+        image_logits=d[IMAGE_D](inputs.image_features) if has_image else None,
+        label_logits_image=d[IMAGE_LABEL_D](inputs.label_features) if has_image else None,
+        text_logits=d[TEXT_D](inputs.text_features) if has_text else None,
+        label_logits_text=d[TEXT_LABEL_D](inputs.label_features) if has_text else None,
         form=form,
     )
 
@@ -208,5 +209,5 @@ def discriminator_step(
     """One optimizer step on :func:`discriminator_terms`; returns the terms."""
     with tf.GradientTape() as tape:
         terms = discriminator_terms(inputs, discriminators=discriminators, form=form)
-    apply_gradients(tape, terms["total"], variables, optimizer)
+    apply_gradients(tape, terms[losses.TOTAL], variables, optimizer)
     return tf.stack([terms[name] for name in term_order])

@@ -4,6 +4,7 @@ import errno
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 
 from ssah_tf.cli.tool import disk_full_message
@@ -70,3 +71,101 @@ def test_script_names_are_the_console_scripts_of_setup_cfg():
         name, target = (part.strip() for part in line.split("="))
         scripts[target.split(":")[0].rsplit(".", 1)[1]] = name
     assert scripts == _SCRIPT_NAMES
+
+
+HELP_COVERS_FLAGS = r"""
+import importlib, sys
+from absl import flags
+name = sys.argv[1]
+module = importlib.import_module("ssah_tf.cli." + name)
+from ssah_tf.cli import tool
+FLAGS = flags.FLAGS
+modules = (module.__name__, "ssah_tf.cli.common")
+read = {f.name for m in modules for f in FLAGS.get_flags_for_module(m)}
+text = tool._help_text(module)
+missing = sorted(n for n in read if f"  --{n}:" not in text)
+print(",".join(missing))
+print("tensorflow" in sys.modules)
+"""
+
+
+def test_help_lists_every_flag_a_tool_reads_without_starting_tensorflow():
+    import subprocess
+    import sys
+
+    from ssah_tf.cli.tool import _SCRIPT_NAMES
+    from tests.helpers import cli_environment
+
+    for name in _SCRIPT_NAMES:
+        result = subprocess.run(
+            [sys.executable, "-c", HELP_COVERS_FLAGS, name],
+            capture_output=True,
+            text=True,
+            env=cli_environment(),
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        missing, tensorflow = result.stdout.split("\n")[:2]
+        assert missing == "", f"ssah-{name} --help omits {missing}"
+        assert tensorflow == "False", f"ssah-{name} imports TensorFlow to define its flags"
+
+
+NEVER_STARTS_TENSORFLOW = r"""
+import atexit, runpy, sys
+name = sys.argv[1]
+sys.argv = [name] + sys.argv[2:]
+atexit.register(lambda: print("tensorflow imported:", "tensorflow" in sys.modules))
+runpy.run_module("ssah_tf.cli." + name, run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "tool_args, fragment",
+    [
+        (["evaluate", "--codes=c.mat", "--map_variant=first_k_relevant"], "needs --map_top_k"),
+        (["train", "--resume", "--init_from=x"], "exclude each other"),
+        (["train", "--map_variant=all", "--map_top_k=5"], "is given with --map_variant='all'"),
+        (["baseline", "--map_variant=top_k"], "needs --map_top_k"),
+        (["encode", "--texts=a.txt", "--labels=b.npy"], "give exactly one of"),
+        (["search", "--database=d.npz"], "give --top_k and/or --radius"),
+        (["export"], "--model_dir is required"),
+        (["table"], "--runs is required"),
+        (["prepare"], "--data_path is required"),
+        (["import_release"], "missing required flags"),
+    ],
+)
+def test_bad_flag_combinations_answer_in_one_line_before_tensorflow(tool_args, fragment):
+    import subprocess
+    import sys
+
+    from tests.helpers import cli_environment, error_lines
+
+    result = subprocess.run(
+        [sys.executable, "-c", NEVER_STARTS_TENSORFLOW, *tool_args],
+        capture_output=True,
+        text=True,
+        env=cli_environment(),
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stdout.strip() == "tensorflow imported: False"
+    (line,) = error_lines(result.stderr)
+    assert ": error: " in line and fragment in line
+
+
+def test_tensorflows_start_up_lines_show_only_with_verbosity(tmp_path):
+    # A plain process (the test fork server has TensorFlow imported already): the tool
+    # starts TensorFlow, then refuses the run directory; its stderr is the one line.
+    import subprocess
+    import sys
+
+    from tests.helpers import cli_environment
+
+    args = [sys.executable, "-m", "ssah_tf.cli.evaluate", f"--model_dir={tmp_path / 'none'}"]
+    quiet = subprocess.run(args, capture_output=True, text=True, env=cli_environment())
+    assert quiet.returncode == 2
+    assert quiet.stderr.splitlines() == [
+        f"ssah-eval: error: --model_dir={tmp_path / 'none'} is not a directory"
+    ]
+    loud = subprocess.run(
+        [*args, "--verbosity=1"], capture_output=True, text=True, env=cli_environment()
+    )
+    assert "absl::InitializeLog" in loud.stderr or "oneDNN" in loud.stderr

@@ -31,6 +31,13 @@ def test_round_trip_and_a_perfect_ranking(tmp_path):
     results, curves = evaluate_codes(loaded, top_k=2)
     assert results["map_i2t"] == pytest.approx(1.0) and results["map_i2t@2"] == pytest.approx(1.0)
     assert set(results) >= {"precision_r2_i2t"} and "pr_i2t" in curves
+    # All 4 queries find their 2 class-mates at distance 0: precision 1 over 4 queries,
+    # the same figure precision_within_radius gives on its own.
+    assert results["precision_r2_i2t"] == 1.0 and results["queries_r2_i2t"] == 4
+    from ssah_tf.evaluation.curves import precision_within_radius
+
+    kw = dict(query_codes=codes, database_codes=codes, query_labels=labels, database_labels=labels)
+    assert precision_within_radius(**kw) == results["precision_r2_i2t"]
     written = write_curves(str(tmp_path), curves)
     assert all(os.path.exists(p) for p in written) and any(p.endswith(".csv") for p in written)
 

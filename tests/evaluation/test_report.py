@@ -40,7 +40,7 @@ def small_report(top_k=4, tag="<script>alert(1)</script>", label="<b>bold</b>", 
         results=results,
         curves=curves,
         header={"title": "toy <report>", "data set": data.summary()},
-        protocol={"map_variant": "all"},
+        protocol={"map_variant": "all", "queries": n_query},
         items=items,
         top_k=top_k,
         per_group=2,
@@ -70,6 +70,8 @@ def test_every_direction_lists_its_sample_queries_with_k_results():
             assert re.search(r"AP \d\.\d{3}", query)
     assert page.count("<svg") == 2 + 6 + 1  # PR, P@N, six histograms, bit balance
     assert "How to read this page" in page and "ssah-baseline mAP@all" in page
+    # Precision within radius 2 says over how many queries it is averaged.
+    assert re.search(r"\d\.\d{4} \(\d+ of \d+ queries retrieve any\)", page)
 
 
 def test_sample_is_seeded_and_orders_best_median_worst():

@@ -42,3 +42,13 @@ def test_log_x_and_bars():
         if r.get("fill") != "none" and float(r.get("width")) > 8.5
     ]
     assert len(heights) == 6 and max(heights) > 0
+
+
+def test_axis_ticks_are_round_numbers_inside_the_range():
+    from ssah_tf.evaluation.svg import _ticks
+
+    # The report's old axis showed 0.00482604 0.25362 ...; steps of 1, 2, 2.5 or 5 x 10^k.
+    assert _ticks(0.00482604, 0.25362) == [0.05, 0.1, 0.15, 0.2, 0.25]
+    assert _ticks(0.0, 1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert _ticks(0, 1234) == [0, 250, 500, 750, 1000]
+    assert _ticks(3, 3) == [3]

@@ -248,7 +248,7 @@ def test_divergence_stops_at_the_pass_and_keeps_the_last_finite_checkpoint(tmp_p
             assert np.all(np.isfinite(value)), name  # (monitor_log starts at +inf by design)
     # A save never writes non-finite weights, whatever made them.
     with pytest.raises(Diverged, match="TxtNet"):
-        resumed._save("pass")
+        resumed.saves.save("pass")
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good
     # --resume from it works once the cause is gone.
     fixed = tiny_trainer(tmp_path, one_device(), epochs=2)

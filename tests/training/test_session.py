@@ -32,7 +32,7 @@ def test_the_preset_chooses_schedule_epochs_and_selection(tmp_path):
     assert paper.selection_tolerance == 0.005 and paper.selection_criterion == "min"
     chosen = prepare(str(tmp_path / "c"), preset="release", select_on="validation", **TINY)
     assert chosen.trainer.split.validation is not None
-    with pytest.raises(UserError, match="`select_on=validation` needs validation queries"):
+    with pytest.raises(UserError, match="`select_on=validation` but the split has no validation"):
         prepare(str(tmp_path / "x"), select_on="validation", val_size=0, **TINY)
     fallback = prepare(str(tmp_path / "y"), val_size=0, **TINY)
     assert fallback.trainer.config.run.select_on == "last"
