@@ -142,8 +142,8 @@ class Trainer:
         # Multi-worker: every worker saves (saving may need collectives) but only the
         # chief into the run directory; the others into a folder deleted at the end.
         run = self.config.run
-        self.is_chief, self._scratch_dir = chief_and_scratch_dir(self.strategy, run.model_dir)
-        base = run.model_dir if self.is_chief else self._scratch_dir
+        self.is_chief, self.scratch_dir = chief_and_scratch_dir(self.strategy, run.model_dir)
+        base = run.model_dir if self.is_chief else self.scratch_dir
         self.saves = checkpoints.RunCheckpoints(
             self.checkpoint,
             base,
@@ -225,7 +225,7 @@ class Trainer:
             self.evaluate_and_select(int(self.state.epoch.numpy()) - 1, self._last_epoch_seconds)
         results = self.write_results()
         if not self.is_chief:
-            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
         return results
 
     def _train_epochs(self) -> None:

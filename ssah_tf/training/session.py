@@ -134,7 +134,7 @@ class Session:
         trainer, model_dir = self.trainer, self.model_dir
         # Only now, with inputs validated, does anything get written: first the lock (the
         # chief's on the run, a worker's on its own scratch folder), then the run's files.
-        owned = model_dir if trainer.is_chief else trainer._scratch_dir
+        owned = model_dir if trainer.is_chief else trainer.scratch_dir
         created = not os.path.exists(owned)
         lock = RunLock(owned).acquire()
         try:
