@@ -25,21 +25,17 @@ from ssah_tf.config import TrainConfig
 from ssah_tf.data.protocols import Split
 from ssah_tf.evaluation.evaluator import load_history, results_summary
 from ssah_tf.evaluation.protocol import protocol_record
-from ssah_tf.evaluation.selection import ModelSelection, check_validation_queries
 from ssah_tf.training import checkpoints
 from ssah_tf.training import state as state_lib
-from ssah_tf.training.divergence import Diverged, DivergenceWatch, FiniteGuard
+from ssah_tf.training.divergence import Diverged, DivergenceWatch
 from ssah_tf.training.hooks import (
     EvaluationReport,
     PassReport,
-    default_evaluation_hooks,
-    default_pass_hooks,
 )
 from ssah_tf.training.monitors import CollapseMonitor
 from ssah_tf.training.preemption import Preempted, StopSignals
 from ssah_tf.training.progress import Progress
-from ssah_tf.training.runner import StageRunner, build_parts
-from ssah_tf.training.runs import chief_and_scratch_dir, make_evaluator
+from ssah_tf.training.runner import StageRunner
 from ssah_tf.training.schedules import (
     ScheduleExhausted,
     StagePlan,
@@ -55,9 +51,11 @@ __all__ = ["Diverged", "Preempted", "Trainer"]
 class Trainer:
     """Trains SSAH on ``data`` restricted to ``split.train``; evaluates on query/database.
 
-    Owns the strategy, the run's parts (runner.build_parts: networks, inputs, state,
-    optimizers), the stage runner, the checkpoint and its managers, the evaluator and
-    the model selection; after every pass and evaluation it calls its hooks
+    Handed its parts by :func:`factory.build_trainer <ssah_tf.training.factory.build_trainer>`
+    (networks, inputs, state and optimizers; the stage runner; the checkpoint with
+    its latest and best managers; the evaluator and model selection; the divergence
+    watch, stop signals, collapse monitor and progress line; its hooks); runs the
+    epoch / stage / pass loop and after every pass and evaluation calls its hooks
     (hooks.py) in order.
     """
 
@@ -68,57 +66,40 @@ class Trainer:
         split: Split,
         strategy: tf.distribute.Strategy,
         *,
-        pass_hooks=None,
-        evaluation_hooks=None,
-        fit_input_statistics: bool = True,
+        parts,
+        runner: StageRunner,
+        checkpoint: tf.train.Checkpoint,
+        saves: checkpoints.RunCheckpoints,
+        summaries: SummaryWriter,
+        evaluator,
+        selection,
+        divergence: DivergenceWatch,
+        signals: StopSignals,
+        collapse_monitor: CollapseMonitor,
+        progress: Progress,
+        pass_hooks: list,
+        evaluation_hooks: list,
+        is_chief: bool,
+        scratch_dir: str,
     ):
         self.config, self.data, self.split, self.strategy = config, data, split, strategy
-        run, ssah = config.run, config.ssah
-        self.parts = build_parts(
-            config, data, split, strategy, fit_input_statistics=fit_input_statistics
-        )
-        self.runner = StageRunner(self.parts)
-        self.table = self.runner.table
-        self.checkpoint = self.state.checkpoint(self.networks, self.optimizers)
-        self._make_managers()
-        self.evaluator = make_evaluator(self.parts.built, data, split, run)
-        self.selection = ModelSelection(
-            select_on=run.select_on,
-            criterion=run.selection_criterion,
-            tolerance=run.selection_tolerance,
-            patience=run.early_stopping_patience,
-        )
-        check_validation_queries(run.select_on, split)
+        self.parts, self.runner, self.table = parts, runner, runner.table
+        self.checkpoint, self.saves, self.summaries = checkpoint, saves, summaries
+        self.evaluator, self.selection = evaluator, selection
+        self.divergence, self.signals = divergence, signals
+        self.collapse_monitor, self.progress = collapse_monitor, progress
+        self.pass_hooks, self.evaluation_hooks = pass_hooks, evaluation_hooks
+        self.is_chief, self.scratch_dir = is_chief, scratch_dir
         # What results.json says the run is (ssah-table groups runs by it).
         self.setup = {
             "method": "ssah",
             "dataset": data.name,
-            "preset": ssah.preset,
-            "modalities": list(run.modalities),
-            "backbone": run.backbone,
+            "preset": config.ssah.preset,
+            "modalities": list(config.run.modalities),
+            "backbone": config.run.backbone,
         }
         # Why training ended (results.json "stopped"); None while it runs.
         self.stopped: dict[str, Any] | None = None
-        self.divergence = DivergenceWatch(
-            FiniteGuard(self.stage_variables, self.state.banks),
-            self.state,
-            term_names=self.runner.term_names,
-            latest_checkpoint=lambda: self.saves.latest,
-            fixed_rates=self.table.learning_rates != "decay",
-            pairwise_form=ssah.loss.pairwise_form,
-        )
-        self.collapse_monitor = CollapseMonitor(
-            pairwise_form=ssah.loss.pairwise_form,
-            squares_factor=ssah.loss.squares_factor,
-            init_scheme=ssah.network.init_scheme,
-            release_schedule=config.schedule.name == "release",
-        )
-        self.progress = Progress(self.steps_per_pass)
-        self.pass_hooks = default_pass_hooks() if pass_hooks is None else list(pass_hooks)
-        self.evaluation_hooks = (
-            default_evaluation_hooks() if evaluation_hooks is None else list(evaluation_hooks)
-        )
-        self.signals = StopSignals(self.runner.stop_requested, lambda: self.saves.latest)
         self._last_epoch_seconds = 0.0
         self.history: list[dict[str, Any]] = []
         # How the start went (resumed, initialised from ...), logged once the run is ours.
@@ -137,21 +118,6 @@ class Trainer:
     train_index = property(lambda self: self.parts.inputs.train_index)
     pixel_images = property(lambda self: self.parts.built.pixel_images)
     feature_matrix = property(lambda self: self.parts.built.feature_matrix)
-
-    def _make_managers(self) -> None:
-        # Multi-worker: every worker saves (saving may need collectives) but only the
-        # chief into the run directory; the others into a folder deleted at the end.
-        run = self.config.run
-        self.is_chief, self.scratch_dir = chief_and_scratch_dir(self.strategy, run.model_dir)
-        base = run.model_dir if self.is_chief else self.scratch_dir
-        self.saves = checkpoints.RunCheckpoints(
-            self.checkpoint,
-            base,
-            keep=run.keep_checkpoints,
-            global_step=self.state.global_step,
-            before_save=lambda: self.divergence.check_weights(),
-        )
-        self.summaries = SummaryWriter(os.path.join(base, "tensorboard"))
 
     @property
     def banks(self) -> dict:

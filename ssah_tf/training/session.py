@@ -213,7 +213,7 @@ def prepare(
     that differs from the run's recorded fingerprint (training.binding)."""
     import tensorflow as tf
 
-    from ssah_tf.training.loop import Trainer
+    from ssah_tf.training.factory import build_trainer
 
     known = setting_names()
     unknown = sorted(set(settings) - set(known))
@@ -326,7 +326,7 @@ def prepare(
             and any(name.endswith(".index") for name in os.listdir(checkpoint_dir))
         )
     )
-    trainer = Trainer(config, data, split, distribution, fit_input_statistics=not restoring)
+    trainer = build_trainer(config, data, split, distribution, fit_input_statistics=not restoring)
     trainer.setup["data"] = data_label(data_settings.dataset, data_settings.data_path)
     trainer.setup[BINDING] = record[BINDING]
     if data_changed:

@@ -7,7 +7,7 @@ import tensorflow as tf
 from ssah_tf.config import RunConfig, ScheduleConfig, TrainConfig, make_config
 from ssah_tf.data.dataset import CrossModalDataset
 from ssah_tf.data.protocols import make_split, resolve_validation
-from ssah_tf.training.loop import Trainer
+from ssah_tf.training.factory import build_trainer
 
 
 def tiny_data(n=60, c=4, d_t=52, d_img=7, seed=0):
@@ -79,7 +79,7 @@ def tiny_trainer(
         **run_kwargs,
     )
     keras.utils.set_random_seed(seed)
-    return Trainer(
+    return build_trainer(
         TrainConfig(ssah=ssah, schedule=sched, run=run),
         data,
         split,
