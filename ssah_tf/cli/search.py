@@ -115,13 +115,22 @@ def main(argv):
     names = database.get("label_names")
     if names is not None and labels is not None and len(names) != labels.shape[1]:
         names = None  # an inconsistent file: show columns
+    # One hit more than asked shows whether the k-th is inside a tie; only those
+    # queries pay the full pass that counts the tie.
+    asked = FLAGS.top_k + 1 if FLAGS.top_k else None
     if FLAGS.backend == "numpy":
-        found = search(queries["codes"], database["codes"], top_k=FLAGS.top_k, radius=FLAGS.radius)
+        found = search(queries["codes"], database["codes"], top_k=asked, radius=FLAGS.radius)
     else:
         searcher = FaissSearcher(database["codes"], kind=FLAGS.backend.split("_")[1])
-        found = searcher.search(queries["codes"], top_k=FLAGS.top_k, radius=FLAGS.radius)
+        found = searcher.search(queries["codes"], top_k=asked, radius=FLAGS.radius)
     results, cut_ties = [], []
     for row, (query_id, (indices, distances)) in enumerate(zip(queries["ids"], found)):
+        cut_inside = (
+            FLAGS.top_k is not None
+            and len(distances) > FLAGS.top_k
+            and distances[FLAGS.top_k] == distances[FLAGS.top_k - 1]
+        )
+        indices, distances = indices[: FLAGS.top_k], distances[: FLAGS.top_k]
         hits = [{"id": str(db_ids[i]), "distance": int(d)} for i, d in zip(indices, distances)]
         if labels is not None:
             for hit, i in zip(hits, indices):
@@ -134,7 +143,7 @@ def main(argv):
         result = {"query": str(query_id), "results": hits}
         tie = (
             tie_at_cut(queries["codes"][row], database["codes"], distances, FLAGS.top_k)
-            if FLAGS.top_k
+            if cut_inside
             else None
         )
         if tie:

@@ -103,28 +103,21 @@ def detect_and_read(
 ) -> CrossModalDataset:
     """Read ``path`` in whichever supported format it is."""
     require_exists(path, "data path")
+    listed = dict(
+        image_root=image_root,
+        vocab_file=vocab_file,
+        name=name,
+        background=background,
+        allow_images_outside_root=allow_images_outside_root,
+    )
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "all_labels.txt")):
-            return read_text_lists(
-                path,
-                image_root=image_root,
-                vocab_file=vocab_file,
-                name=name,
-                background=background,
-                allow_images_outside_root=allow_images_outside_root,
-            )
+            return read_text_lists(path, **listed)
         if glob.glob(os.path.join(path, "*.mat")):
             return read_matlab(path, name=name)
         raise UserError(f"{path}: folder has neither all_labels.txt (text lists) nor .mat files")
     if path.lower().endswith((".csv", ".jsonl")):
-        return read_manifest(
-            path,
-            image_root=image_root,
-            vocab_file=vocab_file,
-            name=name,
-            background=background,
-            allow_images_outside_root=allow_images_outside_root,
-        )
+        return read_manifest(path, **listed)
     if path.endswith(".npz"):
         return read_feature_file(path, name=name, vocab_file=vocab_file)
     if path.endswith(".mat") or "," in path:

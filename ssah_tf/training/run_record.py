@@ -167,8 +167,8 @@ def known_fields(cls, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_run_config(model_dir: str, **run_overrides):
-    """(TrainConfig, DataConfig) of a run directory from its config.json; everything of
-    a run is found relative to the directory given, so a copied or moved run reads
+    """(TrainConfig, DataConfig, the config.json record) of a run directory; everything
+    of a run is found relative to the directory given, so a copied or moved run reads
     its own checkpoints (not those at the path it was trained in)."""
 
     path = os.path.join(model_dir, "config.json")
@@ -187,7 +187,7 @@ def read_run_config(model_dir: str, **run_overrides):
         raise UserError(
             f"{path} is damaged or from an unknown version ({type(error).__name__}: {error})"
         ) from None
-    return config, data_config
+    return config, data_config, saved
 
 
 RUN_RECORDS = ("ssah", "schedule", "run", "data")

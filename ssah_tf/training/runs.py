@@ -21,7 +21,7 @@ from ssah_tf.data.registry import load_dataset, split_path
 from ssah_tf.data.scaling import fit_standardizer, wants_scaling
 from ssah_tf.errors import UserError
 from ssah_tf.training.binding import check_binding
-from ssah_tf.training.run_record import read_config_record, read_run_config
+from ssah_tf.training.run_record import read_run_config
 
 
 def chief_and_scratch_dir(strategy, model_dir: str) -> tuple[bool, str]:
@@ -250,11 +250,10 @@ def open_run(
     run's are refused unless ``allow_data_change`` (training.binding)."""
     import tensorflow as tf
 
-    config, data_config = read_run_config(model_dir, **run_overrides)
+    config, data_config, record = read_run_config(model_dir, **run_overrides)
     path = checkpoint_path(model_dir, which)
     data = load_dataset(data_config)
     split = load_run_split(model_dir, data, data_config, config.run)
-    record = read_config_record(os.path.join(model_dir, "config.json"))
     changed = check_binding(
         model_dir, record, data, split, path, allow_data_change=allow_data_change
     )
