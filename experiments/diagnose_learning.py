@@ -46,7 +46,7 @@ def layer_rows(trainer, network, inputs):
 
     from ssah_tf.models.layers import dense_apply, local_response_norm
 
-    nets = trainer.networks
+    nets = trainer.parts.networks
     x = tf.constant(inputs)
     rows = []
     if network == "lab":
@@ -91,26 +91,26 @@ def gradient_rows(trainer, network, local):
 
     cfg = trainer.config.ssah.loss
     net = {
-        "lab": trainer.networks.labnet,
-        "img": trainer.networks.imgnet,
-        "txt": trainer.networks.txtnet,
+        "lab": trainer.parts.networks.labnet,
+        "img": trainer.parts.networks.imgnet,
+        "txt": trainer.parts.networks.txtnet,
     }[network]
     local = tf.constant(local)
-    inputs = trainer.inputs
+    inputs = trainer.parts.inputs
     source = {"lab": inputs.labels, "txt": inputs.texts, "img": inputs.features}[network]
     batch = {
         "index": local,
         "labels": tf.gather(inputs.labels, local),
         "input": tf.gather(source, local),
     }
-    context = StepContext(trainer.banks, inputs.label_bits, trainer.num_train)
+    context = StepContext(trainer.parts.state.banks, inputs.label_bits, trainer.parts.num_train)
     variables = list(net.trainable_variables)
     with tf.GradientTape() as tape:
         output = net(batch["input"])
         step_inputs = generator_inputs(network, output, batch, context, cfg)
         adversarial = None
         if step_inputs.adversarial_features is not None:
-            disc = trainer.networks.discriminators["IL" if network == "img" else "TL"]
+            disc = trainer.parts.networks.discriminators["IL" if network == "img" else "TL"]
             adversarial = losses.adversarial_generator_term(
                 disc(step_inputs.adversarial_features),
                 form=cfg.adversarial_form,
@@ -133,11 +133,11 @@ def gradient_rows(trainer, network, local):
             continue
         w = float(tf.norm(v)) or 1e-30
         rows.append((v.path.split("/", 1)[-1], float(tf.norm(g)), float(tf.norm(g)) / w))
-    lab_f = tf.convert_to_tensor(trainer.banks["lab"].feature)
-    lab_h = tf.convert_to_tensor(trainer.banks["lab"].hash)
+    lab_f = tf.convert_to_tensor(trainer.parts.state.banks["lab"].feature)
+    lab_h = tf.convert_to_tensor(trainer.parts.state.banks["lab"].hash)
     delta = tf.matmul(lab_f, output.feature, transpose_b=True) / 2
     gamma = tf.matmul(lab_h, output.hash, transpose_b=True) / 2
-    zero = trainer.num_train * len(local)
+    zero = trainer.parts.num_train * len(local)
     zero *= math.log(2) if cfg.pairwise_form == "nll" else cfg.squares_factor * math.log(2) ** 2
     theta = {
         name: (
@@ -152,7 +152,7 @@ def gradient_rows(trainer, network, local):
 
 
 def bank_row(trainer, network):
-    bank = trainer.banks[network]
+    bank = trainer.parts.state.banks[network]
     f = np.asarray(tf_value(bank.feature))
     h = np.asarray(tf_value(bank.hash))
     codes = np.where(h >= 0, 1, 0).astype(np.uint8)
@@ -171,9 +171,11 @@ def tf_value(variable):
 
 
 def report(trainer, network, step):
-    inputs = {"lab": trainer.data.labels, "txt": trainer.data.texts, "img": trainer.feature_matrix}[
-        network
-    ][trainer.train_index]
+    inputs = {
+        "lab": trainer.data.labels,
+        "txt": trainer.data.texts,
+        "img": trainer.parts.built.feature_matrix,
+    }[network][trainer.parts.inputs.train_index]
     print(f"-- {network} before step {step}")
     for row in layer_rows(trainer, network, inputs):
         print(
@@ -183,7 +185,9 @@ def report(trainer, network, step):
             ),
         )
     rows, theta, ratios, terms = gradient_rows(
-        trainer, network, trainer.state.pass_table.numpy()[(step - 1) % trainer.steps_per_pass]
+        trainer,
+        network,
+        trainer.parts.state.pass_table.numpy()[(step - 1) % trainer.parts.steps_per_pass],
     )
     for name, g, ratio in rows:
         print(f"    grad {name:40s} |g| {g:.3g}  |g|/|w| {ratio:.3g}")
@@ -206,30 +210,37 @@ def report(trainer, network, step):
 def main(argv):
     import tensorflow as tf
 
+    from ssah_tf.cli import common
     from ssah_tf.training.schedules import epoch_plan
+    from ssah_tf.training.session import prepare
+    from ssah_tf.training.settings import setting_names
 
     wanted = sorted({int(s) for s in FLAGS.steps})
     with tempfile.TemporaryDirectory() as tmp:
         FLAGS.model_dir = os.path.join(tmp, "run")
-        trainer, _ = train_cli.build_trainer()
+        trainer = prepare(FLAGS.model_dir, **common.given_settings(setting_names())).trainer
+        runner = trainer.runner
         for epoch in range(FLAGS.epochs or 1):
             for stage in epoch_plan(
-                trainer.config.schedule, epoch, trainer.networks_present, trainer.steps_per_pass
+                trainer.table,
+                epoch,
+                trainer.parts.networks_present,
+                trainer.parts.steps_per_pass,
             ):
-                trainer.optimizers[stage.network].learning_rate.assign(stage.learning_rate)
+                trainer.parts.optimizers[stage.network].learning_rate.assign(stage.learning_rate)
                 print(
                     f"== epoch {epoch} stage {stage.network}[{stage.index}] "
                     f"lr {stage.learning_rate:.3g}"
-                    f", {stage.passes} passes of {trainer.steps_per_pass} steps"
+                    f", {stage.passes} passes of {trainer.parts.steps_per_pass} steps"
                 )
                 step = 0
                 for _ in range(stage.passes):
-                    trainer.new_pass_table()
-                    for i in range(trainer.steps_per_pass):
+                    runner.new_pass_table()
+                    for i in range(trainer.parts.steps_per_pass):
                         step += 1
                         if step in wanted and stage.network != "dis":
                             report(trainer, stage.network, step)
-                        trainer.run_steps(stage.network, i, 1)
+                        runner.run_steps(stage.network, i, 1)
                 if stage.network != "dis":
                     report(trainer, stage.network, step + 1)
         del tf

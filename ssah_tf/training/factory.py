@@ -3,9 +3,10 @@
 Orbit's Controller is handed its trainer, evaluator and checkpoint manager; ours is
 handed its parts (networks, inputs, state, optimizers: runner.build_parts), the stage
 runner, the checkpoint with its latest and best managers, the summary writer, the
-evaluator and the model selection, the divergence watch, the stop signals, the collapse
-monitor, the progress line and its hooks. Each of those is constructed with the
-handles it reads.
+evaluator and the model selection, the divergence watch, the stop signals, the progress
+table and its hooks. Each of those (each hook too: the collapse check gets the collapse
+monitor and the banks, the best checkpoint the best-metric variable and the save) is
+constructed with the handles it reads.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def build_trainer(
     fit_input_statistics: bool = True,
 ) -> Trainer:
     """A Trainer for ``config`` on ``data`` and ``split`` under ``strategy``, with the
-    default hooks unless others are given (nothing is written yet)."""
+    default hooks (hooks.default_pass_hooks, hooks.default_evaluation_hooks) unless
+    others are given: callables taking the report only (nothing is written yet)."""
     run, ssah = config.run, config.ssah
     check_validation_queries(run.select_on, split)
     parts = build_parts(config, data, split, strategy, fit_input_statistics=fit_input_statistics)
@@ -65,6 +67,32 @@ def build_trainer(
         global_step=parts.state.global_step,
         before_save=divergence.check_weights,
     )
+    summaries = SummaryWriter(os.path.join(base, "tensorboard"))
+    progress = Progress()
+    if pass_hooks is None:
+        pass_hooks = default_pass_hooks(
+            collapse_monitor=CollapseMonitor(
+                pairwise_form=ssah.loss.pairwise_form,
+                squares_factor=ssah.loss.squares_factor,
+                init_scheme=ssah.network.init_scheme,
+                fixed_rate_lists=runner.table.learning_rates == "release_lists",
+            ),
+            summaries=summaries,
+            progress=progress,
+            banks=parts.state.banks,
+            pass_table=parts.state.pass_table,
+            discriminator_accuracy=runner.discriminator_accuracy,
+            num_items=parts.num_train,
+            batch_size=parts.batch_size,
+        )
+    if evaluation_hooks is None:
+        evaluation_hooks = default_evaluation_hooks(
+            summaries=summaries,
+            best_metric=parts.state.best_metric,
+            save_best=saves.save_best,
+            model_dir=run.model_dir,
+            is_chief=is_chief,
+        )
     return Trainer(
         config,
         data,
@@ -74,7 +102,7 @@ def build_trainer(
         runner=runner,
         checkpoint=checkpoint,
         saves=saves,
-        summaries=SummaryWriter(os.path.join(base, "tensorboard")),
+        summaries=summaries,
         evaluator=make_evaluator(parts.built, data, split, run),
         selection=ModelSelection(
             select_on=run.select_on,
@@ -84,17 +112,9 @@ def build_trainer(
         ),
         divergence=divergence,
         signals=StopSignals(runner.stop_requested, lambda: saves.latest),
-        collapse_monitor=CollapseMonitor(
-            pairwise_form=ssah.loss.pairwise_form,
-            squares_factor=ssah.loss.squares_factor,
-            init_scheme=ssah.network.init_scheme,
-            release_schedule=config.schedule.name == "release",
-        ),
-        progress=Progress(parts.steps_per_pass),
-        pass_hooks=default_pass_hooks() if pass_hooks is None else list(pass_hooks),
-        evaluation_hooks=(
-            default_evaluation_hooks() if evaluation_hooks is None else list(evaluation_hooks)
-        ),
+        progress=progress,
+        pass_hooks=list(pass_hooks),
+        evaluation_hooks=list(evaluation_hooks),
         is_chief=is_chief,
         scratch_dir=scratch_dir,
     )

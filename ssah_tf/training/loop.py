@@ -32,7 +32,6 @@ from ssah_tf.training.hooks import (
     EvaluationReport,
     PassReport,
 )
-from ssah_tf.training.monitors import CollapseMonitor
 from ssah_tf.training.preemption import Preempted, StopSignals
 from ssah_tf.training.progress import Progress
 from ssah_tf.training.runner import StageRunner
@@ -52,11 +51,11 @@ class Trainer:
     """Trains SSAH on ``data`` restricted to ``split.train``; evaluates on query/database.
 
     Handed its parts by :func:`factory.build_trainer <ssah_tf.training.factory.build_trainer>`
-    (networks, inputs, state and optimizers; the stage runner; the checkpoint with
-    its latest and best managers; the evaluator and model selection; the divergence
-    watch, stop signals, collapse monitor and progress line; its hooks); runs the
-    epoch / stage / pass loop and after every pass and evaluation calls its hooks
-    (hooks.py) in order.
+    (``parts``: networks, inputs, state and optimizers; the stage runner; the checkpoint
+    with its latest and best managers; the evaluator and model selection; the divergence
+    watch, stop signals and progress table; its hooks); runs the epoch / stage / pass
+    loop and after every pass and evaluation calls its hooks (hooks.py) in order with
+    the pass's or evaluation's report.
     """
 
     def __init__(
@@ -75,7 +74,6 @@ class Trainer:
         selection,
         divergence: DivergenceWatch,
         signals: StopSignals,
-        collapse_monitor: CollapseMonitor,
         progress: Progress,
         pass_hooks: list,
         evaluation_hooks: list,
@@ -87,7 +85,7 @@ class Trainer:
         self.checkpoint, self.saves, self.summaries = checkpoint, saves, summaries
         self.evaluator, self.selection = evaluator, selection
         self.divergence, self.signals = divergence, signals
-        self.collapse_monitor, self.progress = collapse_monitor, progress
+        self.progress = progress
         self.pass_hooks, self.evaluation_hooks = pass_hooks, evaluation_hooks
         self.is_chief, self.scratch_dir = is_chief, scratch_dir
         # What results.json says the run is (ssah-table groups runs by it).
@@ -105,28 +103,6 @@ class Trainer:
         # How the start went (resumed, initialised from ...), logged once the run is ours.
         self.start_message = "new run"
 
-    # The parts, by name (runner.TrainingParts).
-    state = property(lambda self: self.parts.state)
-    networks = property(lambda self: self.parts.networks)
-    optimizers = property(lambda self: self.parts.optimizers)
-    stage_variables = property(lambda self: self.parts.stage_variables)
-    inputs = property(lambda self: self.parts.inputs)
-    batch_size = property(lambda self: self.parts.batch_size)
-    steps_per_pass = property(lambda self: self.parts.steps_per_pass)
-    networks_present = property(lambda self: self.parts.networks_present)
-    num_train = property(lambda self: self.parts.num_train)
-    train_index = property(lambda self: self.parts.inputs.train_index)
-    pixel_images = property(lambda self: self.parts.built.pixel_images)
-    feature_matrix = property(lambda self: self.parts.built.feature_matrix)
-
-    @property
-    def banks(self) -> dict:
-        return self.state.banks
-
-    @property
-    def global_step(self) -> tf.Variable:
-        return self.state.global_step
-
     def restore_or_initialize(
         self, *, resume: bool, init_from: str | None, resume_from: str | None = None
     ) -> None:
@@ -134,29 +110,33 @@ class Trainer:
         resumed, self.start_message = state_lib.restore_or_initialize(
             self.checkpoint,
             self.saves.latest_manager,
-            self.networks,
+            self.parts.networks,
             resume=resume,
             init_from=init_from,
             resume_from=resume_from,
             model_dir=self.config.run.model_dir,
         )
         if resumed:
-            self.start_message += f" ({self.state.position()})"
-            self.history = load_history(self.config.run.model_dir, int(self.state.epoch.numpy()))
+            self.start_message += f" ({self.parts.state.position()})"
+            self.history = load_history(
+                self.config.run.model_dir, int(self.parts.state.epoch.numpy())
+            )
 
     # ------------------------------------------------------------------ steps
     def new_pass_table(self) -> None:
         """Draw the batches of a new pass (StageRunner.new_pass_table)."""
         self.runner.new_pass_table()
 
-    def _run_pass(self, stage: StagePlan) -> np.ndarray:
-        """One pass (from a mid-pass checkpoint's step on); the mean loss terms.
+    def _run_pass(self, stage: StagePlan) -> tuple[np.ndarray, int]:
+        """One pass (from a mid-pass checkpoint's step on); the mean loss terms and the
+        number of steps run.
 
         Steps run ``steps_per_loop`` at a time (one tf.function call each), in a worker
         thread while this thread stays free for stop signals; a stop signal ends the
         call at the next step boundary (multi-worker: at the chunk's end) and
         checkpoints there."""
-        state, chunk = self.state, self.config.run.steps_per_loop or self.steps_per_pass
+        state, steps_per_pass = self.parts.state, self.parts.steps_per_pass
+        chunk = self.config.run.steps_per_loop or steps_per_pass
         start = int(state.step_in_pass.numpy())
         if start == 0:
             self.new_pass_table()
@@ -169,10 +149,10 @@ class Trainer:
                 step += done
                 state.step_in_pass.assign(step)
                 state.global_step.assign_add(done)
-            if self.signals.requested and step < self.steps_per_pass:
+            if self.signals.requested and step < steps_per_pass:
                 raise Preempted(self.saves.save("preempted"))
         state.step_in_pass.assign(0)
-        return totals / max(1, self.steps_per_pass - start)
+        return totals / max(1, steps_per_pass - start), steps_per_pass - start
 
     # ------------------------------------------------------------------ outer loop
     def train(self) -> dict[str, Any]:
@@ -182,13 +162,17 @@ class Trainer:
             with self.signals.installed():
                 self._train_epochs()
         except ScheduleExhausted as stop:
-            logging.warning("stopping before epoch %d: %s", int(self.state.epoch.numpy()), stop)
+            logging.warning(
+                "stopping before epoch %d: %s", int(self.parts.state.epoch.numpy()), stop
+            )
             self.stopped = {"reason": "schedule_exhausted", "message": str(stop)}
         finally:
             self.summaries.flush()
-        if not self.history or self.history[-1]["epoch"] != int(self.state.epoch.numpy()) - 1:
+        if not self.history or self.history[-1]["epoch"] != int(self.parts.state.epoch.numpy()) - 1:
             # The last epoch's time when this process trained it (0.0: resumed after it).
-            self.evaluate_and_select(int(self.state.epoch.numpy()) - 1, self._last_epoch_seconds)
+            self.evaluate_and_select(
+                int(self.parts.state.epoch.numpy()) - 1, self._last_epoch_seconds
+            )
         results = self.write_results()
         if not self.is_chief:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
@@ -198,16 +182,18 @@ class Trainer:
         while self.stopped is None:
             self.stopped = self._stop_reason()
             if self.stopped is None:
-                epoch = int(self.state.epoch.numpy())
+                epoch = int(self.parts.state.epoch.numpy())
                 self._run_epoch(
                     epoch,
-                    epoch_plan(self.table, epoch, self.networks_present, self.steps_per_pass),
+                    epoch_plan(
+                        self.table, epoch, self.parts.networks_present, self.parts.steps_per_pass
+                    ),
                 )
 
     def _stop_reason(self) -> dict[str, Any] | None:
         """Why training ends before the next epoch (None: it goes on)."""
         epochs = self.config.schedule.epochs
-        if int(self.state.epoch.numpy()) >= epochs:
+        if int(self.parts.state.epoch.numpy()) >= epochs:
             return {"reason": "epochs", "epochs": epochs}
         if self.selection.should_stop(self.history):
             best = self.selection.best(self.history)
@@ -228,11 +214,11 @@ class Trainer:
 
     def _run_epoch(self, epoch: int, plan: list[StagePlan]) -> None:
         """The epoch's stages from the checkpointed cursor, then evaluation and a save."""
-        state, run = self.state, self.config.run
+        state, run = self.parts.state, self.config.run
         started = time.time()
         while int(state.stage_cursor.numpy()) < len(plan):
             stage = plan[int(state.stage_cursor.numpy())]
-            self.optimizers[stage.network].learning_rate.assign(stage.learning_rate)
+            self.parts.optimizers[stage.network].learning_rate.assign(stage.learning_rate)
             self._run_stage(epoch, stage, plan)
         self._last_epoch_seconds = time.time() - started
         self.progress.epoch_done(epoch, self._last_epoch_seconds)
@@ -247,11 +233,11 @@ class Trainer:
 
     def _run_stage(self, epoch: int, stage: StagePlan, plan: list[StagePlan]) -> None:
         """The stage's passes from the checkpointed cursor; saves on the cadence."""
-        state, run = self.state, self.config.run
+        state, run = self.parts.state, self.config.run
         while int(state.pass_cursor.numpy()) < stage.passes:
             pass_index = int(state.pass_cursor.numpy())
             began = time.time()
-            means = self._run_pass(stage)
+            means, steps = self._run_pass(stage)
             seconds = time.time() - began
             stop, monitored = self._early_break(stage, pass_index)
             state.pass_cursor.assign(stage.passes if stop else pass_index + 1)
@@ -263,12 +249,13 @@ class Trainer:
                 means=means,
                 seconds=seconds,
                 step=int(state.global_step.numpy()),
+                steps=steps,
                 monitored=monitored,
                 stopped=stop,
                 remaining_stages=plan[int(state.stage_cursor.numpy()) + 1 :],
             )
             for hook in self.pass_hooks:
-                hook(self, report)
+                hook(report)
             stage_done = int(state.pass_cursor.numpy()) >= stage.passes
             if stage_done:
                 state.stage_cursor.assign_add(1)
@@ -291,16 +278,12 @@ class Trainer:
             return False, None
         monitored = self.runner.monitor_loss(stage.network)
         stop, log = early_break(
-            stage.early_break, pass_index, tuple(self.state.monitor_log.numpy()), monitored
+            stage.early_break, pass_index, tuple(self.parts.state.monitor_log.numpy()), monitored
         )
-        self.state.monitor_log.assign(log)
+        self.parts.state.monitor_log.assign(log)
         return stop, monitored
 
     # ------------------------------------------------------------------ evaluation
-    def save_best(self) -> str:
-        """Keep the current (finite) state as best/."""
-        return self.saves.save_best()
-
     def evaluate_and_select(self, epoch: int, epoch_seconds: float) -> dict[str, Any]:
         """Evaluate and run the evaluation hooks (summaries, the best checkpoint by the
         run's selection: validation queries in the paper preset, never the test
@@ -321,11 +304,13 @@ class Trainer:
             query_hashes=query_hashes,
             improved=improved,
             value=value,
-            step=int(self.state.global_step.numpy()),
+            select_on=self.selection.select_on,
+            step=int(self.parts.state.global_step.numpy()),
+            results=self.results(),
         )
         for hook in self.evaluation_hooks:
-            hook(self, report)
-        return self.results()
+            hook(report)
+        return report.results
 
     def results(self) -> dict[str, Any]:
         """results.json's content from the evaluations so far (and why training stopped)."""
@@ -351,7 +336,6 @@ class Trainer:
 
     def write_results(self) -> dict[str, Any]:
         """Write results.json (the chief) and return it."""
-
         summary = self.results()
         if self.is_chief:
             write_json_atomic(os.path.join(self.config.run.model_dir, "results.json"), summary)

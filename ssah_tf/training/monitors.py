@@ -111,13 +111,13 @@ def diagnose(
     *,
     learning_rate: float,
     init_scheme: str,
-    release_schedule: bool,
+    fixed_rate_lists: bool,
     check_plateau: bool = True,
 ) -> dict[str, str]:
     """kind -> the warning line for every collapse sign ``health`` shows."""
     name = NETWORK_NAMES[network]
     flag = f"`lr_{network}`"
-    if release_schedule:
+    if fixed_rate_lists:  # the release's fixed learning-rate lists
         rate_fix = (
             f"the release schedule sets it from its fixed lists; train with "
             f"`schedule=paper` (its {flag} defaults keep the features alive)"
@@ -191,12 +191,12 @@ class CollapseMonitor:
     """Runs the checks after each generator pass and warns once per network and kind."""
 
     def __init__(
-        self, *, pairwise_form: str, squares_factor: float, init_scheme: str, release_schedule: bool
+        self, *, pairwise_form: str, squares_factor: float, init_scheme: str, fixed_rate_lists: bool
     ):
         self.pairwise_form = pairwise_form
         self.squares_factor = squares_factor
         self.init_scheme = init_scheme
-        self.release_schedule = release_schedule
+        self.fixed_rate_lists = fixed_rate_lists
         self.warned: set[tuple[str, str]] = set()
 
     def check(
@@ -225,7 +225,7 @@ class CollapseMonitor:
             health,
             learning_rate=learning_rate,
             init_scheme=self.init_scheme,
-            release_schedule=self.release_schedule,
+            fixed_rate_lists=self.fixed_rate_lists,
             check_plateau=check_plateau,
         ).items():
             if (network, kind) not in self.warned:

@@ -11,13 +11,9 @@ from absl import logging
 class Progress:
     """Pass lines and the epoch table; remembers each network's last pass time for ETAs."""
 
-    def __init__(self, steps_per_pass: int):
-        self.steps_per_pass = steps_per_pass
+    def __init__(self):
         self.pass_seconds: dict[str, float] = {}
         self.rows: dict[str, dict[str, float]] = {}
-
-    def steps_per_second(self, seconds: float) -> float:
-        return self.steps_per_pass / max(seconds, 1e-9)
 
     def pass_done(
         self,
@@ -28,11 +24,13 @@ class Progress:
         names: list[str],
         means,
         seconds: float,
+        steps: int,
         monitored: float | None,
         remaining_stages,
         stopped: bool,
     ) -> None:
-        """Log a pass (its mean loss terms) and keep its time for the epoch's ETA."""
+        """Log a pass (its mean loss terms, ``steps`` steps in ``seconds``) and keep its
+        time for the epoch's ETA."""
         self.pass_seconds[stage.network] = seconds
         row = self.rows.setdefault(
             f"{stage.network}[{stage.index}]", {"passes": 0, "seconds": 0.0, "loss": 0.0}
@@ -51,7 +49,7 @@ class Progress:
             stage.index,
             pass_index + 1,
             stage.passes,
-            self.steps_per_second(seconds),
+            steps / max(seconds, 1e-9),
             means[-1],
             ", ".join(f"{n} {v:.4g}" for n, v in zip(names[:-1], means[:-1])),
             f", monitor {monitored:.6g}" if monitored is not None else "",

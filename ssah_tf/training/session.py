@@ -157,7 +157,7 @@ class Session:
                     write_json_atomic(os.path.join(model_dir, "config.json"), stored)
                 if self.changes:
                     record_config_changes(
-                        model_dir, self.changes, step=int(trainer.global_step.numpy())
+                        model_dir, self.changes, step=int(trainer.parts.state.global_step.numpy())
                     )
                     logging.info(
                         "resume changes %s (recorded in config_changes.json)",

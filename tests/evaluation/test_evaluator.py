@@ -23,7 +23,7 @@ def test_bulk_text_encoding_uses_the_folded_layer_and_agrees(tmp_path):
     assert ("text", True, "hash") in trainer.evaluator._encoders
     few = trainer.evaluator.encode(np.arange(trainer.data.num_items), "text")
     np.testing.assert_allclose(bulk[: trainer.data.num_items], few, rtol=0, atol=1e-5)
-    net = trainer.networks.txtnet
+    net = trainer.parts.networks.txtnet
     texts = trainer.data.texts[:20]
     plain = net(texts).hash.numpy()
     transposed = net.call_folded(texts, net.folded_weights(transposed=True)).hash.numpy()

@@ -6,9 +6,7 @@ from tests.training.tiny import tiny_trainer
 
 def test_the_trainer_is_handed_its_parts_and_hooks(tmp_path):
     marker = []
-    trainer = tiny_trainer(
-        tmp_path, get_strategy(1), pass_hooks=[lambda t, report: marker.append(report)]
-    )
+    trainer = tiny_trainer(tmp_path, get_strategy(1), pass_hooks=[marker.append])
     assert trainer.pass_hooks[0] is not None and len(trainer.pass_hooks) == 1
     # Every save is checked finite first; stop signals reach the runner's loops.
     assert trainer.saves.before_save == trainer.divergence.check_weights

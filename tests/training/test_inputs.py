@@ -34,14 +34,14 @@ def test_every_network_gets_the_same_batch_form(tmp_path):
     trainer = tiny_trainer(tmp_path, get_strategy(1), eval_every=0)
     row = tf.constant([4, 1, 0, 6, 2, 3, 5, 7], tf.int64)
     strategy = trainer.strategy
-    data, train = trainer.data, trainer.train_index
+    data, train = trainer.data, trainer.parts.inputs.train_index
     for network, source in (
         ("lab", data.labels),
         ("txt", data.texts),
-        ("img", trainer.feature_matrix),
+        ("img", trainer.parts.built.feature_matrix),
         ("dis", None),
     ):
-        batch = strategy.run(lambda network=network: trainer.inputs.batch(network, row))
+        batch = strategy.run(lambda network=network: trainer.parts.inputs.batch(network, row))
         np.testing.assert_array_equal(batch["index"], row)
         np.testing.assert_array_equal(batch["labels"], data.labels[train[row.numpy()]])
         if source is None:
@@ -55,6 +55,6 @@ def test_two_replicas_take_their_own_halves(tmp_path):
     trainer = tiny_trainer(tmp_path, strategy, eval_every=0)
     row = tf.constant(np.arange(8), tf.int64)
     parts = strategy.experimental_local_results(
-        strategy.run(lambda: trainer.inputs.batch("lab", row)["index"])
+        strategy.run(lambda: trainer.parts.inputs.batch("lab", row)["index"])
     )
     assert [p.numpy().tolist() for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7]]

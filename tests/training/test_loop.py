@@ -41,14 +41,14 @@ def test_release_training_moves_discriminators_in_generator_stages(tmp_path):
     trainer = tiny_trainer(
         tmp_path, one_device(), preset="release", schedule="release", eval_every=0
     )
-    d_il = trainer.networks.discriminators["IL"]
+    d_il = trainer.parts.networks.discriminators["IL"]
     assert all(
-        any(v is w for w in trainer.stage_variables["img"]) for v in d_il.trainable_variables
+        any(v is w for w in trainer.parts.stage_variables["img"]) for v in d_il.trainable_variables
     )
     paper = tiny_trainer(tmp_path / "p", one_device(), preset="paper", eval_every=0)
     assert not any(
-        any(v is w for w in paper.stage_variables["img"])
-        for v in paper.networks.discriminators["IL"].trainable_variables
+        any(v is w for w in paper.parts.stage_variables["img"])
+        for v in paper.parts.networks.discriminators["IL"].trainable_variables
     )
 
 
@@ -77,7 +77,10 @@ def test_init_from_takes_network_weights_only(tmp_path):
         if key.startswith("bank/"):
             continue  # banks are run state, not weights: they stay freshly initialised
         np.testing.assert_array_equal(loaded[key], trained[key], err_msg=key)
-    assert int(second.state.epoch.numpy()) == 0 and int(second.global_step.numpy()) == 0
+    assert (
+        int(second.parts.state.epoch.numpy()) == 0
+        and int(second.parts.state.global_step.numpy()) == 0
+    )
     assert not np.array_equal(loaded["bank/lab/hash"], trained["bank/lab/hash"])
 
 
@@ -88,7 +91,7 @@ def test_release_overflow_is_a_divergence_naming_the_stable_form(tmp_path):
     # Large LabNet features make Delta = F_bank F^T / 2 exceed 88: the release's literal
     # log(1 + exp) is inf, its gradient NaN, and every weight NaN after the step (the
     # original release goes on with them); here training stops in that pass.
-    trainer.networks.labnet.semantic.bias.assign(tf.fill([16], 500.0))
+    trainer.parts.networks.labnet.semantic.bias.assign(tf.fill([16], 500.0))
     with pytest.raises(Diverged, match="LabNet.*`pairwise_form=nll`"):
         trainer.train()
     assert trainer.saves.latest_manager.latest_checkpoint is None
@@ -116,7 +119,7 @@ def best_step(run_dir):
 
 def epoch_steps(trainer):
     """Global step at the end of each epoch (every epoch runs the same steps here)."""
-    return int(trainer.global_step.numpy()) // int(trainer.state.epoch.numpy())
+    return int(trainer.parts.state.global_step.numpy()) // int(trainer.parts.state.epoch.numpy())
 
 
 def test_paper_selection_reads_validation_never_test(tmp_path):
@@ -168,16 +171,18 @@ def test_held_out_training_items_are_never_trained_on(tmp_path):
 
     def capture():
         original()
-        drawn.append(trainer.state.pass_table.numpy().copy())
+        drawn.append(trainer.parts.state.pass_table.numpy().copy())
 
     trainer.new_pass_table = capture
     trainer.train()
     # Pass tables hold positions in the training items; map them to dataset rows.
-    rows = set(trainer.inputs.train_index[np.concatenate([t.ravel() for t in drawn])].tolist())
+    rows = set(
+        trainer.parts.inputs.train_index[np.concatenate([t.ravel() for t in drawn])].tolist()
+    )
     assert rows and not rows & set(split.validation.tolist())
     assert rows <= set(split.train.tolist())
     # The input statistics come from the training items only (not the held-out ones).
-    assert trainer.num_train == len(split.train) == 42
+    assert trainer.parts.num_train == len(split.train) == 42
 
 
 def test_early_stopping_ends_training_and_resume_honours_it(tmp_path):
@@ -193,15 +198,16 @@ def test_early_stopping_ends_training_and_resume_honours_it(tmp_path):
         "best_epoch": 1,
         "last_epoch": 3,
     }
-    assert int(trainer.state.epoch.numpy()) == 4 and results["selected_epoch"] == 1
-    step = int(trainer.global_step.numpy())
+    assert int(trainer.parts.state.epoch.numpy()) == 4 and results["selected_epoch"] == 1
+    step = int(trainer.parts.state.global_step.numpy())
     # Resuming the stopped run trains nothing (and evaluates nothing again).
     resumed = tiny_trainer(tmp_path, one_device(), epochs=6, early_stopping_patience=2)
     resumed.restore_or_initialize(resume=True, init_from=None)
     scripted_evaluations(resumed, validation, test)
     again = resumed.train()
     assert (
-        int(resumed.global_step.numpy()) == step and again["stopped"]["reason"] == "early_stopping"
+        int(resumed.parts.state.global_step.numpy()) == step
+        and again["stopped"]["reason"] == "early_stopping"
     )
     assert len(list((tmp_path / "eval").iterdir())) == 4
     # A larger patience continues it: epoch 4 is a new best, then 5 runs out the epochs.
@@ -209,7 +215,7 @@ def test_early_stopping_ends_training_and_resume_honours_it(tmp_path):
     longer.restore_or_initialize(resume=True, init_from=None)
     scripted_evaluations(longer, validation, test)
     final = longer.train()
-    assert int(longer.state.epoch.numpy()) == 6 and final["selected_epoch"] == 4
+    assert int(longer.parts.state.epoch.numpy()) == 6 and final["selected_epoch"] == 4
     assert final["stopped"] == {"reason": "epochs", "epochs": 6}
 
 
@@ -224,15 +230,15 @@ def test_divergence_stops_at_the_pass_and_keeps_the_last_finite_checkpoint(tmp_p
     # them), so its first pass produces non-finite terms.
     resumed = tiny_trainer(tmp_path, one_device(), epochs=2)
     resumed.restore_or_initialize(resume=True, init_from=None)
-    run_stage = resumed._run_stage
+    pass_chunks = resumed.runner.pass_chunks
 
-    def poisoned(epoch, stage, plan):
-        if stage.network == "txt":
-            kernel = resumed.networks.txtnet.hash_head.kernel
+    def poisoned(network, start, chunk):
+        if network == "txt":
+            kernel = resumed.parts.networks.txtnet.hash_head.kernel
             kernel.assign(tf.fill(kernel.shape, np.nan))
-        return run_stage(epoch, stage, plan)
+        return pass_chunks(network, start, chunk)
 
-    resumed._run_stage = poisoned
+    resumed.runner.pass_chunks = poisoned
     with pytest.raises(Diverged) as stop:
         resumed.train()
     message = str(stop.value)
@@ -254,7 +260,7 @@ def test_divergence_stops_at_the_pass_and_keeps_the_last_finite_checkpoint(tmp_p
     fixed = tiny_trainer(tmp_path, one_device(), epochs=2)
     fixed.restore_or_initialize(resume=True, init_from=None)
     results = fixed.train()
-    assert int(fixed.state.epoch.numpy()) == 2 and results["last_epoch"]["epoch"] == 1
+    assert int(fixed.parts.state.epoch.numpy()) == 2 and results["last_epoch"]["epoch"] == 1
 
 
 def test_jit_compile_matches_and_mixed_precision_is_close(tmp_path):
@@ -283,8 +289,8 @@ def test_jit_compile_matches_and_mixed_precision_is_close(tmp_path):
         trainer.train()
         states[name] = state(trainer)
         if name == "bf16":
-            assert trainer.networks.txtnet.hidden.compute_dtype == "bfloat16"
-            assert all(v.dtype == tf.float32 for v in trainer.networks.txtnet.weights)
+            assert trainer.parts.networks.txtnet.hidden.compute_dtype == "bfloat16"
+            assert all(v.dtype == tf.float32 for v in trainer.parts.networks.txtnet.weights)
     plain = states["plain"]
     largest_bf16_gap = 0.0
     for key in plain:

@@ -44,7 +44,7 @@ def _monitor(**kw):
         pairwise_form="nll",
         squares_factor=1.0,
         init_scheme=kw.get("init", "glorot"),
-        release_schedule=kw.get("release", False),
+        fixed_rate_lists=kw.get("release", False),
     )
 
 
@@ -110,7 +110,7 @@ def test_monitoring_losses_match_numpy(tmp_path):
         tmp_path, one_device(), preset="release", schedule="release", eval_every=0
     )
     s = {k: v.astype(np.float64) for k, v in state(trainer).items()}
-    labels = trainer.inputs.labels.numpy().astype(np.float64)
+    labels = trainer.parts.inputs.labels.numpy().astype(np.float64)
     sim = (labels @ labels.T > 0) * 0.999
 
     def nll(x, y):
@@ -135,7 +135,7 @@ def test_discriminator_accuracy_by_hand(tmp_path):
     """Zero the discriminators' output layer and set its bias: every logit equals the bias."""
     trainer = tiny_trainer(tmp_path, one_device(), preset="release", eval_every=0)
     for key in ("IL", "L1", "TL", "L2"):
-        out = trainer.networks.discriminators[key].out
+        out = trainer.parts.networks.discriminators[key].out
         out.kernel.assign(tf.zeros_like(out.kernel))
         out.bias.assign([1.0])  # logit 1 > 0: everything is called "label feature"
     acc = trainer.runner.discriminator_accuracy()
@@ -156,7 +156,7 @@ def test_release_start_warns_of_its_collapse_and_paper_start_does_not(tmp_path, 
     )
     # The release's start: the N(0, 0.01) weights, with LabNet's semantic layer biased
     # negative so every ReLU is dead (what its 1e-2 learning rate does to real data).
-    trainer.networks.labnet.semantic.bias.assign(tf.fill([16], -1.0))
+    trainer.parts.networks.labnet.semantic.bias.assign(tf.fill([16], -1.0))
     with caplog.at_level(logging.WARNING):
         trainer.train()
     assert "LabNet collapsed: 100% of its semantic features are 0" in caplog.text

@@ -21,7 +21,9 @@ def test_a_standalone_runner_steps_exactly_as_the_trainer(tmp_path):
         for r in (trainer.runner, runner):
             r.new_pass_table()
             r.run_steps(net, 0, 2)
-    np.testing.assert_array_equal(trainer.state.pass_table.numpy(), parts.state.pass_table.numpy())
+    np.testing.assert_array_equal(
+        trainer.parts.state.pass_table.numpy(), parts.state.pass_table.numpy()
+    )
     ours = {k: v for k, v in state(trainer).items()}
     theirs = {}
     for name, item in parts.networks.checkpoint_items().items():
@@ -30,7 +32,9 @@ def test_a_standalone_runner_steps_exactly_as_the_trainer(tmp_path):
     for key, value in theirs.items():
         np.testing.assert_array_equal(value, ours[key], err_msg=key)
     for name, bank in parts.state.banks.items():
-        np.testing.assert_array_equal(bank.hash.numpy(), trainer.state.banks[name].hash.numpy())
+        np.testing.assert_array_equal(
+            bank.hash.numpy(), trainer.parts.state.banks[name].hash.numpy()
+        )
 
 
 def test_parts_and_runner_geometry(tmp_path):

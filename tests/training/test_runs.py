@@ -32,21 +32,21 @@ def test_input_statistics_come_from_training_items_only(tmp_path):
     data = tiny_data()
     data.texts = data.texts * 3.0 + 0.5  # dense texts: standardised too
     trainer = tiny_trainer(tmp_path, one_device(), data=data, eval_every=0)
-    split_rows = trainer.train_index
+    split_rows = trainer.parts.inputs.train_index
     others = np.setdiff1d(np.arange(data.num_items), split_rows)
     data.image_features[others] += 1000.0  # queries / database only: must not matter
     again = tiny_trainer(tmp_path / "b", one_device(), data=data, eval_every=0)
     for net in (trainer, again):
-        scaling = net.networks.imgnet.backbone.input_scaling
+        scaling = net.parts.networks.imgnet.backbone.input_scaling
         feats = data.image_features[split_rows]
         np.testing.assert_allclose(scaling.mean.numpy(), feats.mean(0), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(scaling.scale.numpy(), feats.std(0), rtol=1e-5)
-    text_scaling = again.networks.txtnet.input_scaling
+    text_scaling = again.parts.networks.txtnet.input_scaling
     np.testing.assert_allclose(text_scaling.mean.numpy(), data.texts[split_rows].mean(0), atol=1e-5)
     # 0/1 tags keep their form (auto): the default tiny data has binary texts.
     plain = tiny_trainer(tmp_path / "c", one_device(), eval_every=0)
-    assert plain.networks.txtnet.input_scaling is None
-    assert plain.networks.imgnet.backbone.input_scaling is not None
+    assert plain.parts.networks.txtnet.input_scaling is None
+    assert plain.parts.networks.imgnet.backbone.input_scaling is not None
 
 
 # ----------------------------------------------------------------------------- old runs

@@ -53,7 +53,7 @@ def test_restore_rules(tmp_path):
         again.restore_or_initialize(resume=False, init_from=None)
     again.restore_or_initialize(resume=True, init_from=None)
     assert again.start_message.startswith("resumed from") and "epoch 1" in again.start_message
-    assert int(again.state.epoch.numpy()) == 1
+    assert int(again.parts.state.epoch.numpy()) == 1
     fresh = tiny_trainer(tmp_path / "b", get_strategy(1), eval_every=0)
     with pytest.raises(UserError, match="`resume_from=.*`: no checkpoint there"):
         fresh.restore_or_initialize(resume=False, init_from=None, resume_from=str(tmp_path / "x"))
@@ -63,7 +63,7 @@ def test_restore_rules(tmp_path):
 
 def test_banks_start_as_configured(tmp_path):
     zeros = tiny_trainer(tmp_path / "z", get_strategy(1), eval_every=0)
-    assert not np.any(tf.convert_to_tensor(zeros.banks["lab"].hash).numpy())
+    assert not np.any(tf.convert_to_tensor(zeros.parts.state.banks["lab"].hash).numpy())
     noise = tiny_trainer(tmp_path / "n", get_strategy(1), preset="release", eval_every=0)
-    values = tf.convert_to_tensor(noise.banks["lab"].hash).numpy()
+    values = tf.convert_to_tensor(noise.parts.state.banks["lab"].hash).numpy()
     assert 0.5 < values.std() < 1.5  # the release's N(0, 1) noise

@@ -92,10 +92,10 @@ def tiny_trainer(
 def state(trainer):
     """Every network weight and bank as NumPy, keyed by path."""
     out = {}
-    for name, item in trainer.networks.checkpoint_items().items():
+    for name, item in trainer.parts.networks.checkpoint_items().items():
         for v in item.weights:
             out[f"{name}/{v.path}"] = v.numpy()
-    for name, banks in trainer.banks.items():
+    for name, banks in trainer.parts.state.banks.items():
         for what in ("feature", "hash", "label"):
             out[f"bank/{name}/{what}"] = tf.convert_to_tensor(getattr(banks, what)).numpy()
     return out
