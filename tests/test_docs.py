@@ -1,4 +1,4 @@
-"""Docs match the code: README's preset table and console scripts."""
+"""Docs match the code: README's preset table and console scripts, the changing guide."""
 
 import configparser
 import os
@@ -59,3 +59,46 @@ def test_python_api_example_runs_as_written(tmp_path, monkeypatch):
     # The codes are the run's: the same texts through its networks give the same codes.
     again = namespace["ssah_tf"].load_run(run.directory).encode(texts=namespace["texts"])
     assert (again == namespace["codes"]).all()
+
+
+def test_the_changing_guide_names_files_and_names_that_exist():
+    """docs/changing.md sends a newcomer to files and names: each must exist."""
+    import importlib
+    import pathlib
+
+    root = pathlib.Path(REPO)
+    text = (root / "docs" / "changing.md").read_text()
+    paths = set(re.findall(r"`((?:ssah_tf|tests|docs)/[\w/.]+\.(?:py|md))`", text))
+    paths |= {
+        "ssah_tf/" + p
+        for p in re.findall(r"`((?:config|data|evaluation|training|cli|models)/\w+\.py)`", text)
+    }
+    assert len(paths) > 15, paths  # the guide still names its files
+    missing = sorted(p for p in paths if not (root / p).exists())
+    assert not missing, missing
+    # Names given as module.name or in the files named next to them.
+    names = {
+        "ssah_tf.losses": ["GENERATOR_TERMS", "generator_loss", "discriminator_loss"],
+        "ssah_tf.training.run_record": ["LEGACY_VALUES"],
+        "ssah_tf.data.readers": ["detect_and_read"],
+        "ssah_tf.data.dataset": ["CrossModalDataset"],
+        "ssah_tf.vocabulary": ["DATASETS", "PREPARED_DATASETS"],
+        "ssah_tf.data.protocols": ["PROTOCOLS"],
+        "ssah_tf.map_variants": ["map_key", "MAP_VARIANTS"],
+        "ssah_tf.evaluation.codes": ["evaluate_codes"],
+        "ssah_tf.evaluation.metrics": ["average_precisions"],
+        "ssah_tf.training.settings": ["check_start"],
+        "ssah_tf.training.runner": ["build_parts"],
+        "ssah_tf.training.hooks": [
+            "PassReport",
+            "EvaluationReport",
+            "default_pass_hooks",
+            "default_evaluation_hooks",
+        ],
+        "ssah_tf.training.factory": ["build_trainer"],
+        "ssah_tf.cli.tool": ["entry_point", "group_flags", "_SCRIPT_NAMES"],
+    }
+    for module, attributes in names.items():
+        for attribute in attributes:
+            assert attribute in text, (module, attribute)
+            assert hasattr(importlib.import_module(module), attribute), (module, attribute)

@@ -12,7 +12,7 @@ import os
 
 from absl import flags
 
-from ssah_tf.cli.tool import group_flags
+from ssah_tf.cli.tool import CONFIG_FIELD_FLAGS, group_flags
 from ssah_tf.config import PRESETS, make_config, preset_fields
 from ssah_tf.errors import UserError
 from ssah_tf.output_paths import refuse_output_over_inputs
@@ -60,7 +60,7 @@ def define_field_flags(
             )
         else:
             flags.DEFINE_string(name, default, help_text)
-        FLAGS[name]._ssah_field = (cls, field)
+        CONFIG_FIELD_FLAGS.add(name)
         defined.append(name)
     if group:
         group_flags(group, defined)

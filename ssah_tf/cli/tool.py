@@ -140,22 +140,24 @@ FLAG_RULES: dict[str, str] = {
 }
 
 
+# Flags defined from configuration fields (checked by fields.check_fields, not here),
+# and the flags register_flag_rules has already given a validator.
+CONFIG_FIELD_FLAGS: set[str] = set()
+_RULED_FLAGS: set[str] = set()
+
+
 def register_flag_rules() -> None:
     """Attach :data:`FLAG_RULES` (absl validators) to the defined flags they name that
     are not configuration fields."""
     from ssah_tf.fields import RULES
 
     for name, rule in FLAG_RULES.items():
-        if (
-            name in FLAGS
-            and not hasattr(FLAGS[name], "_ssah_field")
-            and not getattr(FLAGS[name], "_ssah_rule", False)
-        ):
+        if name in FLAGS and name not in CONFIG_FIELD_FLAGS | _RULED_FLAGS:
             check, text = RULES[rule]
             flags.register_validator(
                 name, lambda v, check=check: v is None or check(v), message=text
             )
-            FLAGS[name]._ssah_rule = True
+            _RULED_FLAGS.add(name)
 
 
 # ----------------------------------------------------------------------------- help
