@@ -118,9 +118,11 @@ class Trainer:
         )
         if resumed:
             self.start_message += f" ({self.parts.state.position()})"
-            self.history = load_history(
-                self.config.run.model_dir, int(self.parts.state.epoch.numpy())
-            )
+            self.history = load_history(self.config.run.model_dir, self._epochs_done())
+
+    def _epochs_done(self) -> int:
+        """The epoch counter: epochs finished, i.e. the index of the next epoch."""
+        return int(self.parts.state.epoch.numpy())
 
     # ------------------------------------------------------------------ steps
     def new_pass_table(self) -> None:
@@ -162,17 +164,13 @@ class Trainer:
             with self.signals.installed():
                 self._train_epochs()
         except ScheduleExhausted as stop:
-            logging.warning(
-                "stopping before epoch %d: %s", int(self.parts.state.epoch.numpy()), stop
-            )
+            logging.warning("stopping before epoch %d: %s", self._epochs_done(), stop)
             self.stopped = {"reason": "schedule_exhausted", "message": str(stop)}
         finally:
             self.summaries.flush()
-        if not self.history or self.history[-1]["epoch"] != int(self.parts.state.epoch.numpy()) - 1:
+        if not self.history or self.history[-1]["epoch"] != self._epochs_done() - 1:
             # The last epoch's time when this process trained it (0.0: resumed after it).
-            self.evaluate_and_select(
-                int(self.parts.state.epoch.numpy()) - 1, self._last_epoch_seconds
-            )
+            self.evaluate_and_select(self._epochs_done() - 1, self._last_epoch_seconds)
         results = self.write_results()
         if not self.is_chief:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
@@ -182,7 +180,7 @@ class Trainer:
         while self.stopped is None:
             self.stopped = self._stop_reason()
             if self.stopped is None:
-                epoch = int(self.parts.state.epoch.numpy())
+                epoch = self._epochs_done()
                 self._run_epoch(
                     epoch,
                     epoch_plan(
@@ -193,7 +191,7 @@ class Trainer:
     def _stop_reason(self) -> dict[str, Any] | None:
         """Why training ends before the next epoch (None: it goes on)."""
         epochs = self.config.schedule.epochs
-        if int(self.parts.state.epoch.numpy()) >= epochs:
+        if self._epochs_done() >= epochs:
             return {"reason": "epochs", "epochs": epochs}
         if self.selection.should_stop(self.history):
             best = self.selection.best(self.history)
