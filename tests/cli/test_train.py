@@ -294,5 +294,10 @@ def test_multi_worker_matches_single_process(tmp_path):
     for name in a:
         if name.startswith("optimizer"):
             continue  # moments are compared through the weights they produced
+        # Two processes sum the half-batch gradients through gRPC collectives, in another
+        # order than one process's float32 sums, and the rounding grows over the epoch's
+        # steps: on one machine most tensors differ by ~1e-7 of their scale and ImgNet's
+        # semantic layer and bank by up to 2.6e-5 (oneDNN kernels vary with the CPU),
+        # hence 1e-4 of each tensor's scale here.
         scale = max(np.abs(a[name]).max(), 1e-3)
-        np.testing.assert_allclose(b[name], a[name], atol=2e-5 * scale, err_msg=name)
+        np.testing.assert_allclose(b[name], a[name], atol=1e-4 * scale, err_msg=name)
