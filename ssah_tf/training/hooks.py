@@ -49,6 +49,10 @@ class PassReport:
     def generator(self) -> bool:
         return self.stage.network != "dis"
 
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / max(self.seconds, 1e-9)
+
 
 PassHook = Callable[[PassReport], None]
 
@@ -112,7 +116,7 @@ class PassSummaries:
             report.stage.network,
             report.terms,
             learning_rate=report.stage.learning_rate,
-            steps_per_second=report.steps / max(report.seconds, 1e-9),
+            steps_per_second=report.steps_per_second,
             monitored=report.monitored,
             accuracy=None if report.generator else self.discriminator_accuracy(),
             step=report.step,
@@ -133,7 +137,7 @@ class ProgressLine:
             names=list(report.names),
             means=report.means,
             seconds=report.seconds,
-            steps=report.steps,
+            steps_per_second=report.steps_per_second,
             monitored=report.monitored,
             remaining_stages=report.remaining_stages,
             stopped=report.stopped,

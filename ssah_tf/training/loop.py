@@ -125,10 +125,6 @@ class Trainer:
         return int(self.parts.state.epoch.numpy())
 
     # ------------------------------------------------------------------ steps
-    def new_pass_table(self) -> None:
-        """Draw the batches of a new pass (StageRunner.new_pass_table)."""
-        self.runner.new_pass_table()
-
     def _run_pass(self, stage: StagePlan) -> tuple[np.ndarray, int]:
         """One pass (from a mid-pass checkpoint's step on); the mean loss terms and the
         number of steps run.
@@ -141,7 +137,7 @@ class Trainer:
         chunk = self.config.run.steps_per_loop or steps_per_pass
         start = int(state.step_in_pass.numpy())
         if start == 0:
-            self.new_pass_table()
+            self.runner.new_pass_table()
         totals, step = None, start
         for result, done, seconds in self.runner.pass_chunks(stage.network, start, chunk):
             if done:

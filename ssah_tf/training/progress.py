@@ -24,13 +24,13 @@ class Progress:
         names: list[str],
         means,
         seconds: float,
-        steps: int,
+        steps_per_second: float,
         monitored: float | None,
         remaining_stages,
         stopped: bool,
     ) -> None:
-        """Log a pass (its mean loss terms, ``steps`` steps in ``seconds``) and keep its
-        time for the epoch's ETA."""
+        """Log a pass (its mean loss terms and speed) and keep its time for the epoch's
+        ETA."""
         self.pass_seconds[stage.network] = seconds
         row = self.rows.setdefault(
             f"{stage.network}[{stage.index}]", {"passes": 0, "seconds": 0.0, "loss": 0.0}
@@ -49,7 +49,7 @@ class Progress:
             stage.index,
             pass_index + 1,
             stage.passes,
-            steps / max(seconds, 1e-9),
+            steps_per_second,
             means[-1],
             ", ".join(f"{n} {v:.4g}" for n, v in zip(names[:-1], means[:-1])),
             f", monitor {monitored:.6g}" if monitored is not None else "",

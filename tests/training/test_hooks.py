@@ -85,6 +85,23 @@ def test_evaluation_hooks_act_on_the_report_alone(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text()) == {"r": 1}
 
 
+def dis_report(*, seconds):
+    """A discriminator pass of 3 steps with terms IL 0.5 and total 0.75."""
+    return PassReport(
+        epoch=0,
+        stage=StagePlan("dis", 0, 1, 1e-4),
+        pass_index=0,
+        names=["IL", "total"],
+        means=np.array([0.5, 0.75]),
+        seconds=seconds,
+        step=3,
+        steps=3,
+        monitored=None,
+        stopped=False,
+        remaining_stages=[],
+    )
+
+
 def test_pass_hooks_act_on_the_report_alone():
     lines, scalars = [], []
 
@@ -94,40 +111,17 @@ def test_pass_hooks_act_on_the_report_alone():
 
     class Progress:
         def pass_done(self, **kw):
-            lines.append((kw["stage"].network, kw["steps"]))
+            lines.append((kw["stage"].network, kw["steps_per_second"]))
 
-    report = PassReport(
-        epoch=0,
-        stage=StagePlan("dis", 0, 1, 1e-4),
-        pass_index=0,
-        names=["IL", "total"],
-        means=np.array([0.5, 0.75]),
-        seconds=2.0,
-        step=3,
-        steps=3,
-        monitored=None,
-        stopped=False,
-        remaining_stages=[],
-    )
+    report = dis_report(seconds=2.0)
     PassSummaries(Summaries(), lambda: {"IL": 1.0})(report)
     ProgressLine(Progress())(report)
     # 3 steps in 2 s; the discriminators' accuracy is measured after their pass.
     assert scalars == [("dis", {"IL": 0.5, "total": 0.75}, 1.5, {"IL": 1.0})]
-    assert lines == [("dis", 3)]
+    assert lines == [("dis", 1.5)]
 
 
 def test_pass_report_terms():
-    report = PassReport(
-        epoch=0,
-        stage=StagePlan("dis", 0, 1, 1e-4),
-        pass_index=0,
-        names=["IL", "total"],
-        means=np.array([0.5, 0.75]),
-        seconds=1.0,
-        step=3,
-        steps=3,
-        monitored=None,
-        stopped=False,
-        remaining_stages=[],
-    )
+    report = dis_report(seconds=1.0)
     assert report.terms == {"IL": 0.5, "total": 0.75} and not report.generator
+    assert report.steps_per_second == 3.0  # 3 steps in 1 s

@@ -167,13 +167,13 @@ def test_held_out_training_items_are_never_trained_on(tmp_path):
     assert split.validation_from == "train"
     trainer = tiny_trainer(tmp_path, one_device(), data=data, split=split, epochs=2)
     drawn = []
-    original = trainer.new_pass_table
+    original = trainer.runner.new_pass_table
 
     def capture():
         original()
         drawn.append(trainer.parts.state.pass_table.numpy().copy())
 
-    trainer.new_pass_table = capture
+    trainer.runner.new_pass_table = capture
     trainer.train()
     # Pass tables hold positions in the training items; map them to dataset rows.
     rows = set(

@@ -48,7 +48,7 @@ def test_pass_lines_and_the_eta_from_each_networks_last_pass():
             names=["a", "total"],
             means=np.array([1.0, 2.0]),
             seconds=3.0,
-            steps=10,  # 10 steps in 3 s: 3.3 steps/s
+            steps_per_second=10 / 3,  # 10 steps in 3 s
             monitored=None,
             remaining_stages=[],
             stopped=False,
@@ -60,7 +60,7 @@ def test_pass_lines_and_the_eta_from_each_networks_last_pass():
             names=["a", "total"],
             means=np.array([1.0, 2.5]),
             seconds=2.0,
-            steps=10,
+            steps_per_second=5.0,
             monitored=0.25,
             remaining_stages=[stage("img", 2, 1)],
             stopped=True,
